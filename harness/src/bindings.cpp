@@ -1,0 +1,181 @@
+// The Python face of the drivers: vipcheck._core. Long calls release the GIL.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+
+#include "injector.h"
+#include "netlink_routes.h"
+#include "packet_format.h"
+#include "sink.h"
+#include "spread_stats.h"
+
+namespace py = pybind11;
+using namespace vipcheck;
+
+namespace {
+
+// Runs fn(cancel_flag) off the main thread while the main thread keeps serving Python
+// signals, so Ctrl-C and SIGTERM interrupt a long wait instead of waiting for it.
+template <class Fn>
+auto interruptible(Fn fn) {
+    std::atomic<bool> cancel{false};
+    auto result = std::async(std::launch::async, [&]() { return fn(cancel); });
+    while (true) {
+        {
+            py::gil_scoped_release release;
+            if (result.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) break;
+        }
+        if (PyErr_CheckSignals() != 0) {
+            cancel = true;
+            {
+                py::gil_scoped_release release;
+                result.wait();
+            }
+            throw py::error_already_set();
+        }
+    }
+    py::gil_scoped_release release;
+    return result.get();
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "vipcheck drivers: namespaces, flows, sinks, routes, statistics";
+
+    m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in ns, the clock every driver stamps with");
+
+    py::class_<InjectionReport>(m, "InjectionReport")
+        .def_readonly("packets_sent", &InjectionReport::packets_sent)
+        .def_readonly("send_errors", &InjectionReport::send_errors)
+        .def_readonly("last_errno", &InjectionReport::last_errno)
+        .def_readonly("first_send_ns", &InjectionReport::first_send_ns)
+        .def_readonly("last_send_ns", &InjectionReport::last_send_ns);
+
+    m.def(
+        "inject_flows",
+        [](const std::string& netns, const std::string& src_ip, const std::string& dst_ip, uint16_t dst_port,
+           std::vector<uint16_t> src_ports, uint32_t first_flow_id, uint32_t packets_per_flow, double rate_pps,
+           uint32_t run_tag) {
+            InjectionPlan plan;
+            plan.netns = netns;
+            plan.src_ip = parse_ipv4(src_ip);
+            plan.dst_ip = parse_ipv4(dst_ip);
+            plan.dst_port = dst_port;
+            plan.src_ports = std::move(src_ports);
+            plan.first_flow_id = first_flow_id;
+            plan.packets_per_flow = packets_per_flow;
+            plan.rate_pps = rate_pps;
+            plan.run_tag = run_tag;
+            return interruptible([&](std::atomic<bool>& cancel) {
+                plan.cancel = &cancel;
+                return inject_flows(plan);
+            });
+        },
+        py::arg("netns"), py::arg("src_ip"), py::arg("dst_ip"), py::arg("dst_port"), py::arg("src_ports"),
+        py::arg("first_flow_id"), py::arg("packets_per_flow"), py::arg("rate_pps"), py::arg("run_tag"),
+        "Send every flow's packets from the client namespace; returns what was sent.");
+
+    py::class_<ArrivalCounter, std::shared_ptr<ArrivalCounter>>(m, "ArrivalCounter")
+        .def(py::init<>())
+        .def_property_readonly("total", &ArrivalCounter::total)
+        .def("wait_for", &ArrivalCounter::wait_for, py::arg("expected"), py::arg("quiet_ms"), py::arg("timeout_ms"),
+             py::call_guard<py::gil_scoped_release>(),
+             "Block until `expected` packets arrived, none arrived for quiet_ms, or timeout_ms passed.");
+
+    py::class_<FlowArrivals>(m, "FlowArrivals")
+        .def_readonly("packets", &FlowArrivals::packets)
+        .def_readonly("first_ns", &FlowArrivals::first_ns)
+        .def_readonly("last_ns", &FlowArrivals::last_ns)
+        .def_readonly("next_seq", &FlowArrivals::next_seq)
+        .def_readonly("seq_gaps", &FlowArrivals::seq_gaps)
+        .def_readonly("reordered", &FlowArrivals::reordered);
+
+    py::class_<SinkReport>(m, "SinkReport")
+        .def_readonly("flows", &SinkReport::flows)
+        .def_readonly("packets", &SinkReport::packets)
+        .def_readonly("foreign_packets", &SinkReport::foreign_packets)
+        .def_readonly("kernel_drops", &SinkReport::kernel_drops);
+
+    py::class_<FlowSink>(m, "FlowSink")
+        .def(py::init([](const std::string& netns, const std::string& vip, uint16_t port, uint32_t run_tag,
+                         uint32_t flow_count, std::shared_ptr<ArrivalCounter> counter) {
+                 SinkConfig config{netns, parse_ipv4(vip), port, run_tag, flow_count};
+                 return std::make_unique<FlowSink>(config, std::move(counter));
+             }),
+             py::arg("netns"), py::arg("vip"), py::arg("port"), py::arg("run_tag"), py::arg("flow_count"),
+             py::arg("counter"), py::call_guard<py::gil_scoped_release>())
+        .def("stop", &FlowSink::stop, py::call_guard<py::gil_scoped_release>());
+
+    py::class_<Nexthop>(m, "Nexthop")
+        .def_readonly("gateway", &Nexthop::gateway)
+        .def_readonly("ifindex", &Nexthop::ifindex)
+        .def_readonly("ifname", &Nexthop::ifname)
+        .def_readonly("weight", &Nexthop::weight);
+
+    py::class_<VipRoute>(m, "VipRoute")
+        .def_readonly("present", &VipRoute::present)
+        .def_readonly("destination", &VipRoute::destination)
+        .def_readonly("prefix_len", &VipRoute::prefix_len)
+        .def_readonly("table", &VipRoute::table)
+        .def_readonly("type", &VipRoute::type)
+        .def_readonly("protocol", &VipRoute::protocol)
+        .def_readonly("nhid", &VipRoute::nhid)
+        .def_readonly("nexthops", &VipRoute::nexthops);
+
+    py::class_<RouteChange>(m, "RouteChange")
+        .def_readonly("at_ns", &RouteChange::at_ns)
+        .def_readonly("route", &RouteChange::route);
+
+    py::class_<RouteWait>(m, "RouteWait")
+        .def_readonly("reached", &RouteWait::reached)
+        .def_readonly("started_ns", &RouteWait::started_ns)
+        .def_readonly("reached_ns", &RouteWait::reached_ns)
+        .def_readonly("route", &RouteWait::route)
+        .def_readonly("changes", &RouteWait::changes);
+
+    py::class_<InterfaceAddress>(m, "InterfaceAddress")
+        .def_readonly("ifname", &InterfaceAddress::ifname)
+        .def_readonly("ifindex", &InterfaceAddress::ifindex)
+        .def_readonly("address", &InterfaceAddress::address)
+        .def_readonly("prefix_len", &InterfaceAddress::prefix_len);
+
+    m.def("read_route", &read_route, py::arg("netns"), py::arg("destination"), py::arg("prefix_len") = 32,
+          py::call_guard<py::gil_scoped_release>(), "The main-table route for destination/prefix_len.");
+
+    m.def(
+        "wait_for_nexthops",
+        [](const std::string& netns, const std::string& destination, uint32_t prefix_len, size_t nexthops,
+           uint32_t timeout_ms) {
+            return interruptible([&](std::atomic<bool>& cancel) {
+                return wait_for_nexthops(netns, destination, prefix_len, nexthops, timeout_ms,
+                                         [&cancel]() { return cancel.load(); });
+            });
+        },
+        py::arg("netns"), py::arg("destination"), py::arg("prefix_len"), py::arg("nexthops"), py::arg("timeout_ms"),
+        "Watch route events until the route has `nexthops` unicast nexthops or the timeout passes.");
+
+    m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
+
+    py::class_<ShareEstimate>(m, "ShareEstimate")
+        .def_readonly("count", &ShareEstimate::count)
+        .def_readonly("expected_share", &ShareEstimate::expected_share)
+        .def_readonly("share", &ShareEstimate::share)
+        .def_readonly("lower", &ShareEstimate::lower)
+        .def_readonly("upper", &ShareEstimate::upper);
+
+    py::class_<SpreadTest>(m, "SpreadTest")
+        .def_readonly("chi_square", &SpreadTest::chi_square)
+        .def_readonly("dof", &SpreadTest::dof)
+        .def_readonly("p_value", &SpreadTest::p_value)
+        .def_readonly("alpha", &SpreadTest::alpha)
+        .def_readonly("consistent", &SpreadTest::consistent)
+        .def_readonly("shares", &SpreadTest::shares);
+
+    m.def("test_spread", &test_spread, py::arg("counts"), py::arg("weights"), py::arg("alpha"),
+          "Chi-square goodness of fit of counts against shares proportional to weights.");
+}

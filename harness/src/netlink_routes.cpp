@@ -1,0 +1,312 @@
+#include "netlink_routes.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/nexthop.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "injector.h"
+#include "netns.h"
+#include "packet_format.h"
+
+namespace vipcheck {
+namespace {
+
+struct SocketCloser {
+    void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+};
+using NlSocket = std::unique_ptr<mnl_socket, SocketCloser>;
+
+NlSocket open_rtnl(unsigned groups) {
+    NlSocket sock(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
+    if (!sock) throw std::runtime_error(std::string("netlink socket: ") + std::strerror(errno));
+    if (mnl_socket_bind(sock.get(), groups, MNL_SOCKET_AUTOPID) < 0) {
+        throw std::runtime_error(std::string("netlink bind: ") + std::strerror(errno));
+    }
+    return sock;
+}
+
+// Sends one request and feeds every answer to cb until the kernel says it is done.
+void request(mnl_socket* sock, nlmsghdr* nlh, mnl_cb_t cb, void* data) {
+    static std::atomic<uint32_t> seq_counter{0};
+    nlh->nlmsg_seq = ++seq_counter;
+    const uint32_t portid = mnl_socket_get_portid(sock);
+    if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) {
+        throw std::runtime_error(std::string("netlink send: ") + std::strerror(errno));
+    }
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    int ret;
+    do {
+        ssize_t n = mnl_socket_recvfrom(sock, buf.data(), buf.size());
+        if (n < 0) throw std::runtime_error(std::string("netlink receive: ") + std::strerror(errno));
+        ret = mnl_cb_run(buf.data(), size_t(n), nlh->nlmsg_seq, portid, cb, data);
+    } while (ret > MNL_CB_STOP);
+    if (ret < 0 && errno != ENOENT) {
+        throw std::runtime_error(std::string("netlink request: ") + std::strerror(errno));
+    }
+}
+
+// Calls fn for each attribute after the family header (mnl_attr_for_each is C-only).
+template <class Fn>
+void for_each_attr(const nlmsghdr* nlh, size_t header_len, Fn fn) {
+    const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+    auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, header_len));
+    while (mnl_attr_ok(attr, int(tail - reinterpret_cast<const char*>(attr)))) {
+        fn(attr);
+        attr = static_cast<const nlattr*>(mnl_attr_next(attr));
+    }
+}
+
+std::string ipv4_text(const void* network_order) {
+    char buf[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, network_order, buf, sizeof buf);
+    return buf;
+}
+
+std::string interface_name(int ifindex) {
+    char name[IF_NAMESIZE] = {};
+    // if_indextoname asks through a socket of this thread, so of this namespace.
+    return ::if_indextoname(unsigned(ifindex), name) ? name : std::to_string(ifindex);
+}
+
+std::string protocol_name(unsigned proto) {
+    static const std::map<unsigned, std::string> names = {
+        {RTPROT_KERNEL, "kernel"}, {RTPROT_BOOT, "boot"}, {RTPROT_STATIC, "static"},
+        {RTPROT_ZEBRA, "zebra"},   {RTPROT_OSPF, "ospf"}, {RTPROT_BGP, "bgp"}};
+    auto it = names.find(proto);
+    return it == names.end() ? std::to_string(proto) : it->second;
+}
+
+std::string type_name(unsigned type) {
+    static const std::map<unsigned, std::string> names = {
+        {RTN_UNICAST, "unicast"}, {RTN_LOCAL, "local"}, {RTN_BROADCAST, "broadcast"},
+        {RTN_BLACKHOLE, "blackhole"}, {RTN_UNREACHABLE, "unreachable"}, {RTN_PROHIBIT, "prohibit"}};
+    auto it = names.find(type);
+    return it == names.end() ? std::to_string(type) : it->second;
+}
+
+struct RouteQuery {
+    uint32_t dst_network = 0;
+    uint32_t prefix_len = 0;
+    VipRoute route;
+};
+
+int route_cb(const nlmsghdr* nlh, void* data) {
+    auto* q = static_cast<RouteQuery*>(data);
+    const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+    if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len != q->prefix_len) return MNL_CB_OK;
+    uint32_t table = rtm->rtm_table;
+    uint32_t dst = 0;
+    const nlattr* multipath = nullptr;
+    VipRoute route;
+    Nexthop single;
+    for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
+        switch (mnl_attr_get_type(attr)) {
+            case RTA_TABLE: table = mnl_attr_get_u32(attr); break;
+            case RTA_DST: dst = mnl_attr_get_u32(attr); break;
+            case RTA_GATEWAY: single.gateway = ipv4_text(mnl_attr_get_payload(attr)); break;
+            case RTA_OIF: single.ifindex = int(mnl_attr_get_u32(attr)); break;
+            case RTA_MULTIPATH: multipath = attr; break;
+            case RTA_NH_ID: route.nhid = mnl_attr_get_u32(attr); break;
+            default: break;
+        }
+    });
+    if (table != RT_TABLE_MAIN || dst != q->dst_network) return MNL_CB_OK;
+    route.present = true;
+    route.destination = ipv4_text(&dst);
+    route.prefix_len = rtm->rtm_dst_len;
+    route.table = table;
+    route.type = type_name(rtm->rtm_type);
+    route.protocol = protocol_name(rtm->rtm_protocol);
+    if (multipath) {
+        const auto* rtnh = static_cast<const rtnexthop*>(mnl_attr_get_payload(multipath));
+        int remaining = int(mnl_attr_get_payload_len(multipath));
+        while (RTNH_OK(rtnh, remaining)) {
+            Nexthop hop;
+            hop.ifindex = rtnh->rtnh_ifindex;
+            hop.weight = rtnh->rtnh_hops + 1u;
+            const auto* attr = reinterpret_cast<const nlattr*>(RTNH_DATA(rtnh));
+            int attr_len = int(rtnh->rtnh_len) - int(RTNH_LENGTH(0));
+            while (mnl_attr_ok(attr, attr_len)) {
+                if (mnl_attr_get_type(attr) == RTA_GATEWAY) hop.gateway = ipv4_text(mnl_attr_get_payload(attr));
+                attr_len -= int(MNL_ALIGN(attr->nla_len));
+                attr = mnl_attr_next(attr);
+            }
+            route.nexthops.push_back(hop);
+            remaining -= int(RTNH_ALIGN(rtnh->rtnh_len));
+            rtnh = RTNH_NEXT(rtnh);
+        }
+    } else if (single.ifindex || !single.gateway.empty()) {
+        route.nexthops.push_back(single);
+    }
+    q->route = route;
+    return MNL_CB_OK;
+}
+
+struct NexthopObject {
+    Nexthop hop;
+    std::vector<std::pair<uint32_t, uint32_t>> group;  // member id, weight
+};
+
+int nexthop_cb(const nlmsghdr* nlh, void* data) {
+    auto* obj = static_cast<NexthopObject*>(data);
+    const auto* nhm = static_cast<const nhmsg*>(mnl_nlmsg_get_payload(nlh));
+    for_each_attr(nlh, sizeof(*nhm), [&](const nlattr* attr) {
+        switch (mnl_attr_get_type(attr)) {
+            case NHA_GATEWAY: obj->hop.gateway = ipv4_text(mnl_attr_get_payload(attr)); break;
+            case NHA_OIF: obj->hop.ifindex = int(mnl_attr_get_u32(attr)); break;
+            case NHA_GROUP: {
+                const auto* grp = static_cast<const nexthop_grp*>(mnl_attr_get_payload(attr));
+                size_t count = mnl_attr_get_payload_len(attr) / sizeof(nexthop_grp);
+                for (size_t i = 0; i < count; ++i) obj->group.emplace_back(grp[i].id, grp[i].weight + 1u);
+                break;
+            }
+            default: break;
+        }
+    });
+    return MNL_CB_OK;
+}
+
+NexthopObject read_nexthop(mnl_socket* sock, uint32_t id) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETNEXTHOP;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;  // the ack ends a non-dump answer
+    auto* nhm = static_cast<nhmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nhmsg)));
+    nhm->nh_family = AF_UNSPEC;
+    mnl_attr_put_u32(nlh, NHA_ID, id);
+    NexthopObject obj;
+    request(sock, nlh, nexthop_cb, &obj);
+    return obj;
+}
+
+// Reads the route in the calling thread's namespace.
+VipRoute read_route_here(mnl_socket* sock, uint32_t dst_network, uint32_t prefix_len) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETROUTE;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = AF_INET;
+    RouteQuery q{dst_network, prefix_len, {}};
+    request(sock, nlh, route_cb, &q);
+    VipRoute& route = q.route;
+    // Without nexthop compat mode a route on a nexthop object carries only its id.
+    if (route.present && route.nhid && route.nexthops.empty()) {
+        NexthopObject obj = read_nexthop(sock, route.nhid);
+        if (obj.group.empty()) {
+            route.nexthops.push_back(obj.hop);
+        } else {
+            for (auto [id, weight] : obj.group) {
+                Nexthop hop = read_nexthop(sock, id).hop;
+                hop.weight = weight;
+                route.nexthops.push_back(hop);
+            }
+        }
+    }
+    for (auto& hop : route.nexthops) hop.ifname = hop.ifindex ? interface_name(hop.ifindex) : "";
+    return route;
+}
+
+uint32_t network_order(const std::string& address) {
+    return htonl(parse_ipv4(address));
+}
+
+int address_cb(const nlmsghdr* nlh, void* data) {
+    auto* out = static_cast<std::vector<InterfaceAddress>*>(data);
+    const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+    if (ifa->ifa_family != AF_INET) return MNL_CB_OK;
+    InterfaceAddress entry;
+    entry.ifindex = int(ifa->ifa_index);
+    entry.prefix_len = ifa->ifa_prefixlen;
+    for_each_attr(nlh, sizeof(*ifa), [&](const nlattr* attr) {
+        if (mnl_attr_get_type(attr) == IFA_LOCAL) entry.address = ipv4_text(mnl_attr_get_payload(attr));
+    });
+    entry.ifname = interface_name(entry.ifindex);
+    out->push_back(entry);
+    return MNL_CB_OK;
+}
+
+void drain(mnl_socket* sock) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    while (::recv(mnl_socket_get_fd(sock), buf, sizeof buf, MSG_DONTWAIT) > 0) {
+    }
+}
+
+}  // namespace
+
+VipRoute read_route(const std::string& netns, const std::string& destination, uint32_t prefix_len) {
+    const uint32_t dst = network_order(destination);
+    return run_in_netns(netns, [&]() {
+        NlSocket sock = open_rtnl(0);
+        return read_route_here(sock.get(), dst, prefix_len);
+    });
+}
+
+RouteWait wait_for_nexthops(const std::string& netns, const std::string& destination, uint32_t prefix_len,
+                            size_t nexthops, uint32_t timeout_ms, const std::function<bool()>& cancelled) {
+    const uint32_t dst = network_order(destination);
+    return run_in_netns(netns, [&]() {
+        // Subscribe before the first read so no change falls between the two.
+        NlSocket events = open_rtnl(RTMGRP_IPV4_ROUTE);
+        int group = RTNLGRP_NEXTHOP;
+        if (mnl_socket_setsockopt(events.get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
+            throw std::runtime_error(std::string("netlink nexthop group: ") + std::strerror(errno));
+        }
+        NlSocket query = open_rtnl(0);
+        RouteWait wait;
+        wait.started_ns = monotonic_ns();
+        const uint64_t deadline = wait.started_ns + uint64_t(timeout_ms) * 1'000'000;
+        while (true) {
+            VipRoute route = read_route_here(query.get(), dst, prefix_len);
+            const uint64_t now = monotonic_ns();
+            if (wait.changes.empty() || !(wait.changes.back().route == route)) wait.changes.push_back({now, route});
+            wait.route = route;
+            if (route.present && route.type == "unicast" && route.nexthops.size() == nexthops) {
+                wait.reached = true;
+                wait.reached_ns = now;
+                return wait;
+            }
+            // Wake on the next route event, or every 50 ms to honour cancellation.
+            while (true) {
+                const uint64_t t = monotonic_ns();
+                if (t >= deadline) return wait;
+                if (cancelled && cancelled()) throw std::runtime_error("route wait cancelled");
+                pollfd pfd{mnl_socket_get_fd(events.get()), POLLIN, 0};
+                int slice = int(std::min<uint64_t>(50, (deadline - t) / 1'000'000 + 1));
+                if (::poll(&pfd, 1, slice) > 0) break;
+            }
+            drain(events.get());
+        }
+    });
+}
+
+std::vector<InterfaceAddress> read_addresses(const std::string& netns) {
+    return run_in_netns(netns, []() {
+        NlSocket sock = open_rtnl(0);
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETADDR;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+        ifa->ifa_family = AF_INET;
+        std::vector<InterfaceAddress> out;
+        request(sock.get(), nlh, address_cb, &out);
+        return out;
+    });
+}
+
+}  // namespace vipcheck

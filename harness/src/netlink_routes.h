@@ -1,0 +1,65 @@
+// Route reader and watcher: the kernel's view of a VIP route, nexthops included, over netlink.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vipcheck {
+
+struct Nexthop {
+    std::string gateway;   // empty for a device route
+    int ifindex = 0;
+    std::string ifname;
+    uint32_t weight = 1;   // 1-based, as `ip route` shows it
+
+    bool operator==(const Nexthop&) const = default;
+};
+
+struct VipRoute {
+    bool present = false;
+    std::string destination;
+    uint32_t prefix_len = 0;
+    uint32_t table = 0;
+    std::string type;       // unicast, blackhole, local, ...
+    std::string protocol;   // ospf, kernel, static, ...
+    uint32_t nhid = 0;      // nexthop object, when zebra installed one
+    std::vector<Nexthop> nexthops;
+
+    bool operator==(const VipRoute&) const = default;
+};
+
+struct RouteChange {
+    uint64_t at_ns = 0;     // CLOCK_MONOTONIC when the change was read
+    VipRoute route;
+};
+
+struct RouteWait {
+    bool reached = false;
+    uint64_t started_ns = 0;
+    uint64_t reached_ns = 0;
+    VipRoute route;                    // the last route read
+    std::vector<RouteChange> changes;  // every distinct state seen, the first included
+};
+
+struct InterfaceAddress {
+    std::string ifname;
+    int ifindex = 0;
+    std::string address;
+    uint32_t prefix_len = 0;
+};
+
+// Reads the route for destination/prefix_len from the main table (a dump, not a lookup,
+// so a multipath route keeps all its nexthops).
+VipRoute read_route(const std::string& netns, const std::string& destination, uint32_t prefix_len);
+
+// Blocks until the route holds `nexthops` unicast nexthops, watching RTNLGRP_IPV4_ROUTE and
+// RTNLGRP_NEXTHOP; cancelled() is polled every 50 ms and aborts the wait when true.
+RouteWait wait_for_nexthops(const std::string& netns, const std::string& destination, uint32_t prefix_len,
+                            size_t nexthops, uint32_t timeout_ms, const std::function<bool()>& cancelled);
+
+// Every IPv4 address in the namespace.
+std::vector<InterfaceAddress> read_addresses(const std::string& netns);
+
+}  // namespace vipcheck

@@ -1,0 +1,178 @@
+#include "sink.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <stdexcept>
+
+#include "injector.h"
+#include "netns.h"
+#include "packet_format.h"
+
+namespace vipcheck {
+namespace {
+
+constexpr size_t kBatch = 64;
+constexpr size_t kMaxDatagram = 2048;
+
+std::runtime_error sys_error(const std::string& what) {
+    return std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+void ArrivalCounter::add(uint64_t packets, uint64_t now_ns) {
+    {
+        std::lock_guard lock(mutex_);
+        total_ += packets;
+        last_arrival_ns_ = now_ns;
+    }
+    changed_.notify_all();
+}
+
+uint64_t ArrivalCounter::total() const {
+    std::lock_guard lock(mutex_);
+    return total_;
+}
+
+uint64_t ArrivalCounter::wait_for(uint64_t expected, uint32_t quiet_ms, uint32_t timeout_ms) {
+    const uint64_t start = monotonic_ns();
+    const uint64_t deadline = start + uint64_t(timeout_ms) * 1'000'000;
+    std::unique_lock lock(mutex_);
+    while (total_ < expected) {
+        const uint64_t now = monotonic_ns();
+        const uint64_t quiet_from = std::max(last_arrival_ns_, start);
+        const uint64_t quiet_end = quiet_from + uint64_t(quiet_ms) * 1'000'000;
+        const uint64_t wake = std::min(deadline, quiet_end);
+        if (now >= wake) break;
+        changed_.wait_for(lock, std::chrono::nanoseconds(wake - now));
+    }
+    return total_;
+}
+
+FlowSink::FlowSink(SinkConfig config, std::shared_ptr<ArrivalCounter> counter)
+    : config_(std::move(config)), counter_(std::move(counter)) {
+    report_.flows.resize(config_.flow_count);
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) throw sys_error("eventfd");
+    std::promise<void> bound;
+    auto bound_future = bound.get_future();
+    thread_ = std::thread([this, &bound]() {
+        int sock = -1;
+        try {
+            NetnsFd ns(config_.netns);
+            enter_netns(ns);
+            sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            if (sock < 0) throw sys_error("sink socket");
+            int one = 1;
+            // FREEBIND: the sink listens even where the design forgot the VIP, so loss shows as loss.
+            if (::setsockopt(sock, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) throw sys_error("IP_FREEBIND");
+            if (::setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &config_.rcvbuf_bytes, sizeof(int)) != 0) {
+                throw sys_error("SO_RCVBUFFORCE");
+            }
+            if (::setsockopt(sock, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) throw sys_error("SO_RXQ_OVFL");
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(config_.port);
+            addr.sin_addr.s_addr = htonl(config_.vip);
+            if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+                throw sys_error("bind " + format_ipv4(config_.vip) + ":" + std::to_string(config_.port));
+            }
+        } catch (...) {
+            if (sock >= 0) ::close(sock);
+            bound.set_exception(std::current_exception());
+            return;
+        }
+        bound.set_value();
+        receive_loop(sock);
+        ::close(sock);
+    });
+    try {
+        bound_future.get();
+    } catch (...) {
+        thread_.join();
+        ::close(stop_fd_);
+        throw;
+    }
+}
+
+FlowSink::~FlowSink() {
+    if (!stopped_) stop();
+    ::close(stop_fd_);
+}
+
+void FlowSink::receive_loop(int sock) {
+    std::array<std::array<uint8_t, kMaxDatagram>, kBatch> buffers{};
+    std::array<iovec, kBatch> iov{};
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<std::array<char, CMSG_SPACE(sizeof(uint32_t))>, kBatch> controls{};
+    pollfd fds[2] = {{sock, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    bool stopping = false;
+    while (true) {
+        for (size_t i = 0; i < kBatch; ++i) {
+            iov[i] = {buffers[i].data(), kMaxDatagram};
+            msgs[i].msg_hdr = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_control = controls[i].data();
+            msgs[i].msg_hdr.msg_controllen = controls[i].size();
+        }
+        int n = ::recvmmsg(sock, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+        if (n > 0) {
+            const uint64_t now = monotonic_ns();
+            uint64_t ours = 0;
+            for (int i = 0; i < n; ++i) {
+                for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                        uint32_t dropped = 0;
+                        std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+                        report_.kernel_drops = dropped;
+                    }
+                }
+                auto payload = decode_payload({buffers[i].data(), msgs[i].msg_len});
+                if (!payload || payload->run_tag != config_.run_tag || payload->flow_id >= config_.flow_count) {
+                    ++report_.foreign_packets;
+                    continue;
+                }
+                FlowArrivals& flow = report_.flows[payload->flow_id];
+                if (flow.packets == 0) flow.first_ns = now;
+                flow.last_ns = now;
+                ++flow.packets;
+                if (payload->seq >= flow.next_seq) {
+                    flow.seq_gaps += payload->seq - flow.next_seq;
+                    flow.next_seq = payload->seq + 1;
+                } else {
+                    ++flow.reordered;
+                }
+                ++ours;
+            }
+            report_.packets += ours;
+            if (ours) counter_->add(ours, now);
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
+        if (stopping) break;  // the queue is drained
+        ::poll(fds, 2, -1);
+        if (fds[1].revents & POLLIN) stopping = true;
+    }
+}
+
+SinkReport FlowSink::stop() {
+    if (stopped_) throw std::logic_error("sink already stopped");
+    uint64_t one = 1;
+    if (::write(stop_fd_, &one, sizeof one) != sizeof one) throw sys_error("eventfd write");
+    thread_.join();
+    stopped_ = true;
+    return std::move(report_);
+}
+
+}  // namespace vipcheck

@@ -1,0 +1,77 @@
+// Flow sink: records, per flow, what reached one LB. Tests ask it afterwards.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vipcheck {
+
+// Shared by the sinks of one run so the harness can wait for "everything arrived".
+class ArrivalCounter {
+public:
+    void add(uint64_t packets, uint64_t now_ns);
+    uint64_t total() const;
+    // Returns once total >= expected, or nothing arrived for quiet_ms, or timeout_ms passed.
+    uint64_t wait_for(uint64_t expected, uint32_t quiet_ms, uint32_t timeout_ms);
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    uint64_t total_ = 0;
+    uint64_t last_arrival_ns_ = 0;
+};
+
+struct FlowArrivals {
+    uint64_t packets = 0;
+    uint64_t first_ns = 0;     // CLOCK_MONOTONIC at the sink, per receive batch
+    uint64_t last_ns = 0;
+    uint32_t next_seq = 0;     // one past the highest sequence number seen
+    uint32_t seq_gaps = 0;     // sequence numbers skipped when a later one arrived
+    uint32_t reordered = 0;    // arrivals below next_seq (late or duplicate)
+};
+
+struct SinkConfig {
+    std::string netns;
+    uint32_t vip = 0;          // host byte order
+    uint16_t port = 0;
+    uint32_t run_tag = 0;
+    uint32_t flow_count = 0;   // flow ids are 0..flow_count-1
+    int rcvbuf_bytes = 64 << 20;
+};
+
+struct SinkReport {
+    std::vector<FlowArrivals> flows;
+    uint64_t packets = 0;          // this run's packets
+    uint64_t foreign_packets = 0;  // datagrams that were not this run's flows
+    uint64_t kernel_drops = 0;     // socket-queue overflows (SO_RXQ_OVFL)
+};
+
+class FlowSink {
+public:
+    // Returns once the socket is bound in the namespace; throws if it cannot be.
+    FlowSink(SinkConfig config, std::shared_ptr<ArrivalCounter> counter);
+    ~FlowSink();
+    FlowSink(const FlowSink&) = delete;
+    FlowSink& operator=(const FlowSink&) = delete;
+
+    // Drains what is queued, stops the thread and hands over the record (once).
+    SinkReport stop();
+
+private:
+    void receive_loop(int sock);
+
+    SinkConfig config_;
+    std::shared_ptr<ArrivalCounter> counter_;
+    SinkReport report_;
+    int stop_fd_ = -1;
+    std::thread thread_;
+    bool stopped_ = false;
+};
+
+}  // namespace vipcheck

@@ -1,0 +1,122 @@
+#include "spread_stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <tuple>
+
+namespace vipcheck {
+namespace {
+
+constexpr double kEpsilon = 1e-15;
+constexpr int kMaxIterations = 10'000;
+
+// P(a, x) by its power series; converges fast for x < a + 1.
+double gamma_p_series(double a, double x) {
+    double term = 1.0 / a;
+    double sum = term;
+    for (int n = 1; n < kMaxIterations; ++n) {
+        term *= x / (a + n);
+        sum += term;
+        if (std::fabs(term) < std::fabs(sum) * kEpsilon) break;
+    }
+    return sum * std::exp(-x + a * std::log(x) - std::lgamma(a));
+}
+
+// Q(a, x) by its continued fraction (modified Lentz); converges fast for x >= a + 1.
+double gamma_q_fraction(double a, double x) {
+    const double tiny = std::numeric_limits<double>::min() / kEpsilon;
+    double b = x + 1.0 - a;
+    double c = 1.0 / tiny;
+    double d = 1.0 / b;
+    double h = d;
+    for (int i = 1; i < kMaxIterations; ++i) {
+        const double an = -i * (i - a);
+        b += 2.0;
+        d = an * d + b;
+        if (std::fabs(d) < tiny) d = tiny;
+        c = b + an / c;
+        if (std::fabs(c) < tiny) c = tiny;
+        d = 1.0 / d;
+        const double delta = d * c;
+        h *= delta;
+        if (std::fabs(delta - 1.0) < kEpsilon) break;
+    }
+    return std::exp(-x + a * std::log(x) - std::lgamma(a)) * h;
+}
+
+}  // namespace
+
+double regularized_gamma_q(double a, double x) {
+    if (a <= 0) throw std::domain_error("gamma shape must be positive");
+    if (x <= 0) return 1.0;
+    return x < a + 1.0 ? 1.0 - gamma_p_series(a, x) : gamma_q_fraction(a, x);
+}
+
+double chi_square_survival(double x, double dof) {
+    if (dof <= 0) return 1.0;
+    return regularized_gamma_q(dof / 2.0, x / 2.0);
+}
+
+double normal_quantile(double p) {
+    if (!(p > 0 && p < 1)) throw std::domain_error("quantile needs 0 < p < 1");
+    // Bisection on the CDF: slow but exact to double precision, and called rarely.
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200; ++i) {
+        const double mid = (lo + hi) / 2;
+        if (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p) lo = mid; else hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+std::pair<double, double> wilson_interval(uint64_t k, uint64_t n, double z) {
+    if (n == 0) return {0.0, 1.0};
+    const double nn = double(n);
+    const double p = double(k) / nn;
+    const double z2 = z * z;
+    const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+    const double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+SpreadTest test_spread(const std::vector<uint64_t>& counts, std::vector<double> weights, double alpha) {
+    if (counts.empty()) throw std::invalid_argument("no bins to test");
+    if (!(alpha > 0 && alpha < 1)) throw std::invalid_argument("alpha must be in (0, 1)");
+    if (weights.empty()) weights.assign(counts.size(), 1.0);
+    if (weights.size() != counts.size()) throw std::invalid_argument("one weight per bin");
+    const double weight_sum = std::accumulate(weights.begin(), weights.end(), 0.0);
+    if (!(weight_sum > 0) || std::any_of(weights.begin(), weights.end(), [](double w) { return w < 0; })) {
+        throw std::invalid_argument("weights must be non-negative with a positive sum");
+    }
+    const uint64_t total = std::accumulate(counts.begin(), counts.end(), uint64_t{0});
+
+    SpreadTest test;
+    test.alpha = alpha;
+    // Simultaneous bounds: each bin's interval at alpha / bins keeps the family at alpha.
+    const double z = normal_quantile(1.0 - alpha / (2.0 * double(counts.size())));
+    bool impossible = false;  // a count where the design expects none
+    unsigned used_bins = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+        ShareEstimate est;
+        est.count = counts[i];
+        est.expected_share = weights[i] / weight_sum;
+        est.share = total ? double(counts[i]) / double(total) : 0.0;
+        std::tie(est.lower, est.upper) = wilson_interval(counts[i], total, z);
+        const double expected = est.expected_share * double(total);
+        if (expected > 0) {
+            test.chi_square += (double(counts[i]) - expected) * (double(counts[i]) - expected) / expected;
+            ++used_bins;
+        } else if (counts[i] > 0) {
+            impossible = true;
+        }
+        test.shares.push_back(est);
+    }
+    test.dof = used_bins > 0 ? used_bins - 1 : 0;
+    test.p_value = impossible ? 0.0 : (total == 0 ? 1.0 : chi_square_survival(test.chi_square, test.dof));
+    test.consistent = test.p_value >= alpha && total > 0;
+    return test;
+}
+
+}  // namespace vipcheck

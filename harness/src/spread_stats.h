@@ -1,0 +1,42 @@
+// Statistics of a flow spread: chi-square goodness of fit and per-LB share bounds.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace vipcheck {
+
+struct ShareEstimate {
+    uint64_t count = 0;
+    double expected_share = 0;
+    double share = 0;
+    double lower = 0;   // simultaneous (Bonferroni) Wilson bounds at the test's alpha
+    double upper = 0;
+};
+
+struct SpreadTest {
+    double chi_square = 0;
+    unsigned dof = 0;
+    double p_value = 1;
+    double alpha = 0;        // false-alarm rate: P(reject | the spread really is as expected)
+    bool consistent = true;  // p_value >= alpha
+    std::vector<ShareEstimate> shares;
+};
+
+// Tests counts against shares proportional to weights (all equal when weights is empty).
+SpreadTest test_spread(const std::vector<uint64_t>& counts, std::vector<double> weights, double alpha);
+
+// Upper tail of the chi-square distribution: P(X >= x) with dof degrees of freedom.
+double chi_square_survival(double x, double dof);
+
+// Regularized upper incomplete gamma function Q(a, x).
+double regularized_gamma_q(double a, double x);
+
+// Inverse of the standard normal CDF.
+double normal_quantile(double p);
+
+// Wilson score interval for k successes in n trials at normal quantile z.
+std::pair<double, double> wilson_interval(uint64_t k, uint64_t n, double z);
+
+}  // namespace vipcheck

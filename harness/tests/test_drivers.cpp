@@ -1,0 +1,226 @@
+// The drivers for real: traffic across veth pairs and routes in namespaces made here.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "injector.h"
+#include "netlink_routes.h"
+#include "packet_format.h"
+#include "sink.h"
+#include "test_network.h"
+
+using namespace vipcheck;
+using vipcheck::testing::EcmpNetwork;
+using vipcheck::testing::TestNamespace;
+
+namespace {
+
+constexpr uint16_t kPort = 5001;
+constexpr uint32_t kTag = 0x7e57;
+
+struct Delivery {
+    InjectionReport sent;
+    SinkReport lb1, lb2;
+};
+
+Delivery send_flows(EcmpNetwork& net, size_t flows, uint32_t packets_per_flow, uint16_t first_port = 20000) {
+    auto counter = std::make_shared<ArrivalCounter>();
+    FlowSink sink1({net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, uint32_t(flows)}, counter);
+    FlowSink sink2({net.lb2.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, uint32_t(flows)}, counter);
+    InjectionPlan plan;
+    plan.netns = net.client.path();
+    plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
+    plan.dst_ip = parse_ipv4(EcmpNetwork::kVip);
+    plan.dst_port = kPort;
+    for (size_t i = 0; i < flows; ++i) plan.src_ports.push_back(uint16_t(first_port + i));
+    plan.packets_per_flow = packets_per_flow;
+    plan.rate_pps = 50000;
+    plan.run_tag = kTag;
+    Delivery d;
+    d.sent = inject_flows(plan);
+    counter->wait_for(d.sent.packets_sent, 500, 5000);
+    d.lb1 = sink1.stop();
+    d.lb2 = sink2.stop();
+    return d;
+}
+
+bool root() { return ::geteuid() == 0; }
+
+}  // namespace
+
+class Drivers : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!root()) GTEST_FAIL() << "driver tests create namespaces: run as root (sudo make test)";
+    }
+};
+
+TEST_F(Drivers, RouteReaderSeesEveryNexthopOfAMultipathRoute) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    VipRoute route = read_route(net.router.path(), EcmpNetwork::kVip, 32);
+    ASSERT_TRUE(route.present);
+    EXPECT_EQ(route.type, "unicast");
+    ASSERT_EQ(route.nexthops.size(), 2u);
+    std::set<std::string> gateways{route.nexthops[0].gateway, route.nexthops[1].gateway};
+    EXPECT_EQ(gateways, (std::set<std::string>{"10.0.2.2", "10.0.3.2"}));
+    EXPECT_EQ(route.nexthops[0].ifname, route.nexthops[0].gateway == "10.0.2.2" ? "l1" : "l2");
+    EXPECT_FALSE(read_route(net.router.path(), "10.99.0.2", 32).present);
+}
+
+TEST_F(Drivers, RouteReaderResolvesANexthopGroupWithoutCompatMode) {
+    EcmpNetwork net;
+    net.router.run({"sysctl", "-q", "-w", "net.ipv4.nexthop_compat_mode=0"});
+    net.router.run({"ip", "nexthop", "add", "id", "11", "via", "10.0.2.2", "dev", "l1"});
+    net.router.run({"ip", "nexthop", "add", "id", "12", "via", "10.0.3.2", "dev", "l2"});
+    net.router.run({"ip", "nexthop", "add", "id", "20", "group", "11,3/12"});
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nhid", "20"});
+    VipRoute route = read_route(net.router.path(), EcmpNetwork::kVip, 32);
+    ASSERT_TRUE(route.present);
+    EXPECT_EQ(route.nhid, 20u);
+    ASSERT_EQ(route.nexthops.size(), 2u);
+    EXPECT_EQ(route.nexthops[0].gateway, "10.0.2.2");
+    EXPECT_EQ(route.nexthops[0].weight, 3u);
+    EXPECT_EQ(route.nexthops[1].ifname, "l2");
+}
+
+TEST_F(Drivers, RouteWatcherWakesOnTheChangeThatCompletesTheRoute) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
+    // The watcher polls its cancel hook only once it is subscribed and waiting: change then.
+    std::promise<void> waiting;
+    bool told = false;
+    auto waiter = std::async(std::launch::async, [&]() {
+        return wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, 2, 5000, [&]() {
+            if (!told) waiting.set_value();
+            told = true;
+            return false;
+        });
+    });
+    waiting.get_future().wait();
+    net.router.run({"ip", "route", "replace", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    RouteWait wait = waiter.get();
+    EXPECT_TRUE(wait.reached);
+    EXPECT_EQ(wait.route.nexthops.size(), 2u);
+    EXPECT_GE(wait.reached_ns, wait.started_ns);
+    ASSERT_EQ(wait.changes.size(), 2u);
+    EXPECT_EQ(wait.changes[0].route.nexthops.size(), 1u);
+}
+
+TEST_F(Drivers, RouteWatcherTimesOutWhenTheRouteNeverCompletes) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
+    RouteWait wait = wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, 2, 300, {});
+    EXPECT_FALSE(wait.reached);
+    ASSERT_FALSE(wait.changes.empty());
+    EXPECT_EQ(wait.changes.front().route.nexthops.size(), 1u);
+}
+
+TEST_F(Drivers, RouteWatcherHonoursCancellation) {
+    EcmpNetwork net;
+    EXPECT_THROW(wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, 2, 60000, []() { return true; }),
+                 std::runtime_error);
+}
+
+TEST_F(Drivers, EveryFlowArrivesWholeAtExactlyOneLb) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    const size_t flows = 1000;
+    Delivery d = send_flows(net, flows, 4);
+    EXPECT_EQ(d.sent.packets_sent, flows * 4);
+    EXPECT_EQ(d.sent.send_errors, 0u);
+    EXPECT_EQ(d.lb1.packets + d.lb2.packets, flows * 4);
+    size_t on_lb1 = 0;
+    for (size_t f = 0; f < flows; ++f) {
+        const auto& a = d.lb1.flows[f];
+        const auto& b = d.lb2.flows[f];
+        EXPECT_TRUE((a.packets == 4 && b.packets == 0) || (a.packets == 0 && b.packets == 4)) << "flow " << f;
+        const auto& got = a.packets ? a : b;
+        EXPECT_EQ(got.seq_gaps, 0u);
+        EXPECT_EQ(got.next_seq, 4u);
+        EXPECT_LE(got.first_ns, got.last_ns);
+        on_lb1 += a.packets ? 1 : 0;
+    }
+    // 1000 fair coin flips: 5.5 sd either side of 500 (false alarm about 4e-8).
+    EXPECT_GT(on_lb1, 413u);
+    EXPECT_LT(on_lb1, 587u);
+}
+
+TEST_F(Drivers, FlowsStayOnTheirLbAcrossInjections) {
+    // Fresh sockets each time: nothing sender-side (like a socket hash) may move a flow.
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    Delivery first = send_flows(net, 300, 2);
+    Delivery second = send_flows(net, 300, 2);
+    for (size_t f = 0; f < 300; ++f) {
+        EXPECT_EQ(first.lb1.flows[f].packets > 0, second.lb1.flows[f].packets > 0) << "flow " << f << " moved";
+    }
+}
+
+TEST_F(Drivers, L3HashPutsEveryFlowOfOneClientOnOneLb) {
+    EcmpNetwork net(/*hash_policy=*/0);
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    Delivery d = send_flows(net, 200, 2);
+    EXPECT_TRUE(d.lb1.packets == 400 || d.lb2.packets == 400);
+}
+
+TEST_F(Drivers, SinkRecordsSequenceGapsAndIgnoresOtherRuns) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
+    auto counter = std::make_shared<ArrivalCounter>();
+    FlowSink sink({net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, 4}, counter);
+    InjectionPlan other;
+    other.netns = net.client.path();
+    other.src_ip = parse_ipv4(EcmpNetwork::kClient);
+    other.dst_ip = parse_ipv4(EcmpNetwork::kVip);
+    other.dst_port = kPort;
+    other.src_ports = {30000};
+    other.packets_per_flow = 3;
+    other.rate_pps = 1000;
+    other.run_tag = kTag + 1;  // another run's packets
+    inject_flows(other);
+    counter->wait_for(1, 300, 2000);
+    SinkReport report = sink.stop();
+    EXPECT_EQ(report.packets, 0u);
+    EXPECT_EQ(report.foreign_packets, 3u);
+}
+
+TEST_F(Drivers, SinkSeesNothingWhereTheVipIsNotLocal) {
+    EcmpNetwork net;
+    net.lb1.run({"ip", "addr", "del", std::string(EcmpNetwork::kVip) + "/32", "dev", "lo"});
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
+    Delivery d = send_flows(net, 50, 2);
+    EXPECT_EQ(d.sent.packets_sent, 100u);
+    EXPECT_EQ(d.lb1.packets, 0u);
+}
+
+TEST_F(Drivers, AddressReaderListsTheVipOnLo) {
+    EcmpNetwork net;
+    auto addresses = read_addresses(net.lb1.path());
+    auto vip = std::find_if(addresses.begin(), addresses.end(),
+                            [](const InterfaceAddress& a) { return a.address == EcmpNetwork::kVip; });
+    ASSERT_NE(vip, addresses.end());
+    EXPECT_EQ(vip->ifname, "lo");
+    EXPECT_EQ(vip->prefix_len, 32u);
+}
+
+TEST_F(Drivers, InjectorReportsPacketsItsStackRefused) {
+    TestNamespace lonely;  // no route anywhere
+    InjectionPlan plan;
+    plan.netns = lonely.path();
+    plan.src_ip = parse_ipv4("10.0.1.2");
+    plan.dst_ip = parse_ipv4("10.99.0.1");
+    plan.dst_port = kPort;
+    plan.src_ports = {1000, 1001};
+    plan.packets_per_flow = 2;
+    plan.rate_pps = 10000;
+    InjectionReport r = inject_flows(plan);
+    EXPECT_EQ(r.packets_sent, 0u);
+    EXPECT_EQ(r.send_errors, 4u);
+    EXPECT_NE(r.last_errno, 0);
+}

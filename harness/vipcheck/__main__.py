@@ -1,0 +1,5 @@
+import sys
+
+from vipcheck.cli import main
+
+sys.exit(main())

@@ -1,0 +1,152 @@
+"""The ECMP checks: routes, spread, stickiness, loss."""
+from dataclasses import dataclass
+
+from vipcheck import _core
+from vipcheck.checks import FALSE_ALARM_RATE, CheckResult
+
+HASH_POLICY = "net.ipv4.fib_multipath_hash_policy"
+
+
+@dataclass
+class EcmpMeasurements:
+    scenario: object
+    lb_gateways: dict        # lb -> its uplink address, which r1 uses as the nexthop
+    route: object            # _core.VipRoute read from r1 after traffic
+    route_before: object     # ... and before traffic
+    delivery: object         # traffic.Delivery
+    sysctl: dict             # node -> effective sysctls
+    lb_addresses: dict       # lb -> [(ifname, address, prefix_len)]
+
+    def nexthop_lbs(self, route=None):
+        by_gateway = {gw: lb for lb, gw in self.lb_gateways.items()}
+        return [by_gateway.get(hop.gateway, hop.gateway or hop.ifname) for hop in (route or self.route).nexthops]
+
+    def holds_vip(self, lb):
+        return any(address == self.scenario.vip and ifname == "lo" for ifname, address, _ in self.lb_addresses[lb])
+
+
+def ecmp_routes(m):
+    lbs = m.scenario.lb_names
+    via = m.nexthop_lbs()
+    expected = f"{len(lbs)} nexthops, one per LB ({', '.join(lbs)})"
+    if not m.route.present:
+        return CheckResult("ecmp_routes", False, f"no route to {m.scenario.vip} on r1", expected,
+                           "r1 learned no route to the VIP: no LB's OSPF announcement reached it "
+                           "(adjacency down or the VIP not redistributed)")
+    measured = f"{len(via)} nexthops ({', '.join(via) or 'none'}), {m.route.protocol}"
+    missing = [lb for lb in lbs if lb not in via]
+    passed = not missing and sorted(via) == sorted(lbs)
+    diagnosis = ""
+    if missing:
+        costs = {lb: m.scenario.ospf.cost.get(lb, 10) for lb in lbs}
+        cheapest = min(costs.values())
+        dearer = [lb for lb in missing if costs[lb] > cheapest]
+        if dearer:
+            diagnosis = (f"{', '.join(dearer)} missing: OSPF cost {costs[dearer[0]]} on its link exceeds the "
+                         f"cheapest LB's {cheapest}, and OSPF installs only equal-cost best paths")
+        else:
+            diagnosis = (f"{', '.join(missing)} missing: r1 has no OSPF path through it "
+                         "(adjacency down or its VIP announcement withdrawn)")
+    elif not passed:
+        diagnosis = f"r1's route has nexthops that are not LBs: {', '.join(via)}"
+    return CheckResult("ecmp_routes", passed, measured, expected, diagnosis,
+                       {"nhid": m.route.nhid, "nexthops": [{"gateway": h.gateway, "ifname": h.ifname,
+                                                            "weight": h.weight} for h in m.route.nexthops]})
+
+
+def ecmp_spread(m):
+    lbs = m.scenario.lb_names
+    per_lb = m.delivery.flows_per_lb()
+    counts = [per_lb.get(lb, 0) for lb in lbs]
+    test = _core.test_spread(counts, [], FALSE_ALARM_RATE)
+    flows = sum(counts)
+    measured = ", ".join(f"{lb} {c} ({s.share:.1%})" for lb, c, s in zip(lbs, counts, test.shares))
+    measured += f"; chi2={test.chi_square:.1f} dof={test.dof} p={test.p_value:.2g}"
+    expected = f"even over {len(lbs)} LBs (chi-square p >= {FALSE_ALARM_RATE:g})"
+    details = {"counts": dict(zip(lbs, counts)), "chi_square": test.chi_square, "dof": test.dof,
+               "p_value": test.p_value, "false_alarm_rate": FALSE_ALARM_RATE,
+               "shares": {lb: {"share": s.share, "lower": s.lower, "upper": s.upper}
+                          for lb, s in zip(lbs, test.shares)}}
+    if test.consistent:
+        return CheckResult("ecmp_spread", True, measured, expected, "", details)
+    diagnosis = ""
+    if flows == 0:
+        diagnosis = "no flow reached any LB: see no_loss"
+    else:
+        policy = m.sysctl.get("r1", {}).get(HASH_POLICY)
+        idle = [lb for lb, c in zip(lbs, counts) if c == 0]
+        via = m.nexthop_lbs()
+        absent = [lb for lb in idle if lb not in via]
+        top_lb, top = max(zip(lbs, counts), key=lambda pair: pair[1])
+        if top == flows and policy == 0 and m.scenario.clients == 1:
+            diagnosis = (f"all {flows} flows on {top_lb}: the router hashes on L3 only "
+                         f"({HASH_POLICY}={policy}) and all flows share one source address")
+        elif policy == 0:
+            diagnosis = (f"the router hashes on L3 only ({HASH_POLICY}={policy}): flows of one client "
+                         f"address cannot spread; set it to 1 to hash on the 5-tuple")
+        elif absent:
+            diagnosis = (f"{', '.join(absent)} got no flows because r1's route to the VIP has no nexthop "
+                         f"through {'them' if len(absent) > 1 else 'it'} (see ecmp_routes)")
+        elif idle:
+            diagnosis = (f"{', '.join(idle)} got no flows although r1 routes through "
+                         f"{'them' if len(idle) > 1 else 'it'}: its traffic was lost (see no_loss)")
+        else:
+            diagnosis = (f"uneven beyond chance (p={test.p_value:.2g}): unequal nexthop weights, or a "
+                         f"hash input that varies too little across flows")
+    return CheckResult("ecmp_spread", False, measured, expected, diagnosis, details)
+
+
+def flow_stickiness(m):
+    table = m.delivery.flow_packets()
+    arrived = [seen for seen in table if seen]
+    split = [flow for flow, seen in enumerate(table) if len(seen) > 1]
+    measured = f"{len(arrived) - len(split)}/{len(arrived)} arrived flows at exactly one LB"
+    expected = "every flow at exactly one LB"
+    details = {"split_flows": split[:20], "split_count": len(split), "flows_arrived": len(arrived)}
+    if not arrived:
+        return CheckResult("flow_stickiness", False, measured, expected,
+                           "no flow arrived at any LB, so stickiness cannot be shown: see no_loss", details)
+    if not split:
+        return CheckResult("flow_stickiness", True, measured, expected, "", details)
+    changed = m.nexthop_lbs(m.route_before) != m.nexthop_lbs(m.route)
+    cause = ("r1's route to the VIP changed during the traffic, so the hash mapped flows anew"
+             if changed else
+             "the router's hash is not a function of the 5-tuple alone (per-packet spraying or a "
+             "sender-side socket hash)")
+    example = split[0]
+    spots = ", ".join(f"{lb} {n}" for lb, n in sorted(table[example].items()))
+    return CheckResult("flow_stickiness", False, measured, expected,
+                       f"{len(split)} flows split across LBs (flow {example}: {spots}): {cause}", details)
+
+
+def no_loss(m):
+    d = m.delivery
+    intended = d.flows * d.packets_per_flow
+    lost = intended - d.received
+    measured = f"{d.received}/{intended} packets arrived ({lost} lost)"
+    if d.send_errors:
+        measured += f", {d.send_errors} refused by the clients' stacks"
+    expected = "every packet sent arrives"
+    details = {"intended": intended, "sent": d.sent, "received": d.received, "send_errors": d.send_errors,
+               "kernel_drops": d.kernel_drops, "per_lb": {lb: r.packets for lb, r in d.per_lb.items()}}
+    if lost == 0:
+        return CheckResult("no_loss", True, measured, expected, "", details)
+    via = m.nexthop_lbs()
+    unbound = [lb for lb in m.scenario.lb_names if lb in via and not m.holds_vip(lb)]
+    if unbound:
+        diagnosis = (f"{', '.join(unbound)} announce{'s' if len(unbound) == 1 else ''} {m.scenario.vip} but "
+                     f"do{'es' if len(unbound) == 1 else ''} not hold it on lo: r1 sends "
+                     f"{'it' if len(unbound) == 1 else 'them'} its share of the flows and they are dropped")
+    elif d.send_errors:
+        diagnosis = f"the clients could not send (errno {d.send_errno}): no route to the VIP on the client"
+    elif d.kernel_drops:
+        diagnosis = f"{d.kernel_drops} packets overflowed a sink's socket queue: lower traffic.rate_pps"
+    elif not m.route.present:
+        diagnosis = "r1 has no route to the VIP, so it dropped everything"
+    else:
+        diagnosis = "packets vanished between r1 and the LBs: see the LBs' routes and sysctls"
+    return CheckResult("no_loss", False, measured, expected, diagnosis, details)
+
+
+CHECKS = {"ecmp_routes": ecmp_routes, "ecmp_spread": ecmp_spread,
+          "flow_stickiness": flow_stickiness, "no_loss": no_loss}

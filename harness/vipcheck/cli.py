@@ -1,0 +1,86 @@
+"""vipcheck's command line. Exit 0: every check passed; 1: a check failed; 2: invalid
+scenario or usage; 3: the environment cannot run it (not root, a package missing)."""
+import argparse
+import json
+import sys
+
+from vipcheck.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_PASSED, UsageError, VipcheckError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 with usage; keep the one-line contract
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser():
+    parser = _Parser(prog="vipcheck", description="Prove active-active load-balancer designs on real traffic.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="build the scenario's network, measure it, check it, tear it down")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    run.add_argument("--junit", metavar="FILE", help="write the result as JUnit XML")
+    run.add_argument("--seed", type=int, help="seed for flow 5-tuples (printed when not given)")
+    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    validate = sub.add_parser("validate", help="check scenario files without touching the kernel")
+    validate.add_argument("scenarios", nargs="+")
+    summary = sub.add_parser("summary", help="one table over JSON results of earlier runs")
+    summary.add_argument("results", nargs="+", help="JSON files written by run --json")
+    return parser
+
+
+def _progress(quiet):
+    if quiet:
+        return lambda message: None
+    return lambda message: print(f"vipcheck: {message}", file=sys.stderr, flush=True)
+
+
+def _run(args):
+    from vipcheck import environment, scenario
+    environment.check_modules()
+    spec = scenario.load(args.scenario)
+    environment.check_core()
+    environment.check_machine()
+    from vipcheck import report, runner
+    result = runner.run_scenario(spec, seed=args.seed, report=_progress(args.quiet))
+    print(report.table(result))
+    if args.json:
+        report.write_json(result, args.json)
+    if args.junit:
+        report.write_junit(result, args.junit)
+    return EXIT_PASSED if result.passed else EXIT_CHECK_FAILED
+
+
+def _validate(args):
+    from vipcheck import environment, scenario
+    environment.check_modules()
+    for path in args.scenarios:
+        spec = scenario.load(path)
+        print(f"{path}: valid ({spec.topology}, {spec.lbs} LBs, checks: {', '.join(spec.checks)})")
+    return EXIT_PASSED
+
+
+def _summary(args):
+    from vipcheck import report
+    results = []
+    for path in args.results:
+        try:
+            with open(path) as f:
+                results.append(json.load(f))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{path}: not a vipcheck JSON result ({e})") from None
+    print(report.summary(results))
+    return EXIT_PASSED if all(r["passed"] for r in results) else EXIT_CHECK_FAILED
+
+
+def main(argv=None):
+    try:
+        args = _parser().parse_args(argv)
+        return {"run": _run, "validate": _validate, "summary": _summary}[args.command](args)
+    except VipcheckError as e:
+        print(f"vipcheck: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        print("vipcheck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_BAD_INPUT

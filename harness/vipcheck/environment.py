@@ -1,0 +1,44 @@
+"""Can this machine run a scenario? Each missing piece is named with the command that fixes it."""
+import importlib
+import os
+import pwd
+import shutil
+from pathlib import Path
+
+from vipcheck.errors import EnvironmentProblem
+
+FIX_DEPS = "sudo make deps"
+PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux", "vtysh": "frr"}
+FRR_DAEMONS = ("zebra", "staticd", "ospfd", "bfdd")
+
+
+def check_modules():
+    for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise EnvironmentProblem(f"Python module '{module}' is missing ({package})", FIX_DEPS) from None
+
+
+def check_core():
+    try:
+        importlib.import_module("vipcheck._core")
+    except ImportError as e:
+        raise EnvironmentProblem(f"the C++ drivers (vipcheck._core) are not built: {e}", "make") from None
+
+
+def check_machine():
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("vipcheck builds network namespaces and needs root", "sudo vipcheck ...")
+    for program, package in PROGRAMS.items():
+        if not shutil.which(program):
+            raise EnvironmentProblem(f"'{program}' not found (package {package})", FIX_DEPS)
+    for daemon in FRR_DAEMONS:
+        if not os.access(f"/usr/lib/frr/{daemon}", os.X_OK):
+            raise EnvironmentProblem(f"FRR daemon /usr/lib/frr/{daemon} not found (package frr)", FIX_DEPS)
+    try:
+        pwd.getpwnam("frr")
+    except KeyError:
+        raise EnvironmentProblem("user 'frr' does not exist (package frr creates it)", FIX_DEPS) from None
+    if not Path("/proc/self/ns/net").exists():
+        raise EnvironmentProblem("this kernel has no network namespaces", "run on a kernel with CONFIG_NET_NS")

@@ -1,0 +1,77 @@
+"""The emulated network of one run: Mininet nodes and links, and their L3 configuration."""
+from mininet.net import Mininet
+
+from vipcheck.nodes import run_everywhere
+
+# Baseline sysctls the harness sets on every node of a role, because new namespaces inherit
+# conf/all from the root namespace; a scenario's `sysctl` overrides them key by key.
+BASELINE_SYSCTL = {
+    "router": {"net.ipv4.ip_forward": 1, "net.ipv4.fib_multipath_hash_policy": 1},
+    "lb": {"net.ipv4.ip_forward": 0},
+    "client": {"net.ipv4.ip_forward": 0},
+}
+EVERY_NODE_SYSCTL = {
+    "net.ipv4.conf.all.rp_filter": 0,
+    "net.ipv4.conf.default.rp_filter": 0,
+    "net.ipv4.conf.all.arp_ignore": 0,
+    "net.ipv4.conf.all.arp_announce": 0,
+    "net.ipv6.conf.all.disable_ipv6": 1,      # no router solicitations or MLD in the captures
+    "net.ipv6.conf.default.disable_ipv6": 1,
+}
+
+
+class Lab:
+    """Mininet hosts by their scenario names; stop() removes every node and link."""
+
+    def __init__(self, run, topo):
+        # Mininet.init() would run fixLimits(), which writes sysctls in the root namespace.
+        Mininet.inited = True
+        self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False)
+        run.on_cleanup(self.stop)
+        self.net.buildFromTopo(topo)
+        self.nodes = {host.logical: host for host in self.net.hosts}
+
+    def __getitem__(self, logical):
+        return self.nodes[logical]
+
+    def role(self, role):
+        return [node for node in self.nodes.values() if node.role == role]
+
+    def ifnames(self, a, b):
+        """Names of the interfaces that link a and b, as (a's, b's)."""
+        link = self.net.linksBetween(self.nodes[a], self.nodes[b])[0]
+        if link.intf1.node is self.nodes[a]:
+            return link.intf1.name, link.intf2.name
+        return link.intf2.name, link.intf1.name
+
+    def stop(self):
+        self.net.stop()
+
+    def bring_up(self):
+        run_everywhere([(node, ["ip", "link", "set", intf, "up"])
+                        for node in self.nodes.values() for intf in node.intfNames()])
+
+    def effective_sysctl(self, scenario_sysctl):
+        """Per role: baseline, then the scenario's keys on top."""
+        merged = {}
+        for role, values in BASELINE_SYSCTL.items():
+            merged[role] = {**EVERY_NODE_SYSCTL, **values, **scenario_sysctl.get(role, {})}
+        return merged
+
+    def apply_sysctl(self, per_role):
+        run_everywhere([(node, ["sysctl", "-q", "-w", *[f"{k}={v}" for k, v in per_role[node.role].items()]])
+                        for node in self.nodes.values()])
+
+    def read_sysctl(self, per_role):
+        """The values the kernel reports after applying, per node: what the run really used."""
+        found = {}
+        for name, node in sorted(self.nodes.items()):
+            keys = list(per_role[node.role])
+            out = node.run_argv(["sysctl", *keys])
+            found[name] = {k.strip(): _number(v.strip()) for k, v in
+                           (line.split("=", 1) for line in out.splitlines() if "=" in line)}
+        return found
+
+
+def _number(text):
+    return int(text) if text.lstrip("-").isdigit() else text

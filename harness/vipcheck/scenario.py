@@ -1,0 +1,274 @@
+"""Scenario files: YAML describing the design under test and its checks, validated before
+anything touches the kernel. Every problem is one line naming the file, the key and the fault."""
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from vipcheck.errors import ScenarioError
+
+ROLES = ("router", "lb", "client")
+ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss")
+SYSCTL_KEY = re.compile(r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.\-]+$")
+SYSCTL_VALUE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class OspfSpec:
+    hello: int = 1
+    dead: object = 3                 # seconds, or "minimal"
+    hello_multiplier: int = 0        # with dead: minimal
+    bfd: bool = False
+    bfd_interval_ms: int = 50
+    bfd_multiplier: int = 3
+    cost: dict = field(default_factory=dict)  # lb name -> interface cost
+
+    def detection_s(self):
+        """How long OSPF alone needs to declare a silent neighbour dead."""
+        return 1.0 if self.dead == "minimal" else float(self.dead)
+
+
+@dataclass(frozen=True)
+class TrafficSpec:
+    flows: int = 2048
+    packets_per_flow: int = 4
+    rate_pps: int = 100_000
+    port: int = 5001
+
+    @property
+    def packets(self):
+        return self.flows * self.packets_per_flow
+
+
+@dataclass(frozen=True)
+class EcmpScenario:
+    source: str
+    name: str
+    topology: str
+    vip: str
+    lbs: int
+    clients: int
+    lo_prefixlen: int
+    sysctl: dict                     # role -> {key: value}, as the scenario wrote it
+    ospf: OspfSpec
+    traffic: TrafficSpec
+    checks: tuple
+    vip_missing_on: tuple            # LBs that announce the VIP without binding it on lo
+    client_links: ipaddress.IPv4Network
+    lb_links: ipaddress.IPv4Network
+    convergence_timeout_s: int
+
+    @property
+    def lb_names(self):
+        return [f"lb{i}" for i in range(1, self.lbs + 1)]
+
+    @property
+    def client_names(self):
+        return [f"c{i}" for i in range(1, self.clients + 1)]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A duplicated key is a typo that would silently win; refuse it."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class Fields:
+    """Reads one mapping of the scenario and remembers which keys it used, so that
+    finish() can reject the rest as unknown."""
+
+    def __init__(self, source, path, mapping):
+        self.source, self.path = source, path
+        if mapping is None:
+            mapping = {}
+        if not isinstance(mapping, dict):
+            self.fail("", f"must be a mapping, got {type(mapping).__name__}")
+        self.mapping = mapping
+        self.used = set()
+
+    def where(self, key):
+        return f"{self.path}.{key}" if self.path and key else (self.path or key)
+
+    def fail(self, key, problem):
+        raise ScenarioError(self.source, self.where(key), problem)
+
+    def raw(self, key, default):
+        self.used.add(key)
+        return self.mapping.get(key, default)
+
+    def integer(self, key, default, low, high):
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"must be an integer, got {value!r}")
+        if not low <= value <= high:
+            self.fail(key, f"must be between {low} and {high}, got {value}")
+        return value
+
+    def boolean(self, key, default):
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def text(self, key, default, pattern=NAME, hint="letters, digits, '.', '_' or '-'"):
+        value = self.raw(key, default)
+        if not isinstance(value, str) or not pattern.match(value):
+            self.fail(key, f"must be {hint}, got {value!r}")
+        return value
+
+    def ipv4(self, key, default):
+        value = self.raw(key, default)
+        try:
+            address = ipaddress.IPv4Address(value)
+        except (ipaddress.AddressValueError, ValueError):
+            self.fail(key, f"not an IPv4 address: {value!r}")
+        if address.is_multicast or address.is_loopback or address.is_unspecified or address.is_reserved:
+            self.fail(key, f"{address} cannot be a unicast service address")
+        return str(address)
+
+    def network(self, key, default):
+        value = self.raw(key, default)
+        try:
+            return ipaddress.IPv4Network(value, strict=True)
+        except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError) as e:
+            self.fail(key, f"not an IPv4 network: {value!r} ({e})")
+
+    def sub(self, key):
+        return Fields(self.source, self.where(key), self.raw(key, None))
+
+    def names(self, key, default, allowed, what):
+        value = self.raw(key, default)
+        if not isinstance(value, list):
+            self.fail(key, f"must be a list of {what}, got {value!r}")
+        for item in value:
+            if item not in allowed:
+                self.fail(key, f"unknown {what} {item!r} (known: {', '.join(allowed)})")
+        if len(set(value)) != len(value):
+            self.fail(key, f"lists a {what} twice")
+        return tuple(value)
+
+    def finish(self):
+        unknown = sorted(set(map(str, self.mapping)) - set(map(str, self.used)))
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            self.fail(unknown[0], f"unknown key (known here: {known})")
+
+
+def load(path):
+    """Reads and validates a scenario file; raises ScenarioError naming the problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ScenarioError(source, "", f"cannot read: {e.strerror}") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError(source, where, f"YAML syntax: {problem}") from None
+    top = Fields(source, "", raw)
+    topology = top.text("topology", None, re.compile(r"^ecmp$"), "one of: ecmp")
+    return _parse_ecmp(source, top)
+
+
+def _parse_ecmp(source, top):
+    name = top.text("name", Path(source).stem)
+    lbs = top.integer("lbs", 2, 2, 16)
+    clients = top.integer("clients", 1, 1, 16)
+    lb_names = [f"lb{i}" for i in range(1, lbs + 1)]
+    vip = top.ipv4("vip", "10.100.0.1")
+    lo_prefixlen = top.integer("lo_prefixlen", 32, 1, 32)
+
+    sysctl = {}
+    sysctl_fields = top.sub("sysctl")
+    for role in ROLES:
+        role_fields = sysctl_fields.sub(role)
+        values = {}
+        for key in role_fields.mapping:
+            value = role_fields.raw(key, None)
+            if not isinstance(key, str) or not SYSCTL_KEY.match(key):
+                role_fields.fail(str(key), "not a per-namespace sysctl (net.ipv4.*, net.ipv6.* or net.core.*)")
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or not SYSCTL_VALUE.match(str(value)):
+                role_fields.fail(key, f"sysctl value must be a number or a short word, got {value!r}")
+            values[key] = value
+        sysctl[role] = values
+    sysctl_fields.finish()
+
+    ospf_fields = top.sub("ospf")
+    hello = ospf_fields.integer("hello", 1, 1, 65535)
+    dead = ospf_fields.raw("dead", 3)
+    multiplier = 0
+    if dead == "minimal":
+        multiplier = ospf_fields.integer("hello_multiplier", 4, 1, 10)
+    else:
+        dead = ospf_fields.integer("dead", 3, 1, 65535)
+        if dead <= hello:
+            ospf_fields.fail("dead", f"must exceed hello ({hello} s) or neighbours flap, got {dead}")
+        if "hello_multiplier" in ospf_fields.mapping:
+            ospf_fields.fail("hello_multiplier", "only applies with dead: minimal")
+    bfd_raw = ospf_fields.raw("bfd", False)
+    bfd, bfd_interval, bfd_multiplier = False, 50, 3
+    if isinstance(bfd_raw, dict):
+        bfd_fields = ospf_fields.sub("bfd")
+        bfd = True
+        bfd_interval = bfd_fields.integer("interval_ms", 50, 10, 60000)
+        bfd_multiplier = bfd_fields.integer("multiplier", 3, 2, 255)
+        bfd_fields.finish()
+    else:
+        bfd = ospf_fields.boolean("bfd", False)
+    cost_fields = ospf_fields.sub("cost")
+    cost = {}
+    for lb in cost_fields.mapping:
+        if lb not in lb_names:
+            cost_fields.fail(str(lb), f"no such LB (this scenario has {', '.join(lb_names)})")
+        cost[lb] = cost_fields.integer(lb, 10, 1, 65535)
+    cost_fields.finish()
+    ospf_fields.finish()
+    ospf = OspfSpec(hello, dead, multiplier, bfd, bfd_interval, bfd_multiplier, cost)
+
+    traffic_fields = top.sub("traffic")
+    flows = traffic_fields.integer("flows", 2048, 1, 64000 * clients)
+    if flows > 64000 * clients:
+        traffic_fields.fail("flows", "at most 64000 flows per client address")
+    traffic = TrafficSpec(
+        flows,
+        traffic_fields.integer("packets_per_flow", 4, 1, 10000),
+        traffic_fields.integer("rate_pps", 100_000, 1, 2_000_000),
+        traffic_fields.integer("port", 5001, 1, 65535))
+    if traffic.packets > 20_000_000:
+        traffic_fields.fail("packets_per_flow", f"flows x packets_per_flow = {traffic.packets}, at most 20000000")
+    traffic_fields.finish()
+
+    checks = top.names("checks", list(ECMP_CHECKS), ECMP_CHECKS, "check")
+    if not checks:
+        top.fail("checks", "lists no check")
+    vip_missing_on = top.names("vip_missing_on", [], lb_names, "LB")
+
+    addressing = top.sub("addressing")
+    client_links = addressing.network("client_links", "10.1.0.0/16")
+    lb_links = addressing.network("lb_links", "10.2.0.0/16")
+    addressing.finish()
+    for key, net, count in (("client_links", client_links, clients), ("lb_links", lb_links, lbs)):
+        if net.prefixlen > 30 or net.num_addresses // 4 < count:
+            addressing.fail(key, f"{net} has room for fewer than {count} /30 links")
+        if ipaddress.IPv4Address(vip) in net:
+            top.fail("vip", f"{vip} lies inside addressing.{key} {net}: the VIP must not be a link address")
+    if client_links.overlaps(lb_links):
+        addressing.fail("lb_links", f"{lb_links} overlaps client_links {client_links}")
+    timeout = top.integer("convergence_timeout_s", 30, 1, 600)
+    top.finish()
+    return EcmpScenario(source, name, "ecmp", vip, lbs, clients, lo_prefixlen, sysctl, ospf, traffic,
+                        checks, vip_missing_on, client_links, lb_links, timeout)

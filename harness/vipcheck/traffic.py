@@ -1,0 +1,105 @@
+"""Real flows through the design: seeded 5-tuples, injectors on the clients, sinks on the LBs.
+The sinks record; the checks ask them afterwards."""
+import random
+import threading
+from dataclasses import dataclass, field
+
+from vipcheck import _core
+
+QUIET_MS = 300        # no arrival for this long after the last send: nothing more is coming
+ARRIVAL_SLACK_S = 5   # beyond the paced send time, the longest we wait for stragglers
+
+
+@dataclass(frozen=True)
+class ClientFlows:
+    client: str
+    src_ip: str
+    first_flow_id: int
+    src_ports: tuple
+
+
+@dataclass
+class Delivery:
+    """What was sent and, per LB, what arrived."""
+    flows: int
+    packets_per_flow: int
+    sent: int = 0
+    send_errors: int = 0
+    send_errno: int = 0
+    offered_pps: float = 0.0
+    per_lb: dict = field(default_factory=dict)          # lb -> _core.SinkReport
+    foreign_packets: int = 0
+    kernel_drops: int = 0
+
+    @property
+    def received(self):
+        return sum(report.packets for report in self.per_lb.values())
+
+    def flow_packets(self):
+        """flow id -> {lb: packets}, only LBs that saw the flow."""
+        table = [dict() for _ in range(self.flows)]
+        for lb, report in self.per_lb.items():
+            for flow_id, arrivals in enumerate(report.flows):
+                if arrivals.packets:
+                    table[flow_id][lb] = arrivals.packets
+        return table
+
+    def flows_per_lb(self):
+        """lb -> number of flows whose packets reached it (a split flow counts at each LB)."""
+        counts = {lb: 0 for lb in self.per_lb}
+        for seen in self.flow_packets():
+            for lb in seen:
+                counts[lb] += 1
+        return counts
+
+
+def plan_flows(clients, total_flows, seed):
+    """Spreads flow ids over the clients; source ports drawn from the seed, distinct per client."""
+    rng = random.Random(seed)
+    per_client, extra = divmod(total_flows, len(clients))
+    plans, next_id = [], 0
+    for index, (name, address) in enumerate(clients):
+        count = per_client + (1 if index < extra else 0)
+        ports = tuple(rng.sample(range(1024, 65536), count))
+        plans.append(ClientFlows(name, address, next_id, ports))
+        next_id += count
+    return plans
+
+
+def deliver(lab, lbs, vip, traffic, flow_plans, run_tag):
+    """Starts a sink on every LB, sends every client's flows at once, waits for arrivals."""
+    counter = _core.ArrivalCounter()
+    sinks = {lb: _core.FlowSink(lab[lb].netns, vip, traffic.port, run_tag, traffic.flows, counter) for lb in lbs}
+    delivery = Delivery(traffic.flows, traffic.packets_per_flow)
+    reports, errors = [], []
+    # Each client gets its share of the offered load; the GIL is released while they send.
+    share = traffic.rate_pps / len(flow_plans)
+
+    def send(plan):
+        try:
+            reports.append(_core.inject_flows(lab[plan.client].netns, plan.src_ip, vip, traffic.port,
+                                              list(plan.src_ports), plan.first_flow_id,
+                                              traffic.packets_per_flow, share, run_tag))
+        except Exception as e:  # surfaced below, in the main thread
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=send, args=(plan,)) for plan in flow_plans]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        delivery.sent = sum(r.packets_sent for r in reports)
+        delivery.send_errors = sum(r.send_errors for r in reports)
+        delivery.send_errno = next((r.last_errno for r in reports if r.last_errno), 0)
+        span_ns = max(r.last_send_ns for r in reports) - min(r.first_send_ns for r in reports)
+        delivery.offered_pps = delivery.sent / (span_ns / 1e9) if span_ns else 0.0
+        counter.wait_for(delivery.sent, QUIET_MS, ARRIVAL_SLACK_S * 1000)
+    finally:
+        for lb, sink in sinks.items():
+            delivery.per_lb[lb] = sink.stop()
+    delivery.foreign_packets = sum(r.foreign_packets for r in delivery.per_lb.values())
+    delivery.kernel_drops = sum(r.kernel_drops for r in delivery.per_lb.values())
+    return delivery
