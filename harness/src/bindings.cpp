@@ -149,15 +149,15 @@ PYBIND11_MODULE(_core, m) {
 
     m.def(
         "wait_for_nexthops",
-        [](const std::string& netns, const std::string& destination, uint32_t prefix_len, size_t nexthops,
-           uint32_t timeout_ms) {
+        [](const std::string& netns, const std::string& destination, uint32_t prefix_len,
+           std::vector<std::string> gateways, uint32_t timeout_ms) {
             return interruptible([&](std::atomic<bool>& cancel) {
-                return wait_for_nexthops(netns, destination, prefix_len, nexthops, timeout_ms,
+                return wait_for_nexthops(netns, destination, prefix_len, gateways, timeout_ms,
                                          [&cancel]() { return cancel.load(); });
             });
         },
-        py::arg("netns"), py::arg("destination"), py::arg("prefix_len"), py::arg("nexthops"), py::arg("timeout_ms"),
-        "Watch route events until the route has `nexthops` unicast nexthops or the timeout passes.");
+        py::arg("netns"), py::arg("destination"), py::arg("prefix_len"), py::arg("gateways"), py::arg("timeout_ms"),
+        "Watch route events until the route is unicast via exactly `gateways`, or the timeout passes.");
 
     m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
 

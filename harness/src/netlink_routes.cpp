@@ -257,8 +257,10 @@ VipRoute read_route(const std::string& netns, const std::string& destination, ui
 }
 
 RouteWait wait_for_nexthops(const std::string& netns, const std::string& destination, uint32_t prefix_len,
-                            size_t nexthops, uint32_t timeout_ms, const std::function<bool()>& cancelled) {
+                            std::vector<std::string> gateways, uint32_t timeout_ms,
+                            const std::function<bool()>& cancelled) {
     const uint32_t dst = network_order(destination);
+    std::sort(gateways.begin(), gateways.end());
     return run_in_netns(netns, [&]() {
         // Subscribe before the first read so no change falls between the two.
         NlSocket events = open_rtnl(RTMGRP_IPV4_ROUTE);
@@ -275,7 +277,10 @@ RouteWait wait_for_nexthops(const std::string& netns, const std::string& destina
             const uint64_t now = monotonic_ns();
             if (wait.changes.empty() || !(wait.changes.back().route == route)) wait.changes.push_back({now, route});
             wait.route = route;
-            if (route.present && route.type == "unicast" && route.nexthops.size() == nexthops) {
+            std::vector<std::string> seen;
+            for (const auto& hop : route.nexthops) seen.push_back(hop.gateway);
+            std::sort(seen.begin(), seen.end());
+            if (route.present && route.type == "unicast" && seen == gateways) {
                 wait.reached = true;
                 wait.reached_ns = now;
                 return wait;

@@ -54,10 +54,11 @@ struct InterfaceAddress {
 // so a multipath route keeps all its nexthops).
 VipRoute read_route(const std::string& netns, const std::string& destination, uint32_t prefix_len);
 
-// Blocks until the route holds `nexthops` unicast nexthops, watching RTNLGRP_IPV4_ROUTE and
-// RTNLGRP_NEXTHOP; cancelled() is polled every 50 ms and aborts the wait when true.
+// Blocks until the route is unicast through exactly `gateways` (in any order), watching
+// RTNLGRP_IPV4_ROUTE and RTNLGRP_NEXTHOP; cancelled() is polled every 50 ms and aborts the wait.
 RouteWait wait_for_nexthops(const std::string& netns, const std::string& destination, uint32_t prefix_len,
-                            size_t nexthops, uint32_t timeout_ms, const std::function<bool()>& cancelled);
+                            std::vector<std::string> gateways, uint32_t timeout_ms,
+                            const std::function<bool()>& cancelled);
 
 // Every IPv4 address in the namespace.
 std::vector<InterfaceAddress> read_addresses(const std::string& netns);

@@ -96,7 +96,7 @@ TEST_F(Drivers, RouteWatcherWakesOnTheChangeThatCompletesTheRoute) {
     std::promise<void> waiting;
     bool told = false;
     auto waiter = std::async(std::launch::async, [&]() {
-        return wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, 2, 5000, [&]() {
+        return wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, {"10.0.3.2", "10.0.2.2"}, 5000, [&]() {
             if (!told) waiting.set_value();
             told = true;
             return false;
@@ -115,15 +115,22 @@ TEST_F(Drivers, RouteWatcherWakesOnTheChangeThatCompletesTheRoute) {
 TEST_F(Drivers, RouteWatcherTimesOutWhenTheRouteNeverCompletes) {
     EcmpNetwork net;
     net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
-    RouteWait wait = wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, 2, 300, {});
+    RouteWait wait = wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, {"10.0.2.2", "10.0.3.2"}, 300, {});
     EXPECT_FALSE(wait.reached);
     ASSERT_FALSE(wait.changes.empty());
     EXPECT_EQ(wait.changes.front().route.nexthops.size(), 1u);
 }
 
+TEST_F(Drivers, RouteWatcherWaitsForTheRightGatewaysNotJustTheirCount) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.3.2"});
+    RouteWait wait = wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, {"10.0.2.2"}, 200, {});
+    EXPECT_FALSE(wait.reached);
+}
+
 TEST_F(Drivers, RouteWatcherHonoursCancellation) {
     EcmpNetwork net;
-    EXPECT_THROW(wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, 2, 60000, []() { return true; }),
+    EXPECT_THROW(wait_for_nexthops(net.router.path(), EcmpNetwork::kVip, 32, {"10.0.2.2"}, 60000, []() { return true; }),
                  std::runtime_error);
 }
 

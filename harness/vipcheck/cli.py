@@ -77,7 +77,7 @@ def main(argv=None):
         args = _parser().parse_args(argv)
         return {"run": _run, "validate": _validate, "summary": _summary}[args.command](args)
     except VipcheckError as e:
-        print(f"vipcheck: {e}", file=sys.stderr)
+        print(f"vipcheck: error: {e}", file=sys.stderr)
         return e.exit_status
     except KeyboardInterrupt:
         print("vipcheck: interrupted", file=sys.stderr)

@@ -12,7 +12,6 @@ import jinja2
 from vipcheck.errors import ScenarioError
 
 FRR_BIN = Path("/usr/lib/frr")
-TEMPLATES = Path(__file__).resolve().parents[2] / "frr-conf"
 # "No such command on config line 7: ...", "Command incomplete on config line 3: ..."; other
 # [EC ...] lines (e.g. "Disabling MPLS support") are warnings about the kernel, not the config.
 FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?P<line>\d+)")
@@ -24,34 +23,31 @@ def frr_owner():
     return user.pw_uid, user.pw_gid
 
 
-def _environment():
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-
-
-def render(role, daemon, context):
-    """Renders frr-conf/ROLE/DAEMON.conf.j2; template faults are the user's input, exit 2."""
+def render(templates, role, daemon, context):
+    """Renders TEMPLATES/ROLE/DAEMON.conf.j2; template faults are the user's input, exit 2."""
     name = f"{role}/{daemon}.conf.j2"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     try:
-        return _environment().get_template(name).render(**context)
+        return env.get_template(name).render(**context)
     except jinja2.TemplateNotFound:
-        raise ScenarioError(TEMPLATES / name, "", "FRR template missing") from None
+        raise ScenarioError(templates / name, "", "FRR template missing") from None
     except jinja2.TemplateSyntaxError as e:
-        raise ScenarioError(TEMPLATES / name, f"line {e.lineno}", f"template syntax: {e.message}") from None
+        raise ScenarioError(templates / name, f"line {e.lineno}", f"template syntax: {e.message}") from None
     except jinja2.UndefinedError as e:
-        raise ScenarioError(TEMPLATES / name, "", f"template uses an unknown value: {e.message}") from None
+        raise ScenarioError(templates / name, "", f"template uses an unknown value: {e.message}") from None
 
 
 class FrrRouter:
     """The FRR daemons of one node."""
 
-    def __init__(self, run, node, role, daemons, context):
-        self.run, self.node, self.role = run, node, role
+    def __init__(self, run, node, role, daemons, context, templates):
+        self.run, self.node, self.role, self.templates = run, node, role, templates
         self.dir = run.node_dir(node.logical, owner=frr_owner())
         self.configs = {}
         for daemon in daemons:
             path = self.dir / f"{daemon}.conf"
-            path.write_text(render(role, daemon, dict(context, daemon=daemon)))
+            path.write_text(render(templates, role, daemon, dict(context, daemon=daemon)))
             shutil.chown(path, *frr_owner())  # the daemons read it after dropping to frr
             self.configs[daemon] = path
 
@@ -107,7 +103,7 @@ def check_configs(routers):
         if proc.returncode != 0 and not rejected:
             rejected = [(err or out).strip().splitlines()[-1] if (err or out).strip() else f"exit {proc.returncode}"]
         if rejected and not problems:
-            template = TEMPLATES / router.role / f"{daemon}.conf.j2"
+            template = router.templates / router.role / f"{daemon}.conf.j2"
             problems.append(ScenarioError(template, f"rendered for {router.node.logical}",
                                           f"{daemon} rejected {rejected[0]}"))
     if problems:

@@ -1,4 +1,6 @@
 """The emulated network of one run: Mininet nodes and links, and their L3 configuration."""
+from pathlib import Path
+
 from mininet.net import Mininet
 
 from vipcheck.nodes import run_everywhere
@@ -10,6 +12,7 @@ BASELINE_SYSCTL = {
     "lb": {"net.ipv4.ip_forward": 0},
     "client": {"net.ipv4.ip_forward": 0},
 }
+HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")  # Linux 6.11 and later
 EVERY_NODE_SYSCTL = {
     "net.ipv4.conf.all.rp_filter": 0,
     "net.ipv4.conf.default.rp_filter": 0,
@@ -51,11 +54,15 @@ class Lab:
         run_everywhere([(node, ["ip", "link", "set", intf, "up"])
                         for node in self.nodes.values() for intf in node.intfNames()])
 
-    def effective_sysctl(self, scenario_sysctl):
+    def effective_sysctl(self, scenario_sysctl, hash_seed):
         """Per role: baseline, then the scenario's keys on top."""
         merged = {}
         for role, values in BASELINE_SYSCTL.items():
-            merged[role] = {**EVERY_NODE_SYSCTL, **values, **scenario_sysctl.get(role, {})}
+            merged[role] = {**EVERY_NODE_SYSCTL, **values}
+            if role == "router" and HASH_SEED_SYSCTL.exists():
+                # A fixed multipath hash seed makes the flow-to-LB map a function of the run's seed.
+                merged[role]["net.ipv4.fib_multipath_hash_seed"] = hash_seed
+            merged[role].update(scenario_sysctl.get(role, {}))
         return merged
 
     def apply_sysctl(self, per_role):

@@ -63,11 +63,11 @@ def run_scenario(scenario, seed=None, report=lambda message: None):
         result.run_id = run.id
         report(f"run {run.id}, seed {seed}")
         with phase("build"):
-            lab, routers, gateways = _build(run, scenario, result)
+            lab, routers, gateways = _build(run, scenario, result, random.Random(seed))
         with phase("converge"):
-            _converge(lab, scenario, result)
+            _converge(lab, scenario, gateways, result)
         with phase("traffic"):
-            rng = random.Random(seed)
+            rng = random.Random(seed + 1)
             clients = [(c, address_plan(scenario).client_links[i].far_address)
                        for i, c in enumerate(scenario.client_names)]
             flows = traffic.plan_flows(clients, scenario.traffic.flows, rng.randrange(2**31))
@@ -89,7 +89,7 @@ def run_scenario(scenario, seed=None, report=lambda message: None):
     return result
 
 
-def _build(run, scenario, result):
+def _build(run, scenario, result, rng):
     plan = address_plan(scenario)
     lab = Lab(run, EcmpTopo(scenario=scenario, run_id=run.id))
     r1 = lab["r1"]
@@ -113,7 +113,7 @@ def _build(run, scenario, result):
         lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": scenario.vip,
                                  "ospf": scenario.ospf,
                                  "ospf_links": [{"ifname": far_if, "network": link.network, "cost": cost}]}
-    per_role = lab.effective_sysctl(scenario.sysctl)
+    per_role = lab.effective_sysctl(scenario.sysctl, hash_seed=rng.randrange(1, 2**32))
     try:
         lab.apply_sysctl(per_role)
     except NodeCommandError as e:
@@ -127,26 +127,26 @@ def _build(run, scenario, result):
     extra = ["bfdd"] if scenario.ospf.bfd else []
     routers = [frr.FrrRouter(run, r1, "router", ["zebra", *extra, "ospfd"],
                              {"hostname": "r1", "router_id": plan.lb_links[0].near_address, "ospf": scenario.ospf,
-                              "ospf_links": r1_links, "passive_links": passive_links})]
-    routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", "staticd", *extra, "ospfd"], context)
+                              "ospf_links": r1_links, "passive_links": passive_links}, scenario.frr_conf)]
+    routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", "staticd", *extra, "ospfd"], context, scenario.frr_conf)
                 for lb, context in lb_contexts.items()]
     frr.check_configs(routers)
     frr.start_all(routers)
     return lab, routers, gateways
 
 
-def _converge(lab, scenario, result):
-    """Waits on r1's route events until OSPF installed the paths the design calls for."""
-    costs = [scenario.ospf.cost.get(lb, DEFAULT_COST) for lb in scenario.lb_names]
-    best_paths = costs.count(min(costs))
-    wait = _core.wait_for_nexthops(lab["r1"].netns, scenario.vip, 32, best_paths,
-                                   scenario.convergence_timeout_s * 1000)
+def _converge(lab, scenario, gateways, result):
+    """Waits on r1's route events until OSPF installed exactly the paths the design calls for:
+    the cheapest LBs (all of them when costs are equal)."""
+    costs = {lb: scenario.ospf.cost.get(lb, DEFAULT_COST) for lb in scenario.lb_names}
+    best = [gateways[lb] for lb, cost in costs.items() if cost == min(costs.values())]
+    wait = _core.wait_for_nexthops(lab["r1"].netns, scenario.vip, 32, best, scenario.convergence_timeout_s * 1000)
     result.convergence = {
-        "reached": wait.reached, "expected_nexthops": best_paths,
+        "reached": wait.reached, "expected_nexthops": best,
         "seconds": round((wait.reached_ns - wait.started_ns) / 1e9, 4) if wait.reached else None,
         "route_changes": [{"after_s": round((c.at_ns - wait.started_ns) / 1e9, 4),
                            "nexthops": [h.gateway for h in c.route.nexthops]} for c in wait.changes]}
     if not wait.reached:
         result.checks.append(CheckResult(
             "convergence", False, f"{len(wait.route.nexthops)} nexthops after {scenario.convergence_timeout_s} s",
-            f"{best_paths} nexthops", "OSPF did not converge: see the FRR logs in the run folder"))
+            f"nexthops {', '.join(best)}", "OSPF did not converge: see the FRR logs in the run folder"))

@@ -13,6 +13,7 @@ ROLES = ("router", "lb", "client")
 ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss")
 SYSCTL_KEY = re.compile(r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.\-]+$")
 SYSCTL_VALUE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
+DEFAULT_FRR_CONF = Path(__file__).resolve().parents[2] / "frr-conf"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -60,6 +61,7 @@ class EcmpScenario:
     client_links: ipaddress.IPv4Network
     lb_links: ipaddress.IPv4Network
     convergence_timeout_s: int
+    frr_conf: Path                   # folder of FRR templates, one subfolder per role
 
     @property
     def lb_names(self):
@@ -269,6 +271,20 @@ def _parse_ecmp(source, top):
     if client_links.overlaps(lb_links):
         addressing.fail("lb_links", f"{lb_links} overlaps client_links {client_links}")
     timeout = top.integer("convergence_timeout_s", 30, 1, 600)
+    frr_conf = _folder(top, "frr_conf", DEFAULT_FRR_CONF)
     top.finish()
     return EcmpScenario(source, name, "ecmp", vip, lbs, clients, lo_prefixlen, sysctl, ospf, traffic,
-                        checks, vip_missing_on, client_links, lb_links, timeout)
+                        checks, vip_missing_on, client_links, lb_links, timeout, frr_conf)
+
+
+def _folder(fields, key, default):
+    """A folder named relative to the scenario file."""
+    value = fields.raw(key, None)
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value:
+        fields.fail(key, f"must be a folder path, got {value!r}")
+    folder = (Path(fields.source).parent / value).resolve()
+    if not folder.is_dir():
+        fields.fail(key, f"no such folder: {folder}")
+    return folder

@@ -1,4 +1,5 @@
 """The ECMP checks: routes, spread, stickiness, loss."""
+import hashlib
 from dataclasses import dataclass
 
 from vipcheck import _core
@@ -102,7 +103,13 @@ def flow_stickiness(m):
     split = [flow for flow, seen in enumerate(table) if len(seen) > 1]
     measured = f"{len(arrived) - len(split)}/{len(arrived)} arrived flows at exactly one LB"
     expected = "every flow at exactly one LB"
-    details = {"split_flows": split[:20], "split_count": len(split), "flows_arrived": len(arrived)}
+    # Hash-threshold ECMP maps hash ranges to nexthop positions, so the seed fixes each flow's
+    # position in r1's nexthop list; which LB holds a position follows the order zebra installed.
+    position = {lb: str(i) for i, lb in enumerate(m.nexthop_lbs())}
+    position_map = ";".join(",".join(sorted(position.get(lb, "?") for lb in seen)) for seen in table)
+    details = {"split_flows": split[:20], "split_count": len(split), "flows_arrived": len(arrived),
+               "nexthop_order": m.nexthop_lbs(),
+               "flow_position_sha256": hashlib.sha256(position_map.encode()).hexdigest()}
     if not arrived:
         return CheckResult("flow_stickiness", False, measured, expected,
                            "no flow arrived at any LB, so stickiness cannot be shown: see no_loss", details)

@@ -1,0 +1,42 @@
+# vipcheck: `sudo make run` runs the shipped scenarios, `sudo make test` runs every test.
+BUILD   ?= build
+RESULTS ?= $(BUILD)/results
+PYTHON  := /usr/bin/python3
+SCENARIOS := $(wildcard topologies/*.yaml)
+
+.PHONY: all deps build run test bench clean need-root
+
+all: build
+
+deps:
+	@ci/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DPython3_EXECUTABLE=$(PYTHON)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $$(nproc)
+
+need-root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "vipcheck builds network namespaces and needs root: sudo make $(MAKECMDGOALS)" >&2; exit 3; fi
+
+# Every shipped scenario, each with JSON and JUnit results, then one summary table.
+run: need-root deps build
+	@mkdir -p $(RESULTS)
+	@status=0; for scenario in $(SCENARIOS); do \
+	  name=$$(basename $$scenario .yaml); \
+	  $(BUILD)/vipcheck run $$scenario --json $(RESULTS)/$$name.json --junit $(RESULTS)/$$name.xml || status=1; \
+	done; \
+	echo; echo "Summary (results in $(RESULTS)/):"; \
+	$(BUILD)/vipcheck summary $(RESULTS)/*.json || status=1; \
+	exit $$status
+
+test: need-root deps build
+	cd $(BUILD) && ctest --output-on-failure
+
+bench: need-root deps build
+	ci/bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,113 @@
+"""Shared by every case: run vipcheck as a user would, and prove the root namespace untouched."""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
+PYTHON = "/usr/bin/python3"
+RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
+SYSCTL_TREES = ("net/ipv4", "net/ipv6", "net/core")
+
+
+@dataclass
+class CliRun:
+    status: int
+    stdout: str
+    stderr: str
+    result: dict
+
+    def check(self, name):
+        return next(c for c in self.result["checks"] if c["name"] == name)
+
+    @property
+    def failed(self):
+        return {c["name"] for c in self.result["checks"] if not c["passed"]}
+
+
+def cli_env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = f"{REPO}:{REPO / 'harness'}:{BUILD / 'python'}"
+    env.update(extra)
+    return env
+
+
+def vipcheck(*args, tmp_path=None, env=None, user=None, timeout=300):
+    """Runs `python3 -m vipcheck ARGS` and, for `run`, reads its JSON result."""
+    argv = [PYTHON, "-m", "vipcheck", *map(str, args)]
+    json_path = None
+    if args and args[0] == "run" and tmp_path is not None:
+        json_path = tmp_path / "result.json"
+        argv += ["--json", str(json_path)]
+    proc = subprocess.run(argv, cwd=REPO, env=env or cli_env(), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, user=user)
+    result = json.loads(json_path.read_text()) if json_path and json_path.exists() else {}
+    return CliRun(proc.returncode, proc.stdout, proc.stderr, result)
+
+
+def _ip_json(*args):
+    out = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True).stdout
+    return json.loads(out or "[]")
+
+
+def root_namespace_state():
+    """Addresses, links, routes of every table, rules, nexthops and net sysctls of the root
+    namespace, in a form two snapshots can be compared with."""
+    links = [{k: l.get(k) for k in ("ifname", "flags", "mtu", "address", "link_type")} for l in _ip_json("link")]
+    state = {"links": links, "addresses": _ip_json("addr"), "routes4": _ip_json("-4", "route", "show", "table", "all"),
+             "routes6": _ip_json("-6", "route", "show", "table", "all"), "rules": _ip_json("rule"),
+             "nexthops": _ip_json("nexthop")}
+    for entry in state["addresses"]:  # lifetimes count down by themselves
+        for info in entry.get("addr_info", []):
+            info.pop("valid_life_time", None)
+            info.pop("preferred_life_time", None)
+    sysctls = {}
+    for tree in SYSCTL_TREES:
+        for path in sorted(Path("/proc/sys", tree).rglob("*")):
+            if path.is_file():
+                try:
+                    sysctls[str(path)] = path.read_text()
+                except OSError:  # write-only entries such as route/flush
+                    pass
+    state["sysctls"] = sysctls
+    return state
+
+
+def leftover_runs():
+    """Run folders still present: each one is a run that did not clean up."""
+    return sorted(p.name for p in RUNS_DIR.iterdir()) if RUNS_DIR.exists() else []
+
+
+def processes_mentioning(text):
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(f"{proc.name}: {cmdline.strip()}")
+    return found
+
+
+@pytest.fixture
+def untouched_root_namespace():
+    """Fails the test if the root namespace differs afterwards, or a run left anything."""
+    if os.geteuid() != 0:
+        pytest.fail("these cases build networks: run them as root (sudo make test)")
+    before = root_namespace_state()
+    runs_before = set(leftover_runs())
+    yield
+    after = root_namespace_state()
+    for key in before:
+        assert after[key] == before[key], f"the run changed the root namespace's {key}"
+    new_runs = set(leftover_runs()) - runs_before
+    assert not new_runs, f"run folders left behind: {sorted(new_runs)}"
+    for run_id in new_runs | {"/run/vipcheck/"}:
+        assert not processes_mentioning(f"/run/vipcheck/{run_id}"), "processes of a finished run are alive"

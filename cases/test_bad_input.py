@@ -1,0 +1,76 @@
+"""Bad input gets one line naming the file, the key and the problem, exit status 2, no
+traceback, and nothing left behind. A broken environment gets exit status 3 and the fix."""
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, cli_env, vipcheck
+
+INVALID = sorted((REPO / "cases/invalid").glob("*.yaml"))
+
+
+def expected_message(path):
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <message>'"
+    return first[len("# expect: "):]
+
+
+def assert_one_line_error(run, status, *words):
+    assert run.status == status, f"exit {run.status}: {run.stdout}{run.stderr}"
+    assert "Traceback" not in run.stderr
+    # Progress lines may come first; the error itself is exactly one line, the last.
+    errors = [line for line in run.stderr.splitlines() if line.startswith("vipcheck: error: ")]
+    assert len(errors) == 1 and run.stderr.strip().splitlines()[-1] == errors[0], run.stderr
+    for word in words:
+        assert word in errors[0], f"{word!r} not in {errors[0]!r}"
+
+
+def test_the_corpus_is_large_enough():
+    assert len(INVALID) >= 25
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_scenario_is_rejected_before_the_kernel(path):
+    # `validate` needs no root: the scenario is judged before anything touches the kernel.
+    run = vipcheck("validate", path, user="nobody")
+    assert_one_line_error(run, 2, path.name, expected_message(path))
+
+
+@pytest.mark.parametrize("path", INVALID[:5], ids=[p.stem for p in INVALID[:5]])
+def test_run_rejects_invalid_scenario_the_same_way(path, tmp_path, untouched_root_namespace):
+    run = vipcheck("run", path, tmp_path=tmp_path)
+    assert_one_line_error(run, 2, path.name, expected_message(path))
+
+
+def test_missing_scenario_file():
+    run = vipcheck("validate", "no/such/scenario.yaml")
+    assert_one_line_error(run, 2, "no/such/scenario.yaml", "cannot read")
+
+
+def test_usage_error_is_one_line():
+    run = vipcheck("run")
+    assert_one_line_error(run, 2, "scenario")
+    run = vipcheck("frobnicate")
+    assert_one_line_error(run, 2, "frobnicate")
+
+
+def test_frr_rejected_config_reports_frrs_message(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", REPO / "cases/frr-rejects/scenario.yaml", tmp_path=tmp_path)
+    assert_one_line_error(run, 2, "lb/ospfd.conf.j2", "ospfd rejected", "ospf maximum-paths-per-vip 4",
+                          "No such command")
+
+
+def test_missing_frr_template(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", REPO / "cases/frr-template-missing/scenario.yaml", tmp_path=tmp_path)
+    assert_one_line_error(run, 2, "lb/staticd.conf.j2", "FRR template missing")
+
+
+def test_not_root_is_an_environment_problem(tmp_path):
+    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", user="nobody")
+    assert_one_line_error(run, 3, "needs root", "fix: sudo")
+
+
+def test_missing_program_names_the_package_and_the_fix(tmp_path):
+    # With an empty PATH the harness cannot find mnexec, ip or sysctl: it must say which.
+    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(PATH="/nonexistent"))
+    assert_one_line_error(run, 3, "not found (package", "fix: sudo make deps")

@@ -1,0 +1,59 @@
+"""Each ECMP check fails on the data a broken design produces. These feed the checks recorded
+measurements directly, for the failures no shipped design produces on demand yet."""
+from types import SimpleNamespace
+
+from vipcheck.checks.ecmp import EcmpMeasurements, flow_stickiness, no_loss
+from vipcheck.scenario import load
+
+from conftest import REPO
+
+SCENARIO = load(REPO / "topologies/ecmp-basic.yaml")
+GATEWAYS = {"lb1": "10.2.0.2", "lb2": "10.2.0.6"}
+
+
+def route(*lbs):
+    return SimpleNamespace(present=True, protocol="ospf", nhid=1,
+                           nexthops=[SimpleNamespace(gateway=GATEWAYS[lb], ifname="", weight=1) for lb in lbs])
+
+
+class RecordedDelivery:
+    """Stands in for traffic.Delivery with a fixed flow table."""
+
+    def __init__(self, table, packets_per_flow=4):
+        self.table, self.flows, self.packets_per_flow = table, len(table), packets_per_flow
+        self.received = sum(sum(seen.values()) for seen in table)
+        self.sent, self.send_errors, self.send_errno, self.kernel_drops = self.flows * packets_per_flow, 0, 0, 0
+        self.per_lb = {}
+
+    def flow_packets(self):
+        return self.table
+
+
+def measurements(table, before=("lb1", "lb2"), after=("lb1", "lb2")):
+    vip_on_lo = [("lo", SCENARIO.vip, 32)]
+    return EcmpMeasurements(SCENARIO, GATEWAYS, route(*after), route(*before), RecordedDelivery(table), {},
+                            {"lb1": vip_on_lo, "lb2": vip_on_lo})
+
+
+def test_stickiness_passes_when_every_flow_stays():
+    assert flow_stickiness(measurements([{"lb1": 4}, {"lb2": 4}])).passed
+
+
+def test_stickiness_fails_on_a_split_flow_and_blames_the_route_change():
+    result = flow_stickiness(measurements([{"lb1": 4}, {"lb1": 2, "lb2": 2}], after=("lb1",)))
+    assert not result.passed
+    assert "1 flows split" in result.diagnosis and "changed during the traffic" in result.diagnosis
+
+
+def test_stickiness_fails_on_a_split_flow_with_a_stable_route():
+    result = flow_stickiness(measurements([{"lb1": 1, "lb2": 3}]))
+    assert not result.passed and "not a function of the 5-tuple" in result.diagnosis
+
+
+def test_stickiness_cannot_pass_without_arrivals():
+    assert not flow_stickiness(measurements([{}, {}])).passed
+
+
+def test_no_loss_fails_on_one_missing_packet():
+    result = no_loss(measurements([{"lb1": 4}, {"lb2": 3}]))
+    assert not result.passed and "1 lost" in result.measured

@@ -1,0 +1,81 @@
+"""A run ends every process it started and removes every node, link and file it made: when it
+passes, when it fails, and when SIGINT or SIGTERM cuts it short."""
+import json
+import signal
+import subprocess
+
+import pytest
+
+from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning
+
+
+def start_run(scenario):
+    return subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(scenario)], cwd=REPO, env=cli_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def read_until(proc, marker):
+    """Reads progress lines until `marker` appears; returns the run id announced on the way."""
+    run_id = None
+    for line in proc.stderr:
+        if line.startswith("vipcheck: run "):
+            run_id = line.split()[2].rstrip(",")
+        if marker in line:
+            return run_id
+    pytest.fail(f"the run ended before '{marker}' (exit {proc.wait()})")
+
+
+@pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
+                                           (signal.SIGTERM, "build...")])
+def test_signal_mid_run_leaves_nothing(signum, phase, untouched_root_namespace):
+    proc = start_run(REPO / "topologies/ecmp-basic.yaml")
+    run_id = read_until(proc, phase)
+    assert run_id and (RUNS_DIR / run_id).exists()
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"interrupted by {signal.Signals(signum).name}" in err
+    assert "Traceback" not in err
+    assert not (RUNS_DIR / run_id).exists()
+    assert not processes_mentioning(f"/run/vipcheck/{run_id}/"), "FRR daemons survived"
+    assert not processes_mentioning(f"mininet:r1-{run_id}"), "Mininet node shells survived"
+
+
+def test_run_records_the_pids_it_owns(untouched_root_namespace):
+    """While a run is alive its state file lists every daemon, each alive and in the run's folder."""
+    proc = start_run(REPO / "topologies/ecmp-basic.yaml")
+    run_id = read_until(proc, "converge...")
+    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+    labels = sorted(p["label"] for p in state["processes"])
+    assert labels == sorted(["r1/zebra", "r1/ospfd", "lb1/zebra", "lb1/staticd", "lb1/ospfd",
+                             "lb2/zebra", "lb2/staticd", "lb2/ospfd"])
+    for entry in state["processes"]:
+        cmdline = open(f"/proc/{entry['pid']}/cmdline", "rb").read().decode()
+        assert f"/run/vipcheck/{run_id}/" in cmdline
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+
+
+SNAPSHOT_PROBE = """
+import sys, subprocess
+sys.path.insert(0, {cases!r})
+from conftest import root_namespace_state
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+before = root_namespace_state()
+subprocess.run(["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"], check=True)
+after_address = root_namespace_state()
+subprocess.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
+after_sysctl = root_namespace_state()
+subprocess.run(["ip", "route", "add", "198.51.100.0/24", "dev", "lo"], check=True)
+after_route = root_namespace_state()
+print(before["addresses"] != after_address["addresses"], after_address["sysctls"] != after_sysctl["sysctls"],
+      after_sysctl["routes4"] != after_route["routes4"])
+"""
+
+
+def test_root_namespace_guard_sees_changes():
+    """Negative control for the guard itself, run in a throwaway namespace, never the root one."""
+    probe = subprocess.run(["unshare", "--net", "--", PYTHON, "-c", SNAPSHOT_PROBE.format(cases=str(REPO / "cases"))],
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["True", "True", "True"]
