@@ -34,14 +34,15 @@ def table(result):
 def summary(results):
     """One line per scenario run, from their JSON results."""
     name_w = max([len("scenario")] + [len(r["scenario"]) for r in results])
-    lines = [f"{'scenario':<{name_w}}  {'verdict':<7}  {'checks':<8}  {'converge':>8}  {'total':>7}  failed checks"]
+    lines = [f"{'scenario':<{name_w}}  {'verdict':<7}  {'checks':>6}  {'converge':>8}  {'total':>7}  failed checks"]
     for r in results:
         passed = sum(c["passed"] for c in r["checks"])
+        ratio = f"{passed}/{len(r['checks'])}"
         converge = r.get("convergence", {}).get("seconds")
+        converge_text = f"{converge:.2f}s" if converge is not None else "-"
         failed = ", ".join(c["name"] for c in r["checks"] if not c["passed"])
-        lines.append(f"{r['scenario']:<{name_w}}  {'PASS' if r['passed'] else 'FAIL':<7}  "
-                     f"{passed}/{len(r['checks']):<6}  {converge if converge is not None else '-':>7}s  "
-                     f"{r['timings'].get('total', 0):>6.2f}s  {failed}")
+        lines.append(f"{r['scenario']:<{name_w}}  {'PASS' if r['passed'] else 'FAIL':<7}  {ratio:>6}  "
+                     f"{converge_text:>8}  {r['timings'].get('total', 0):>6.2f}s  {failed}")
     return "\n".join(lines)
 
 
