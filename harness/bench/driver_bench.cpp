@@ -46,13 +46,13 @@ Throughput measure(EcmpNetwork& net, const std::function<uint64_t()>& send) {
 }
 
 // The simplest fast sender: one unconnected UDP socket, prebuilt payloads, sendmmsg, no pacing.
-uint64_t plain_sendmmsg(const std::string& netns, uint64_t packets) {
-    return run_in_netns(netns, [packets]() {
+uint64_t plain_sendmmsg(const std::string& netns, uint64_t packets, const char* vip = EcmpNetwork::kVip) {
+    return run_in_netns(netns, [packets, vip]() {
         int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         sockaddr_in dst{};
         dst.sin_family = AF_INET;
         dst.sin_port = htons(kPort);
-        dst.sin_addr.s_addr = htonl(parse_ipv4(EcmpNetwork::kVip));
+        dst.sin_addr.s_addr = htonl(parse_ipv4(vip));
         constexpr size_t batch = 64;
         std::array<std::array<uint8_t, kPayloadSize>, batch> payloads{};
         std::array<iovec, batch> iov{};
@@ -96,11 +96,34 @@ int main(int argc, char** argv) {
         plan.run_tag = kTag;
         return inject_flows(plan).packets_sent;
     });
+    // The senders alone: out of a veth whose peer is down, so the packet is built, routed and
+    // dropped at transmit without any forwarding path behind it.
+    net.client.run({"ip", "link", "add", "void0", "type", "veth", "peer", "name", "void1"});
+    net.client.run({"ip", "link", "set", "void0", "up"});
+    net.client.run({"ip", "route", "add", "10.98.0.0/24", "dev", "void0"});
+    net.client.run({"ip", "neigh", "add", "10.98.0.1", "lladdr", "02:00:00:00:00:01", "dev", "void0", "nud", "permanent"});
+    auto alone = [&](auto send) {
+        const uint64_t start = monotonic_ns();
+        const uint64_t sent = send();
+        return double(sent) / (double(monotonic_ns() - start) / 1e9);
+    };
+    const double plain_alone = alone([&]() { return plain_sendmmsg(net.client.path(), packets, "10.98.0.1"); });
+    const double injector_alone = alone([&]() {
+        InjectionPlan plan;
+        plan.netns = net.client.path();
+        plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
+        plan.dst_ip = parse_ipv4("10.98.0.1");
+        plan.dst_port = kPort;
+        for (uint32_t i = 0; i < kFlows; ++i) plan.src_ports.push_back(uint16_t(20000 + i));
+        plan.packets_per_flow = uint32_t(packets / kFlows);
+        plan.rate_pps = 1e9;
+        return inject_flows(plan).packets_sent;
+    });
     std::printf(
-        "{\"packets\": %llu, \"plain_sent_pps\": %.0f, \"plain_delivered_pps\": %.0f, \"plain_delivered\": %llu, "
+        "{\"plain_alone_pps\": %.0f, \"injector_alone_pps\": %.0f, \"packets\": %llu, \"plain_sent_pps\": %.0f, \"plain_delivered_pps\": %.0f, \"plain_delivered\": %llu, "
         "\"injector_sent_pps\": %.0f, \"injector_delivered_pps\": %.0f, \"injector_delivered\": %llu, "
         "\"ratio_delivered\": %.3f}\n",
-        (unsigned long long)packets, plain.sent_pps(), plain.delivered_pps(), (unsigned long long)plain.received,
+        plain_alone, injector_alone, (unsigned long long)packets, plain.sent_pps(), plain.delivered_pps(), (unsigned long long)plain.received,
         injector.sent_pps(), injector.delivered_pps(), (unsigned long long)injector.received,
         injector.delivered_pps() / plain.delivered_pps());
     return 0;
