@@ -15,9 +15,13 @@ DESIGNS = [
     pytest.param(CASES / "ecmp-unequal-cost.yaml", {"ecmp_routes", "ecmp_spread"},
                  {"ecmp_routes": ["lb2 missing", "OSPF cost 20"], "ecmp_spread": ["lb2 got no flows"]},
                  id="unequal-ospf-cost"),
-    pytest.param(CASES / "ecmp-vip-missing.yaml", {"no_loss", "ecmp_spread"},
-                 {"no_loss": ["lb2 announces 10.100.0.1 but does not hold it on lo"]},
+    pytest.param(CASES / "ecmp-vip-missing.yaml", {"no_loss", "ecmp_spread", "lo_route"},
+                 {"no_loss": ["lb2 announces 10.100.0.1 but does not hold it on lo"],
+                  "lo_route": ["lb2: VIP 10.100.0.1 is not bound on lo"]},
                  id="vip-missing-on-lo"),
+    pytest.param(CASES / "ecmp-lo-prefix24.yaml", {"lo_route"},
+                 {"lo_route": ["lb1 holds 10.100.0.1/24 on lo", "all of 10.100.0.0/24"]},
+                 id="vip-on-lo-as-24"),
 ]
 
 
@@ -49,7 +53,7 @@ def test_result_carries_measurements_and_timings(tmp_path, untouched_root_namesp
     assert result["sysctl"]["r1"]["net.ipv4.ip_forward"] == 1
     assert result["sysctl"]["lb1"]["net.ipv4.conf.all.rp_filter"] == 0
     junit = (tmp_path / "r.xml").read_text()
-    assert 'testsuite name="ecmp-basic"' in junit and junit.count("<testcase") == 4
+    assert 'testsuite name="ecmp-basic"' in junit and junit.count("<testcase") == len(result["checks"])
     assert "ecmp_routes" in run.stdout and "PASS" in run.stdout  # the table
 
 

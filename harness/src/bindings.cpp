@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 
+#include "arp_probe.h"
 #include "injector.h"
 #include "netlink_routes.h"
 #include "packet_format.h"
@@ -160,6 +161,44 @@ PYBIND11_MODULE(_core, m) {
         "Watch route events until the route is unicast via exactly `gateways`, or the timeout passes.");
 
     m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
+
+    py::class_<RouteLookup>(m, "RouteLookup")
+        .def_readonly("found", &RouteLookup::found)
+        .def_readonly("destination", &RouteLookup::destination)
+        .def_readonly("type", &RouteLookup::type)
+        .def_readonly("ifname", &RouteLookup::ifname)
+        .def_readonly("gateway", &RouteLookup::gateway)
+        .def_readonly("source", &RouteLookup::source)
+        .def_readonly("table", &RouteLookup::table)
+        .def_readonly("error", &RouteLookup::error);
+
+    py::class_<RouteEntry>(m, "RouteEntry")
+        .def_readonly("destination", &RouteEntry::destination)
+        .def_readonly("prefix_len", &RouteEntry::prefix_len)
+        .def_readonly("type", &RouteEntry::type)
+        .def_readonly("ifname", &RouteEntry::ifname)
+        .def_readonly("table", &RouteEntry::table);
+
+    m.def("lookup_route", &lookup_route, py::arg("netns"), py::arg("destination"),
+          py::call_guard<py::gil_scoped_release>(), "What the kernel decides for destination (ip route get).");
+    m.def("read_table", &read_table, py::arg("netns"), py::arg("table"), py::call_guard<py::gil_scoped_release>(),
+          "Every IPv4 route of one table: 255 local, 254 main.");
+
+    py::class_<ArpReply>(m, "ArpReply")
+        .def_readonly("sender_ip", &ArpReply::sender_ip)
+        .def_readonly("sender_mac", &ArpReply::sender_mac)
+        .def_readonly("at_ns", &ArpReply::at_ns);
+
+    py::class_<ArpProbeResult>(m, "ArpProbeResult")
+        .def_readonly("replies", &ArpProbeResult::replies)
+        .def_readonly("requests_sent", &ArpProbeResult::requests_sent)
+        .def_readonly("answered", &ArpProbeResult::answered)
+        .def_readonly("listened_ns", &ArpProbeResult::listened_ns);
+
+    m.def("probe_arp", &probe_arp, py::arg("netns"), py::arg("ifname"), py::arg("src_ip"), py::arg("targets"),
+          py::arg("must_answer"), py::arg("rounds"), py::arg("grace_ms"), py::arg("timeout_ms"),
+          py::call_guard<py::gil_scoped_release>(),
+          "Broadcast ARP requests for targets and record every reply, with the replier's MAC.");
 
     py::class_<ShareEstimate>(m, "ShareEstimate")
         .def_readonly("count", &ShareEstimate::count)

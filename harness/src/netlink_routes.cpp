@@ -246,7 +246,95 @@ void drain(mnl_socket* sock) {
     }
 }
 
+struct LookupQuery {
+    RouteLookup lookup;
+};
+
+int lookup_cb(const nlmsghdr* nlh, void* data) {
+    auto* q = static_cast<LookupQuery*>(data);
+    const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+    RouteLookup& r = q->lookup;
+    r.found = true;
+    r.type = type_name(rtm->rtm_type);
+    r.table = rtm->rtm_table;
+    for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
+        switch (mnl_attr_get_type(attr)) {
+            case RTA_DST: r.destination = ipv4_text(mnl_attr_get_payload(attr)); break;
+            case RTA_OIF: r.ifname = interface_name(int(mnl_attr_get_u32(attr))); break;
+            case RTA_GATEWAY: r.gateway = ipv4_text(mnl_attr_get_payload(attr)); break;
+            case RTA_PREFSRC: r.source = ipv4_text(mnl_attr_get_payload(attr)); break;
+            case RTA_TABLE: r.table = mnl_attr_get_u32(attr); break;
+            default: break;
+        }
+    });
+    return MNL_CB_OK;
+}
+
+struct TableQuery {
+    uint32_t table = 0;
+    std::vector<RouteEntry> routes;
+};
+
+int table_cb(const nlmsghdr* nlh, void* data) {
+    auto* q = static_cast<TableQuery*>(data);
+    const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+    if (rtm->rtm_family != AF_INET) return MNL_CB_OK;
+    RouteEntry entry;
+    entry.table = rtm->rtm_table;
+    entry.prefix_len = rtm->rtm_dst_len;
+    entry.type = type_name(rtm->rtm_type);
+    entry.destination = "0.0.0.0";
+    for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
+        switch (mnl_attr_get_type(attr)) {
+            case RTA_TABLE: entry.table = mnl_attr_get_u32(attr); break;
+            case RTA_DST: entry.destination = ipv4_text(mnl_attr_get_payload(attr)); break;
+            case RTA_OIF: entry.ifname = interface_name(int(mnl_attr_get_u32(attr))); break;
+            default: break;
+        }
+    });
+    if (entry.table == q->table) q->routes.push_back(entry);
+    return MNL_CB_OK;
+}
+
 }  // namespace
+
+RouteLookup lookup_route(const std::string& netns, const std::string& destination) {
+    const uint32_t dst = network_order(destination);
+    return run_in_netns(netns, [dst, &destination]() {
+        NlSocket sock = open_rtnl(0);
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETROUTE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;  // the ack ends a non-dump answer
+        auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+        rtm->rtm_family = AF_INET;
+        rtm->rtm_dst_len = 32;
+        mnl_attr_put_u32(nlh, RTA_DST, dst);
+        LookupQuery q;
+        try {
+            request(sock.get(), nlh, lookup_cb, &q);
+        } catch (const std::runtime_error& e) {
+            q.lookup.error = e.what();  // e.g. "Network is unreachable": an answer, not a fault
+        }
+        if (q.lookup.destination.empty()) q.lookup.destination = destination;
+        return q.lookup;
+    });
+}
+
+std::vector<RouteEntry> read_table(const std::string& netns, uint32_t table) {
+    return run_in_netns(netns, [table]() {
+        NlSocket sock = open_rtnl(0);
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETROUTE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+        rtm->rtm_family = AF_INET;
+        TableQuery q{table, {}};
+        request(sock.get(), nlh, table_cb, &q);
+        return q.routes;
+    });
+}
 
 VipRoute read_route(const std::string& netns, const std::string& destination, uint32_t prefix_len) {
     const uint32_t dst = network_order(destination);

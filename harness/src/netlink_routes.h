@@ -60,6 +60,33 @@ RouteWait wait_for_nexthops(const std::string& netns, const std::string& destina
                             std::vector<std::string> gateways, uint32_t timeout_ms,
                             const std::function<bool()>& cancelled);
 
+// What the kernel decides for one destination, as `ip route get` shows it.
+struct RouteLookup {
+    bool found = false;
+    std::string destination;
+    std::string type;      // unicast, local, ...
+    std::string ifname;    // the output interface ("lo" for local delivery)
+    std::string gateway;   // empty when on-link
+    std::string source;    // preferred source address
+    uint32_t table = 0;
+    std::string error;     // the kernel's answer when there is no route
+};
+
+// One entry of a routing table dump.
+struct RouteEntry {
+    std::string destination;
+    uint32_t prefix_len = 0;
+    std::string type;
+    std::string ifname;
+    uint32_t table = 0;
+};
+
+// Asks the kernel to resolve a route for destination (RTM_GETROUTE without NLM_F_DUMP).
+RouteLookup lookup_route(const std::string& netns, const std::string& destination);
+
+// Every IPv4 route of one table (255 local, 254 main).
+std::vector<RouteEntry> read_table(const std::string& netns, uint32_t table);
+
 // Every IPv4 address in the namespace.
 std::vector<InterfaceAddress> read_addresses(const std::string& netns);
 

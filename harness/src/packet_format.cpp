@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -85,6 +87,43 @@ void build_udp_frame(const FiveTuple& tuple, const FlowPayload& payload, std::sp
                       (tuple.dst_ip & 0xffff) + IPPROTO_UDP + udp_len;
     uint16_t sum = internet_checksum({udp, udp_len}, pseudo);
     put16(udp + 6, sum == 0 ? 0xffff : sum);  // zero means "no checksum" in UDP
+}
+
+std::array<uint8_t, kArpFrameSize> build_arp_request(const MacAddress& sender_mac, uint32_t sender_ip,
+                                                     uint32_t target_ip) {
+    std::array<uint8_t, kArpFrameSize> f{};
+    std::fill(f.begin(), f.begin() + 6, 0xff);  // broadcast
+    std::copy(sender_mac.begin(), sender_mac.end(), f.begin() + 6);
+    put16(&f[12], 0x0806);
+    put16(&f[14], 1);       // Ethernet
+    put16(&f[16], 0x0800);  // IPv4
+    f[18] = 6;
+    f[19] = 4;
+    put16(&f[20], 1);       // request
+    std::copy(sender_mac.begin(), sender_mac.end(), f.begin() + 22);
+    put32(&f[28], sender_ip);
+    put32(&f[38], target_ip);  // target MAC (32..37) stays zero
+    return f;
+}
+
+std::optional<ArpMessage> parse_arp(std::span<const uint8_t> f) {
+    if (f.size() < kArpFrameSize) return std::nullopt;
+    auto get16 = [&](size_t at) { return uint16_t((f[at] << 8) | f[at + 1]); };
+    if (get16(12) != 0x0806 || get16(14) != 1 || get16(16) != 0x0800 || f[18] != 6 || f[19] != 4) {
+        return std::nullopt;
+    }
+    ArpMessage m;
+    m.op = get16(20);
+    std::copy(f.begin() + 22, f.begin() + 28, m.sender_mac.begin());
+    m.sender_ip = get32(&f[28]);
+    m.target_ip = get32(&f[38]);
+    return m;
+}
+
+std::string format_mac(const MacAddress& mac) {
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    return buf;
 }
 
 uint32_t parse_ipv4(const std::string& text) {

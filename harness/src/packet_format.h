@@ -1,6 +1,7 @@
 // Wire formats the injector writes and the sinks read: the flow payload and its IPv4/UDP frame.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -42,6 +43,26 @@ void build_udp_frame(const FiveTuple& tuple, const FlowPayload& payload, std::sp
 
 // Internet checksum (RFC 1071) over data, seeded with a partial sum.
 uint16_t internet_checksum(std::span<const uint8_t> data, uint32_t partial = 0);
+
+inline constexpr size_t kArpFrameSize = 42;  // Ethernet header + ARP for IPv4 over Ethernet
+
+using MacAddress = std::array<uint8_t, 6>;
+
+struct ArpMessage {
+    uint16_t op = 0;          // 1 request, 2 reply
+    MacAddress sender_mac{};
+    uint32_t sender_ip = 0;   // host byte order
+    uint32_t target_ip = 0;
+};
+
+// A broadcast "who has target_ip" from sender_mac/sender_ip.
+std::array<uint8_t, kArpFrameSize> build_arp_request(const MacAddress& sender_mac, uint32_t sender_ip,
+                                                     uint32_t target_ip);
+
+// Reads an Ethernet frame carrying IPv4-over-Ethernet ARP; nullopt for anything else.
+std::optional<ArpMessage> parse_arp(std::span<const uint8_t> frame);
+
+std::string format_mac(const MacAddress& mac);
 
 // Parses a dotted IPv4 address into host byte order; throws std::invalid_argument.
 uint32_t parse_ipv4(const std::string& text);

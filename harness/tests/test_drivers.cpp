@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "arp_probe.h"
 #include "injector.h"
 #include "netlink_routes.h"
 #include "packet_format.h"
@@ -230,4 +231,45 @@ TEST_F(Drivers, InjectorReportsPacketsItsStackRefused) {
     EXPECT_EQ(r.packets_sent, 0u);
     EXPECT_EQ(r.send_errors, 4u);
     EXPECT_NE(r.last_errno, 0);
+}
+
+TEST_F(Drivers, RouteLookupSeesTheSubnetSwallowedByAWideVipOnLo) {
+    EcmpNetwork net;
+    RouteLookup before = lookup_route(net.lb1.path(), "10.99.0.7");
+    EXPECT_EQ(before.type, "unicast");
+    EXPECT_EQ(before.ifname, "eth0");
+    EXPECT_EQ(before.gateway, "10.0.2.1");
+    net.lb1.run({"ip", "addr", "add", "10.99.0.1/24", "dev", "lo"});
+    RouteLookup after = lookup_route(net.lb1.path(), "10.99.0.7");
+    EXPECT_EQ(after.type, "local");
+    EXPECT_EQ(after.ifname, "lo");
+    auto local = read_table(net.lb1.path(), 255);
+    EXPECT_TRUE(std::any_of(local.begin(), local.end(), [](const RouteEntry& r) {
+        return r.destination == "10.99.0.0" && r.prefix_len == 24 && r.ifname == "lo" && r.type == "local";
+    }));
+}
+
+TEST_F(Drivers, RouteLookupReportsNoRouteAsAnAnswer) {
+    TestNamespace lonely;
+    RouteLookup r = lookup_route(lonely.path(), "10.1.2.3");
+    EXPECT_FALSE(r.found);
+    EXPECT_FALSE(r.error.empty());
+}
+
+TEST_F(Drivers, ArpProbeHearsTheVipOnLoOnlyWithoutArpIgnore) {
+    EcmpNetwork net;
+    // lb1 holds the VIP on lo; asked on its uplink, the default arp_ignore=0 makes it answer.
+    ArpProbeResult flux = probe_arp(net.router.path(), "l1", "10.0.2.1", {EcmpNetwork::kVip, EcmpNetwork::kLb1Uplink},
+                                    {EcmpNetwork::kLb1Uplink}, 1, 50, 2000);
+    EXPECT_TRUE(flux.answered);
+    auto vip_replies = std::count_if(flux.replies.begin(), flux.replies.end(),
+                                     [](const ArpReply& r) { return r.sender_ip == EcmpNetwork::kVip; });
+    EXPECT_EQ(vip_replies, 1);
+    net.lb1.run({"sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1"});
+    ArpProbeResult quiet = probe_arp(net.router.path(), "l1", "10.0.2.1", {EcmpNetwork::kVip, EcmpNetwork::kLb1Uplink},
+                                     {EcmpNetwork::kLb1Uplink}, 1, 50, 2000);
+    EXPECT_TRUE(quiet.answered);
+    ASSERT_EQ(quiet.replies.size(), 1u);
+    EXPECT_EQ(quiet.replies[0].sender_ip, EcmpNetwork::kLb1Uplink);
+    EXPECT_EQ(quiet.replies[0].sender_mac, flux.replies[0].sender_mac);
 }

@@ -69,3 +69,27 @@ TEST(PacketFormat, Ipv4Parsing) {
     EXPECT_THROW(parse_ipv4("10.0.0"), std::invalid_argument);
     EXPECT_THROW(parse_ipv4("300.0.0.1"), std::invalid_argument);
 }
+
+TEST(PacketFormat, ArpRequestParsesBack) {
+    MacAddress mac{0x02, 0, 0, 0, 0, 0x0a};
+    auto frame = build_arp_request(mac, parse_ipv4("192.168.247.1"), parse_ipv4("192.168.247.100"));
+    EXPECT_EQ(frame[0], 0xff);  // broadcast
+    auto arp = parse_arp(frame);
+    ASSERT_TRUE(arp);
+    EXPECT_EQ(arp->op, 1);
+    EXPECT_EQ(format_mac(arp->sender_mac), "02:00:00:00:00:0a");
+    EXPECT_EQ(format_ipv4(arp->sender_ip), "192.168.247.1");
+    EXPECT_EQ(format_ipv4(arp->target_ip), "192.168.247.100");
+}
+
+TEST(PacketFormat, ArpParserRejectsOtherFrames) {
+    MacAddress mac{};
+    auto frame = build_arp_request(mac, 1, 2);
+    EXPECT_FALSE(parse_arp(std::span<const uint8_t>(frame.data(), frame.size() - 1)));
+    auto ipv4 = frame;
+    ipv4[13] = 0x00;  // ethertype 0x0800
+    EXPECT_FALSE(parse_arp(ipv4));
+    auto ipv6_arp = frame;
+    ipv6_arp[19] = 16;  // protocol address length
+    EXPECT_FALSE(parse_arp(ipv6_arp));
+}

@@ -3,7 +3,8 @@ from pathlib import Path
 
 from mininet.net import Mininet
 
-from vipcheck.nodes import run_everywhere
+from vipcheck.errors import ScenarioError
+from vipcheck.nodes import NodeCommandError, run_everywhere
 
 # Baseline sysctls the harness sets on every node of a role, because new namespaces inherit
 # conf/all from the root namespace; a scenario's `sysctl` overrides them key by key.
@@ -11,6 +12,8 @@ BASELINE_SYSCTL = {
     "router": {"net.ipv4.ip_forward": 1, "net.ipv4.fib_multipath_hash_policy": 1},
     "lb": {"net.ipv4.ip_forward": 0},
     "client": {"net.ipv4.ip_forward": 0},
+    "neighbour": {"net.ipv4.ip_forward": 0},
+    "segment": {"net.ipv4.ip_forward": 0},
 }
 HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")  # Linux 6.11 and later
 EVERY_NODE_SYSCTL = {
@@ -51,8 +54,10 @@ class Lab:
         self.net.stop()
 
     def bring_up(self):
+        """Every interface up, lo included: Mininet raises lo only in configDefault(), which we skip,
+        and with lo down the kernel installs none of lo's local prefix routes."""
         run_everywhere([(node, ["ip", "link", "set", intf, "up"])
-                        for node in self.nodes.values() for intf in node.intfNames()])
+                        for node in self.nodes.values() for intf in {"lo", *node.intfNames()}])
 
     def effective_sysctl(self, scenario_sysctl, hash_seed):
         """Per role: baseline, then the scenario's keys on top."""
@@ -65,15 +70,22 @@ class Lab:
             merged[role].update(scenario_sysctl.get(role, {}))
         return merged
 
-    def apply_sysctl(self, per_role):
-        run_everywhere([(node, ["sysctl", "-q", "-w", *[f"{k}={v}" for k, v in per_role[node.role].items()]])
-                        for node in self.nodes.values()])
+    def apply_sysctl(self, scenario, hash_seed):
+        """Sets every node's sysctls and returns what the kernel then reports, per node."""
+        per_role = self.effective_sysctl(scenario.sysctl, hash_seed)
+        try:
+            run_everywhere([(node, ["sysctl", "-q", "-w", *[f"{k}={v}" for k, v in per_role[node.role].items()]])
+                            for node in self.nodes.values()])
+        except NodeCommandError as e:
+            raise ScenarioError(scenario.source, f"sysctl.{self.nodes[e.node].role}",
+                                f"rejected by the kernel: {e.stderr}") from None
+        return self.read_sysctl(per_role)
 
-    def read_sysctl(self, per_role):
+    def read_sysctl(self, per_role, extra_keys=()):
         """The values the kernel reports after applying, per node: what the run really used."""
         found = {}
         for name, node in sorted(self.nodes.items()):
-            keys = list(per_role[node.role])
+            keys = list(per_role[node.role]) + list(extra_keys)
             out = node.run_argv(["sysctl", *keys])
             found[name] = {k.strip(): _number(v.strip()) for k, v in
                            (line.split("=", 1) for line in out.splitlines() if "=" in line)}

@@ -9,8 +9,10 @@ import yaml
 
 from vipcheck.errors import ScenarioError
 
-ROLES = ("router", "lb", "client")
-ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss")
+ECMP_ROLES = ("router", "lb", "client")
+LO_SUBNET_ROLES = ("router", "lb", "client", "neighbour")
+ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
+LO_SUBNET_CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression")
 SYSCTL_KEY = re.compile(r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.\-]+$")
 SYSCTL_VALUE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
 DEFAULT_FRR_CONF = Path(__file__).resolve().parents[2] / "frr-conf"
@@ -62,6 +64,35 @@ class EcmpScenario:
     lb_links: ipaddress.IPv4Network
     convergence_timeout_s: int
     frr_conf: Path                   # folder of FRR templates, one subfolder per role
+
+    @property
+    def lb_names(self):
+        return [f"lb{i}" for i in range(1, self.lbs + 1)]
+
+    @property
+    def client_names(self):
+        return [f"c{i}" for i in range(1, self.clients + 1)]
+
+
+@dataclass(frozen=True)
+class LoSubnetScenario:
+    source: str
+    name: str
+    topology: str
+    vip: str
+    lbs: int
+    clients: int
+    lo_prefixlen: int
+    sysctl: dict
+    traffic: TrafficSpec
+    checks: tuple
+    vip_missing_on: tuple
+    segment: ipaddress.IPv4Network
+    gateway: str
+    neighbour: str
+    lb_addresses: tuple              # uplink address per LB, lb1 first
+    vip_route_via: tuple             # LBs the gateway routes the VIP to
+    client_links: ipaddress.IPv4Network
 
     @property
     def lb_names(self):
@@ -182,8 +213,8 @@ def load(path):
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ScenarioError(source, where, f"YAML syntax: {problem}") from None
     top = Fields(source, "", raw)
-    topology = top.text("topology", None, re.compile(r"^ecmp$"), "one of: ecmp")
-    return _parse_ecmp(source, top)
+    topology = top.text("topology", None, re.compile(r"^(ecmp|lo-subnet)$"), "one of: ecmp, lo-subnet")
+    return {"ecmp": _parse_ecmp, "lo-subnet": _parse_lo_subnet}[topology](source, top)
 
 
 def _parse_ecmp(source, top):
@@ -194,20 +225,7 @@ def _parse_ecmp(source, top):
     vip = top.ipv4("vip", "10.100.0.1")
     lo_prefixlen = top.integer("lo_prefixlen", 32, 1, 32)
 
-    sysctl = {}
-    sysctl_fields = top.sub("sysctl")
-    for role in ROLES:
-        role_fields = sysctl_fields.sub(role)
-        values = {}
-        for key in role_fields.mapping:
-            value = role_fields.raw(key, None)
-            if not isinstance(key, str) or not SYSCTL_KEY.match(key):
-                role_fields.fail(str(key), "not a per-namespace sysctl (net.ipv4.*, net.ipv6.* or net.core.*)")
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or not SYSCTL_VALUE.match(str(value)):
-                role_fields.fail(key, f"sysctl value must be a number or a short word, got {value!r}")
-            values[key] = value
-        sysctl[role] = values
-    sysctl_fields.finish()
+    sysctl = _sysctl(top, ECMP_ROLES)
 
     ospf_fields = top.sub("ospf")
     hello = ospf_fields.integer("hello", 1, 1, 65535)
@@ -241,19 +259,7 @@ def _parse_ecmp(source, top):
     ospf_fields.finish()
     ospf = OspfSpec(hello, dead, multiplier, bfd, bfd_interval, bfd_multiplier, cost)
 
-    traffic_fields = top.sub("traffic")
-    flows = traffic_fields.integer("flows", 2048, 1, 64000 * clients)
-    if flows > 64000 * clients:
-        traffic_fields.fail("flows", "at most 64000 flows per client address")
-    traffic = TrafficSpec(
-        flows,
-        traffic_fields.integer("packets_per_flow", 4, 1, 10000),
-        traffic_fields.integer("rate_pps", 100_000, 1, 2_000_000),
-        traffic_fields.integer("port", 5001, 1, 65535))
-    if traffic.packets > 20_000_000:
-        traffic_fields.fail("packets_per_flow", f"flows x packets_per_flow = {traffic.packets}, at most 20000000")
-    traffic_fields.finish()
-
+    traffic = _traffic(top, clients, 2048)
     checks = top.names("checks", list(ECMP_CHECKS), ECMP_CHECKS, "check")
     if not checks:
         top.fail("checks", "lists no check")
@@ -275,6 +281,90 @@ def _parse_ecmp(source, top):
     top.finish()
     return EcmpScenario(source, name, "ecmp", vip, lbs, clients, lo_prefixlen, sysctl, ospf, traffic,
                         checks, vip_missing_on, client_links, lb_links, timeout, frr_conf)
+
+
+def _sysctl(top, roles):
+    """sysctl: {ROLE: {KEY: VALUE}}, per-namespace keys only."""
+    sysctl = {}
+    sysctl_fields = top.sub("sysctl")
+    for role in roles:
+        role_fields = sysctl_fields.sub(role)
+        values = {}
+        for key in role_fields.mapping:
+            value = role_fields.raw(key, None)
+            if not isinstance(key, str) or not SYSCTL_KEY.match(key):
+                role_fields.fail(str(key), "not a per-namespace sysctl (net.ipv4.*, net.ipv6.* or net.core.*)")
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or not SYSCTL_VALUE.match(str(value)):
+                role_fields.fail(key, f"sysctl value must be a number or a short word, got {value!r}")
+            values[key] = value
+        sysctl[role] = values
+    sysctl_fields.finish()
+    return sysctl
+
+
+def _traffic(top, clients, default_flows):
+    traffic_fields = top.sub("traffic")
+    flows = traffic_fields.integer("flows", default_flows, 1, 64000 * clients)
+    traffic = TrafficSpec(
+        flows,
+        traffic_fields.integer("packets_per_flow", 4, 1, 10000),
+        traffic_fields.integer("rate_pps", 100_000, 1, 2_000_000),
+        traffic_fields.integer("port", 5001, 1, 65535))
+    if traffic.packets > 20_000_000:
+        traffic_fields.fail("packets_per_flow", f"flows x packets_per_flow = {traffic.packets}, at most 20000000")
+    traffic_fields.finish()
+    return traffic
+
+
+def _parse_lo_subnet(source, top):
+    name = top.text("name", Path(source).stem)
+    lbs = top.integer("lbs", 2, 1, 16)
+    lb_names = [f"lb{i}" for i in range(1, lbs + 1)]
+    segment = top.network("segment", "192.168.247.0/24")
+    if segment.prefixlen > 29:
+        top.fail("segment", f"{segment} is too small for a gateway, a neighbour and LBs")
+    hosts = set(segment.hosts())
+
+    def in_segment(key, default):
+        address = ipaddress.IPv4Address(top.ipv4(key, default))
+        if address not in hosts:
+            top.fail(key, f"{address} is not a host address of the segment {segment}")
+        return address
+
+    vip = in_segment("vip", "192.168.247.100")
+    gateway = in_segment("gateway", "192.168.247.2")
+    neighbour = in_segment("neighbour", "192.168.247.1")
+    first_lb = in_segment("first_lb", "192.168.247.12")
+    lb_addresses = [first_lb + i for i in range(lbs)]
+    if lb_addresses[-1] not in hosts:
+        top.fail("first_lb", f"{lbs} LBs from {first_lb} run past the end of {segment}")
+    taken = {"gateway": gateway, "neighbour": neighbour, "vip": vip}
+    for key, address in taken.items():
+        for other_key, other in taken.items():
+            if key < other_key and address == other:
+                top.fail(other_key, f"{other} is also the {key}'s address")
+        if address in lb_addresses:
+            top.fail(key, f"{address} is also LB lb{lb_addresses.index(address) + 1}'s uplink address")
+    lo_prefixlen = top.integer("lo_prefixlen", 32, 1, 32)
+    clients = top.integer("clients", 1, 1, 1)
+    sysctl = _sysctl(top, LO_SUBNET_ROLES)
+    vip_route_via = top.names("vip_route_via", list(lb_names), lb_names, "LB")
+    if not vip_route_via:
+        top.fail("vip_route_via", "the gateway must route the VIP to at least one LB")
+    traffic = _traffic(top, clients, 256)
+    checks = top.names("checks", list(LO_SUBNET_CHECKS), LO_SUBNET_CHECKS, "check")
+    if not checks:
+        top.fail("checks", "lists no check")
+    vip_missing_on = top.names("vip_missing_on", [], lb_names, "LB")
+    addressing = top.sub("addressing")
+    client_links = addressing.network("client_links", "10.1.0.0/16")
+    addressing.finish()
+    if client_links.overlaps(segment):
+        top.fail("addressing", f"client_links {client_links} overlaps the segment {segment}")
+    top.finish()
+    return LoSubnetScenario(source, name, "lo-subnet", str(vip), lbs, clients, lo_prefixlen, sysctl, traffic,
+                            checks, vip_missing_on, segment, str(gateway), str(neighbour),
+                            tuple(str(a) for a in lb_addresses), vip_route_via, client_links)
 
 
 def _folder(fields, key, default):

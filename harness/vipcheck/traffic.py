@@ -12,15 +12,17 @@ ARRIVAL_SLACK_S = 5   # beyond the paced send time, the longest we wait for stra
 
 @dataclass(frozen=True)
 class ClientFlows:
+    """The flows one sender sends: from its node and address to dst_ip, one source port each."""
     client: str
     src_ip: str
+    dst_ip: str
     first_flow_id: int
     src_ports: tuple
 
 
 @dataclass
 class Delivery:
-    """What was sent and, per LB, what arrived."""
+    """What was sent and, per sink node (usually an LB), what arrived."""
     flows: int
     packets_per_flow: int
     sent: int = 0
@@ -53,31 +55,35 @@ class Delivery:
         return counts
 
 
-def plan_flows(clients, total_flows, seed):
-    """Spreads flow ids over the clients; source ports drawn from the seed, distinct per client."""
+def plan_flows(senders, total_flows, seed):
+    """senders: (node, src_ip, dst_ip) triples. Spreads flow ids over them; source ports drawn
+    from the seed, distinct per sender."""
     rng = random.Random(seed)
-    per_client, extra = divmod(total_flows, len(clients))
+    per_sender, extra = divmod(total_flows, len(senders))
     plans, next_id = [], 0
-    for index, (name, address) in enumerate(clients):
-        count = per_client + (1 if index < extra else 0)
+    for index, (name, src_ip, dst_ip) in enumerate(senders):
+        count = per_sender + (1 if index < extra else 0)
         ports = tuple(rng.sample(range(1024, 65536), count))
-        plans.append(ClientFlows(name, address, next_id, ports))
+        plans.append(ClientFlows(name, src_ip, dst_ip, next_id, ports))
         next_id += count
     return plans
 
 
-def deliver(lab, lbs, vip, traffic, flow_plans, run_tag):
-    """Starts a sink on every LB, sends every client's flows at once, waits for arrivals."""
+def deliver(lab, sinks_at, traffic, flow_plans, run_tag):
+    """Starts a sink on every node of sinks_at (node -> address it listens on), sends every
+    plan's flows at once, and waits until everything arrived or nothing more comes."""
+    flows = sum(len(plan.src_ports) for plan in flow_plans)
     counter = _core.ArrivalCounter()
-    sinks = {lb: _core.FlowSink(lab[lb].netns, vip, traffic.port, run_tag, traffic.flows, counter) for lb in lbs}
-    delivery = Delivery(traffic.flows, traffic.packets_per_flow)
+    sinks = {node: _core.FlowSink(lab[node].netns, address, traffic.port, run_tag, flows, counter)
+             for node, address in sinks_at.items()}
+    delivery = Delivery(flows, traffic.packets_per_flow)
     reports, errors = [], []
     # Each client gets its share of the offered load; the GIL is released while they send.
     share = traffic.rate_pps / len(flow_plans)
 
     def send(plan):
         try:
-            reports.append(_core.inject_flows(lab[plan.client].netns, plan.src_ip, vip, traffic.port,
+            reports.append(_core.inject_flows(lab[plan.client].netns, plan.src_ip, plan.dst_ip, traffic.port,
                                               list(plan.src_ports), plan.first_flow_id,
                                               traffic.packets_per_flow, share, run_tag))
         except Exception as e:  # surfaced below, in the main thread

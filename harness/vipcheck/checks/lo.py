@@ -1,0 +1,128 @@
+"""The VIP-on-lo checks: the /32 rule, reachability of the LB's own neighbours, the VIP from
+a client, and ARP silence for the VIP."""
+import ipaddress
+from dataclasses import dataclass
+
+from vipcheck.checks import CheckResult
+
+
+def _swallowed(routes):
+    """The diagnosis for an LB whose lo address covers more than the VIP, or None."""
+    plen = routes.vip_prefixlen()
+    if plen is None or plen == 32:
+        return None
+    network = ipaddress.IPv4Network(f"{routes.vip}/{plen}", strict=False)
+    victims = [(label, address) for label, (address, lookup) in routes.lookups.items()
+               if ipaddress.IPv4Address(address) in network]
+    if victims:
+        address = victims[0][1]
+        return (f"{routes.lb} holds {routes.vip}/{plen} on lo: the kernel routes all of {network} to lo, "
+                f"so {address} is unreachable from {routes.lb} (ip route get says local)")
+    return (f"{routes.lb} holds {routes.vip}/{plen} on lo: the kernel treats all of {network} as local "
+            f"and black-holes any neighbour in it")
+
+
+def lo_route(all_routes):
+    problems, diagnoses = [], []
+    per_lb = {}
+    for r in all_routes:
+        faults = []
+        if r.vip_prefixlen() is None:
+            faults.append(f"VIP {r.vip} is not bound on lo")
+        elif r.vip_lookup.type != "local":
+            faults.append(f"VIP {r.vip} is not local (lookup: {r.vip_lookup.type or r.vip_lookup.error})")
+        for label, (address, lookup) in r.lookups.items():
+            if lookup.type != "unicast" or lookup.ifname != r.uplink:
+                where = f"{lookup.type} via {lookup.ifname}" if lookup.found else lookup.error
+                faults.append(f"{label} {address} resolves {where}, not via {r.uplink}")
+        for prefix, plen in r.wide_local:
+            faults.append(f"local table holds {prefix}/{plen} on lo")
+        per_lb[r.lb] = {"vip_prefixlen": r.vip_prefixlen(), "vip_lookup": r.vip_lookup.type,
+                        "lookups": {label: {"address": a, "type": l.type, "ifname": l.ifname, "error": l.error}
+                                    for label, (a, l) in r.lookups.items()},
+                        "wide_local": [f"{p}/{n}" for p, n in r.wide_local], "faults": faults}
+        if faults:
+            problems.append(f"{r.lb}: {faults[0]}")
+            diagnoses.append(_swallowed(r) or f"{r.lb}: {'; '.join(faults)}")
+    targets = ", ".join(all_routes[0].lookups) if all_routes else ""
+    expected = f"on every LB the VIP is local, {targets} leave via the uplink, no lo prefix wider than /32"
+    measured = "; ".join(problems) if problems else f"{len(all_routes)} LBs: VIP local /32, every lookup via uplink"
+    return CheckResult("lo_route", not problems, measured, expected, "; ".join(diagnoses), {"lbs": per_lb})
+
+
+@dataclass
+class Reachability:
+    """Packets an LB sent to one of its segment peers, and how many the peer's sink recorded."""
+    lb: str
+    target: str      # label: neighbour, gateway
+    address: str
+    sent: int
+    arrived: int
+
+
+def lo_reachability(results, routes_by_lb):
+    failures = [r for r in results if r.arrived < r.sent or r.sent == 0]
+    measured = "; ".join(f"{r.lb}->{r.target} {r.arrived}/{r.sent}" for r in results)
+    expected = "every packet each LB sends to its neighbour and gateway arrives there"
+    diagnoses = []
+    for lb in sorted({r.lb for r in failures}):
+        routes = routes_by_lb.get(lb)
+        swallowed = _swallowed(routes) if routes else None
+        if swallowed:
+            diagnoses.append(swallowed)
+        else:
+            lost = ", ".join(f"{r.target} {r.address}" for r in failures if r.lb == lb)
+            diagnoses.append(f"{lb}'s packets to {lost} did not arrive: see its routes and the segment")
+    details = {f"{r.lb}->{r.target}": {"address": r.address, "sent": r.sent, "arrived": r.arrived} for r in results}
+    return CheckResult("lo_reachability", not failures, measured, expected, "; ".join(diagnoses), details)
+
+
+def vip_reachable(delivery, routed_to, lbs):
+    per_lb = {lb: report.packets for lb, report in delivery.per_lb.items()}
+    intended = delivery.flows * delivery.packets_per_flow
+    strays = [lb for lb, packets in per_lb.items() if packets and lb not in routed_to]
+    measured = f"{delivery.received}/{intended} packets at the VIP (" + \
+        ", ".join(f"{lb} {per_lb.get(lb, 0)}" for lb in lbs) + ")"
+    expected = f"every packet from the client reaches the VIP on {', '.join(routed_to) or 'the routed LB'}"
+    passed = delivery.received == intended and not strays and bool(routed_to)
+    diagnosis = ""
+    if not routed_to:
+        diagnosis = "the gateway has no route to the VIP through any LB"
+    elif strays:
+        diagnosis = f"{', '.join(strays)} received VIP traffic the gateway does not route to them: ARP flux"
+    elif delivery.received < intended:
+        idle = [lb for lb in routed_to if not per_lb.get(lb)]
+        diagnosis = (f"{', '.join(idle)} got nothing although the gateway routes the VIP to "
+                     f"{'it' if len(idle) == 1 else 'them'}: the VIP is not bound there"
+                     if idle else "packets to the VIP were lost between the gateway and the LBs")
+    return CheckResult("vip_reachable", passed, measured, expected, diagnosis,
+                       {"per_lb": per_lb, "routed_to": list(routed_to), "intended": intended})
+
+
+def arp_suppression(probe, vip, lb_uplinks, lb_macs, arp_sysctls):
+    """probe: _core.ArpProbeResult; lb_uplinks: lb -> address; lb_macs: lb -> MAC;
+    arp_sysctls: lb -> {"arp_ignore": (all, uplink), "arp_announce": (all, uplink)}."""
+    by_mac = {mac: lb for lb, mac in lb_macs.items()}
+    vip_answers = sorted({by_mac.get(r.sender_mac, r.sender_mac) for r in probe.replies if r.sender_ip == vip})
+    silent = [lb for lb, address in lb_uplinks.items()
+              if not any(r.sender_ip == address and r.sender_mac == lb_macs[lb] for r in probe.replies)]
+    measured = (f"{len(vip_answers)} answered ARP for the VIP"
+                f"{' (' + ', '.join(vip_answers) + ')' if vip_answers else ''}; "
+                f"{len(lb_uplinks) - len(silent)}/{len(lb_uplinks)} LBs answered for their uplink address")
+    expected = "no LB answers ARP for the VIP; every LB answers for its own uplink address"
+    diagnoses = []
+    if vip_answers:
+        ignoring_zero = [lb for lb in vip_answers if lb in arp_sysctls and max(arp_sysctls[lb]["arp_ignore"]) == 0]
+        noun = "LB" if len(vip_answers) == 1 else "LBs"
+        cause = (f"arp_ignore is 0 on {', '.join(ignoring_zero)}" if ignoring_zero else
+                 "their arp_ignore does not keep lo's addresses out of ARP replies")
+        diagnoses.append(f"{len(vip_answers)} {noun} answered ARP for the VIP: {cause}")
+    if silent:
+        diagnoses.append(f"{', '.join(silent)} did not answer ARP for {'its' if len(silent) == 1 else 'their'} "
+                         f"own uplink address: arp_ignore too strict (8 ignores everything) or the link is down")
+    details = {"replies": [{"ip": r.sender_ip, "mac": r.sender_mac, "lb": by_mac.get(r.sender_mac)}
+                           for r in probe.replies],
+               "requests_sent": probe.requests_sent, "listened_ms": round(probe.listened_ns / 1e6, 1),
+               "sysctl": arp_sysctls}
+    return CheckResult("arp_suppression", not vip_answers and not silent, measured, expected,
+                       "; ".join(diagnoses), details)

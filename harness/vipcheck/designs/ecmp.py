@@ -1,0 +1,105 @@
+"""The ECMP design: clients -> r1 -> N LBs announcing one VIP over OSPF."""
+import random
+
+from topologies.ecmp import EcmpTopo, address_plan
+from vipcheck import _core, frr, lo_routes, traffic
+from vipcheck.checks import CheckResult
+from vipcheck.checks.ecmp import CHECKS, EcmpMeasurements
+from vipcheck.checks.lo import lo_route
+from vipcheck.network import Lab
+from vipcheck.nodes import run_everywhere
+
+DEFAULT_COST = 10
+
+
+class EcmpDesign:
+    def __init__(self, run, scenario, result, seed):
+        self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
+        self.plan = address_plan(scenario)
+        self.gateways = {link.far: link.far_address for link in self.plan.lb_links}
+
+    def build(self):
+        s, plan, run = self.scenario, self.plan, self.run
+        lab = self.lab = Lab(run, EcmpTopo(scenario=s, run_id=run.id))
+        r1 = lab["r1"]
+        commands, r1_links, passive_links, lb_contexts = [], [], [], {}
+        self.uplinks = {}
+        for link in plan.client_links:
+            near_if, far_if = lab.ifnames("r1", link.far)
+            commands += [(r1, ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
+                         (lab[link.far], ["ip", "addr", "add", f"{link.far_address}/{link.prefixlen}", "dev", far_if])]
+            passive_links.append({"ifname": near_if, "network": link.network})
+        for link in plan.lb_links:
+            near_if, far_if = lab.ifnames("r1", link.far)
+            lb = lab[link.far]
+            self.uplinks[link.far] = far_if
+            cost = s.ospf.cost.get(link.far, DEFAULT_COST)
+            commands += [(r1, ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
+                         (lb, ["ip", "addr", "add", f"{link.far_address}/{link.prefixlen}", "dev", far_if])]
+            if link.far not in s.vip_missing_on:
+                commands.append((lb, ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
+            r1_links.append({"ifname": near_if, "network": link.network, "cost": cost})
+            lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
+                                     "ospf": s.ospf,
+                                     "ospf_links": [{"ifname": far_if, "network": link.network, "cost": cost}]}
+        self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
+        run_everywhere(commands)
+        lab.bring_up()
+        for link in plan.client_links:
+            lab[link.far].run_argv(["ip", "route", "add", "default", "via", link.near_address])
+
+        extra = ["bfdd"] if s.ospf.bfd else []
+        routers = [frr.FrrRouter(run, r1, "router", ["zebra", *extra, "ospfd"],
+                                 {"hostname": "r1", "router_id": plan.lb_links[0].near_address, "ospf": s.ospf,
+                                  "ospf_links": r1_links, "passive_links": passive_links}, s.frr_conf)]
+        routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", "staticd", *extra, "ospfd"], context, s.frr_conf)
+                    for lb, context in lb_contexts.items()]
+        frr.check_configs(routers)
+        frr.start_all(routers)
+
+    def converge(self):
+        """Waits on r1's route events until OSPF installed exactly the paths the design calls for:
+        the cheapest LBs (all of them when costs are equal)."""
+        s = self.scenario
+        costs = {lb: s.ospf.cost.get(lb, DEFAULT_COST) for lb in s.lb_names}
+        best = [self.gateways[lb] for lb, cost in costs.items() if cost == min(costs.values())]
+        wait = _core.wait_for_nexthops(self.lab["r1"].netns, s.vip, 32, best, s.convergence_timeout_s * 1000)
+        self.result.convergence = {
+            "reached": wait.reached, "expected_nexthops": best,
+            "seconds": round((wait.reached_ns - wait.started_ns) / 1e9, 4) if wait.reached else None,
+            "route_changes": [{"after_s": round((c.at_ns - wait.started_ns) / 1e9, 4),
+                               "nexthops": [h.gateway for h in c.route.nexthops]} for c in wait.changes]}
+        if not wait.reached:
+            self.result.checks.append(CheckResult(
+                "convergence", False, f"{len(wait.route.nexthops)} nexthops after {s.convergence_timeout_s} s",
+                f"nexthops {', '.join(best)}", "OSPF did not converge: see the FRR logs in the run folder"))
+
+    def send_traffic(self):
+        s, lab = self.scenario, self.lab
+        rng = random.Random(self.seed + 1)
+        senders = [(c, self.plan.client_links[i].far_address, s.vip) for i, c in enumerate(s.client_names)]
+        flows = traffic.plan_flows(senders, s.traffic.flows, rng.randrange(2**31))
+        self.route_before = _core.read_route(lab["r1"].netns, s.vip, 32)
+        self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, flows,
+                                        rng.getrandbits(32))
+        self.route_after = _core.read_route(lab["r1"].netns, s.vip, 32)
+        self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
+                               "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}
+
+    def check(self):
+        s, lab = self.scenario, self.lab
+        lb_addresses = {lb: [(a.ifname, a.address, a.prefix_len) for a in _core.read_addresses(lab[lb].netns)]
+                        for lb in s.lb_names}
+        m = EcmpMeasurements(s, self.gateways, self.route_after, self.route_before, self.delivery,
+                             self.result.sysctl, lb_addresses)
+        results = []
+        for name in s.checks:
+            if name == "lo_route":
+                results.append(lo_route([
+                    lo_routes.measure(lab[link.far], link.far, s.vip, self.uplinks[link.far],
+                                      {"router r1": link.near_address,
+                                       "outside client": self.plan.client_links[0].far_address})
+                    for link in self.plan.lb_links]))
+            else:
+                results.append(CHECKS[name](m))
+        return results

@@ -1,0 +1,124 @@
+"""The lo-subnet design: LBs on one segment with their gateway and a neighbour, the VIP on lo."""
+import json
+import random
+
+from topologies.lo_subnet import SEGMENT_NODE, LoSubnetTopo
+from vipcheck import _core, lo_routes, traffic
+from vipcheck.checks.lo import Reachability, arp_suppression, lo_reachability, lo_route, vip_reachable
+from vipcheck.network import Lab
+from vipcheck.nodes import run_everywhere
+
+BRIDGE = "br0"
+REACH_FLOWS = 4          # flows each LB sends to each of its neighbour and gateway
+ARP_ROUNDS = 2
+ARP_GRACE_MS = 50        # listen at least this long after the last expected ARP reply
+ARP_TIMEOUT_MS = 3000
+
+
+class LoSubnetDesign:
+    def __init__(self, run, scenario, result, seed):
+        self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
+        self.lb_address = dict(zip(scenario.lb_names, scenario.lb_addresses))
+
+    def build(self):
+        s, run = self.scenario, self.run
+        lab = self.lab = Lab(run, LoSubnetTopo(scenario=s, run_id=run.id))
+        plen = s.segment.prefixlen
+        bridge_node = lab[SEGMENT_NODE]
+        commands = [(bridge_node, ["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0"])]
+        self.uplink = {}
+        for name, address in [("gw", s.gateway), ("nb", s.neighbour), *self.lb_address.items()]:
+            ifname, _ = lab.ifnames(name, SEGMENT_NODE)
+            self.uplink[name] = ifname
+            commands.append((lab[name], ["ip", "addr", "add", f"{address}/{plen}", "dev", ifname]))
+        for lb in s.lb_names:
+            if lb not in s.vip_missing_on:
+                commands.append((lab[lb], ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
+        client_net = next(s.client_links.subnets(new_prefix=30))
+        self.client_address, gw_client_address = str(client_net[2]), str(client_net[1])
+        gw_if, client_if = lab.ifnames("gw", "c1")
+        commands += [(lab["gw"], ["ip", "addr", "add", f"{gw_client_address}/30", "dev", gw_if]),
+                     (lab["c1"], ["ip", "addr", "add", f"{self.client_address}/30", "dev", client_if])]
+        self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
+        run_everywhere(commands)
+        # Ports join the bridge before anything comes up, so no frame takes another way.
+        run_everywhere([(bridge_node, ["ip", "link", "set", port, "master", BRIDGE])
+                        for port in bridge_node.intfNames() if port != "lo"])
+        lab.bring_up()
+        bridge_node.run_argv(["ip", "link", "set", BRIDGE, "up"])
+        routes = [(lab[n], ["ip", "route", "add", "default", "via", s.gateway]) for n in ["nb", *s.lb_names]]
+        routes.append((lab["c1"], ["ip", "route", "add", "default", "via", gw_client_address]))
+        # The design: the gateway reaches the VIP through the LBs' uplink addresses, never by ARP for the VIP.
+        hops = [arg for lb in s.vip_route_via for arg in ("nexthop", "via", self.lb_address[lb])]
+        routes.append((lab["gw"], ["ip", "route", "add", f"{s.vip}/32", *hops]))
+        run_everywhere(routes)
+
+    def converge(self):
+        """Static routes need no protocol; the segment is ready when every LB answers ARP."""
+        probe = _core.probe_arp(self.lab["nb"].netns, self.uplink["nb"], self.scenario.neighbour,
+                                list(self.lb_address.values()) + [self.scenario.gateway],
+                                list(self.lb_address.values()) + [self.scenario.gateway], 1, 0, ARP_TIMEOUT_MS)
+        self.result.convergence = {"reached": probe.answered, "seconds": round(probe.listened_ns / 1e9, 4)}
+
+    def send_traffic(self):
+        s, lab = self.scenario, self.lab
+        rng = random.Random(self.seed + 1)
+        flows = traffic.plan_flows([("c1", self.client_address, s.vip)], s.traffic.flows, rng.randrange(2**31))
+        self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, flows, rng.getrandbits(32))
+        self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
+                               "received": self.delivery.received}
+
+    def _reachability(self):
+        """Each LB sends real packets to the neighbour and the gateway; sinks there record them."""
+        s, lab = self.scenario, self.lab
+        rng = random.Random(self.seed + 2)
+        results = []
+        for target, node, address in (("neighbour", "nb", s.neighbour), ("gateway", "gw", s.gateway)):
+            senders = [(lb, self.lb_address[lb], address) for lb in s.lb_names]
+            plans = traffic.plan_flows(senders, REACH_FLOWS * len(senders), rng.randrange(2**31))
+            delivery = traffic.deliver(lab, {node: address}, s.traffic, plans, rng.getrandbits(32))
+            arrivals = delivery.per_lb[node].flows
+            for plan in plans:
+                ids = range(plan.first_flow_id, plan.first_flow_id + len(plan.src_ports))
+                results.append(Reachability(plan.client, target, address, len(ids) * s.traffic.packets_per_flow,
+                                            sum(arrivals[i].packets for i in ids)))
+        return results
+
+    def _arp(self):
+        s, lab = self.scenario, self.lab
+        probe = _core.probe_arp(lab["nb"].netns, self.uplink["nb"], s.neighbour,
+                                [s.vip, *self.lb_address.values()], list(self.lb_address.values()),
+                                ARP_ROUNDS, ARP_GRACE_MS, ARP_TIMEOUT_MS)
+        macs, sysctls = {}, {}
+        for lb in s.lb_names:
+            link = json.loads(lab[lb].run_argv(["ip", "-j", "link", "show", "dev", self.uplink[lb]]))
+            macs[lb] = link[0]["address"]
+            keys = [f"net.ipv4.conf.{scope}.{name}" for name in ("arp_ignore", "arp_announce")
+                    for scope in ("all", self.uplink[lb])]
+            values = dict(line.split(" = ") for line in lab[lb].run_argv(["sysctl", *keys]).splitlines())
+            # The kernel uses the larger of conf/all and the interface's own value.
+            sysctls[lb] = {name: (int(values[f"net.ipv4.conf.all.{name}"]),
+                                  int(values[f"net.ipv4.conf.{self.uplink[lb]}.{name}"]))
+                           for name in ("arp_ignore", "arp_announce")}
+        return arp_suppression(probe, s.vip, self.lb_address, macs, sysctls)
+
+    def check(self):
+        s, lab = self.scenario, self.lab
+        routes = [lo_routes.measure(lab[lb], lb, s.vip, self.uplink[lb],
+                                    {"neighbour": s.neighbour, "gateway": s.gateway, "outside": self.client_address})
+                  for lb in s.lb_names]
+        by_lb = {r.lb: r for r in routes}
+        results = []
+        for name in s.checks:
+            if name == "lo_route":
+                results.append(lo_route(routes))
+            elif name == "lo_reachability":
+                results.append(lo_reachability(self._reachability(), by_lb))
+            elif name == "vip_reachable":
+                route = _core.read_route(lab["gw"].netns, s.vip, 32)
+                by_gateway = {address: lb for lb, address in self.lb_address.items()}
+                routed_to = [by_gateway.get(h.gateway, h.gateway) for h in route.nexthops] if route.present else []
+                results.append(vip_reachable(self.delivery, routed_to, s.lb_names))
+            elif name == "arp_suppression":
+                results.append(self._arp())
+        return results
