@@ -70,6 +70,18 @@ void for_each_attr(const nlmsghdr* nlh, size_t header_len, Fn fn) {
     }
 }
 
+// Dumps every object of one kind (RTM_GETROUTE, RTM_GETADDR) for IPv4 into cb.
+template <class FamilyHeader>
+void dump_ipv4(mnl_socket* sock, uint16_t type, mnl_cb_t cb, void* data) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    auto* header = static_cast<FamilyHeader*>(mnl_nlmsg_put_extra_header(nlh, sizeof(FamilyHeader)));
+    *reinterpret_cast<uint8_t*>(header) = AF_INET;  // rtm_family and ifa_family both come first
+    request(sock, nlh, cb, data);
+}
+
 std::string ipv4_text(const void* network_order) {
     char buf[INET_ADDRSTRLEN];
     ::inet_ntop(AF_INET, network_order, buf, sizeof buf);
@@ -195,14 +207,8 @@ NexthopObject read_nexthop(mnl_socket* sock, uint32_t id) {
 
 // Reads the route in the calling thread's namespace.
 VipRoute read_route_here(mnl_socket* sock, uint32_t dst_network, uint32_t prefix_len) {
-    char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETROUTE;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-    rtm->rtm_family = AF_INET;
     RouteQuery q{dst_network, prefix_len, {}};
-    request(sock, nlh, route_cb, &q);
+    dump_ipv4<rtmsg>(sock, RTM_GETROUTE, route_cb, &q);
     VipRoute& route = q.route;
     // Without nexthop compat mode a route on a nexthop object carries only its id.
     if (route.present && route.nhid && route.nexthops.empty()) {
@@ -324,14 +330,8 @@ RouteLookup lookup_route(const std::string& netns, const std::string& destinatio
 std::vector<RouteEntry> read_table(const std::string& netns, uint32_t table) {
     return run_in_netns(netns, [table]() {
         NlSocket sock = open_rtnl(0);
-        char buf[MNL_SOCKET_BUFFER_SIZE];
-        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETROUTE;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-        rtm->rtm_family = AF_INET;
         TableQuery q{table, {}};
-        request(sock.get(), nlh, table_cb, &q);
+        dump_ipv4<rtmsg>(sock.get(), RTM_GETROUTE, table_cb, &q);
         return q.routes;
     });
 }
@@ -390,14 +390,8 @@ RouteWait wait_for_nexthops(const std::string& netns, const std::string& destina
 std::vector<InterfaceAddress> read_addresses(const std::string& netns) {
     return run_in_netns(netns, []() {
         NlSocket sock = open_rtnl(0);
-        char buf[MNL_SOCKET_BUFFER_SIZE];
-        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETADDR;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-        ifa->ifa_family = AF_INET;
         std::vector<InterfaceAddress> out;
-        request(sock.get(), nlh, address_cb, &out);
+        dump_ipv4<ifaddrmsg>(sock.get(), RTM_GETADDR, address_cb, &out);
         return out;
     });
 }

@@ -46,8 +46,20 @@ class TrafficSpec:
         return self.flows * self.packets_per_flow
 
 
+class _NodeNames:
+    """The scenario's node names, shared by every topology: lb1..lbN, c1..cN."""
+
+    @property
+    def lb_names(self):
+        return [f"lb{i}" for i in range(1, self.lbs + 1)]
+
+    @property
+    def client_names(self):
+        return [f"c{i}" for i in range(1, self.clients + 1)]
+
+
 @dataclass(frozen=True)
-class EcmpScenario:
+class EcmpScenario(_NodeNames):
     source: str
     name: str
     topology: str
@@ -65,17 +77,9 @@ class EcmpScenario:
     convergence_timeout_s: int
     frr_conf: Path                   # folder of FRR templates, one subfolder per role
 
-    @property
-    def lb_names(self):
-        return [f"lb{i}" for i in range(1, self.lbs + 1)]
-
-    @property
-    def client_names(self):
-        return [f"c{i}" for i in range(1, self.clients + 1)]
-
 
 @dataclass(frozen=True)
-class LoSubnetScenario:
+class LoSubnetScenario(_NodeNames):
     source: str
     name: str
     topology: str
@@ -93,14 +97,6 @@ class LoSubnetScenario:
     lb_addresses: tuple              # uplink address per LB, lb1 first
     vip_route_via: tuple             # LBs the gateway routes the VIP to
     client_links: ipaddress.IPv4Network
-
-    @property
-    def lb_names(self):
-        return [f"lb{i}" for i in range(1, self.lbs + 1)]
-
-    @property
-    def client_names(self):
-        return [f"c{i}" for i in range(1, self.clients + 1)]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -260,9 +256,7 @@ def _parse_ecmp(source, top):
     ospf = OspfSpec(hello, dead, multiplier, bfd, bfd_interval, bfd_multiplier, cost)
 
     traffic = _traffic(top, clients, 2048)
-    checks = top.names("checks", list(ECMP_CHECKS), ECMP_CHECKS, "check")
-    if not checks:
-        top.fail("checks", "lists no check")
+    checks = _checks(top, ECMP_CHECKS)
     vip_missing_on = top.names("vip_missing_on", [], lb_names, "LB")
 
     addressing = top.sub("addressing")
@@ -300,6 +294,13 @@ def _sysctl(top, roles):
         sysctl[role] = values
     sysctl_fields.finish()
     return sysctl
+
+
+def _checks(top, known):
+    checks = top.names("checks", list(known), known, "check")
+    if not checks:
+        top.fail("checks", "lists no check")
+    return checks
 
 
 def _traffic(top, clients, default_flows):
@@ -352,9 +353,7 @@ def _parse_lo_subnet(source, top):
     if not vip_route_via:
         top.fail("vip_route_via", "the gateway must route the VIP to at least one LB")
     traffic = _traffic(top, clients, 256)
-    checks = top.names("checks", list(LO_SUBNET_CHECKS), LO_SUBNET_CHECKS, "check")
-    if not checks:
-        top.fail("checks", "lists no check")
+    checks = _checks(top, LO_SUBNET_CHECKS)
     vip_missing_on = top.names("vip_missing_on", [], lb_names, "LB")
     addressing = top.sub("addressing")
     client_links = addressing.network("client_links", "10.1.0.0/16")
