@@ -78,9 +78,29 @@ def root_namespace_state():
     return state
 
 
+def _alive(pid, start):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19]) == start
+    except (OSError, IndexError, ValueError):
+        return False
+
+
 def leftover_runs():
-    """Run folders still present: each one is a run that did not clean up."""
-    return sorted(p.name for p in RUNS_DIR.iterdir()) if RUNS_DIR.exists() else []
+    """Run folders whose owning vipcheck process is gone: runs that did not clean up. A folder
+    whose owner still lives belongs to a run in progress elsewhere on the machine."""
+    if not RUNS_DIR.exists():
+        return []
+    left = []
+    for folder in RUNS_DIR.iterdir():
+        try:
+            state = json.loads((folder / "state.json").read_text())
+        except (OSError, ValueError):
+            left.append(folder.name)
+            continue
+        if not _alive(state["owner_pid"], state["owner_start"]):
+            left.append(folder.name)
+    return sorted(left)
 
 
 def processes_mentioning(text):

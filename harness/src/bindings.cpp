@@ -8,6 +8,9 @@
 #include <future>
 
 #include "arp_probe.h"
+#include "dns_probe.h"
+#include "http_client.h"
+#include "tcp_wait.h"
 #include "injector.h"
 #include "netlink_routes.h"
 #include "packet_format.h"
@@ -199,6 +202,45 @@ PYBIND11_MODULE(_core, m) {
           py::arg("must_answer"), py::arg("rounds"), py::arg("grace_ms"), py::arg("timeout_ms"),
           py::call_guard<py::gil_scoped_release>(),
           "Broadcast ARP requests for targets and record every reply, with the replier's MAC.");
+
+    py::class_<DnsAnswer>(m, "DnsAnswer")
+        .def_readonly("id", &DnsAnswer::id)
+        .def_readonly("rcode", &DnsAnswer::rcode)
+        .def_readonly("authoritative", &DnsAnswer::authoritative)
+        .def_readonly("truncated", &DnsAnswer::truncated)
+        .def_readonly("addresses", &DnsAnswer::addresses)
+        .def_readonly("ttl", &DnsAnswer::ttl)
+        .def_readonly("rtt_ns", &DnsAnswer::rtt_ns);
+
+    py::class_<DnsProbeResult>(m, "DnsProbeResult")
+        .def_readonly("answers", &DnsProbeResult::answers)
+        .def_readonly("sent", &DnsProbeResult::sent)
+        .def_readonly("timeouts", &DnsProbeResult::timeouts);
+
+    m.def("probe_dns", &probe_dns, py::arg("netns"), py::arg("server"), py::arg("port"), py::arg("name"),
+          py::arg("count"), py::arg("timeout_ms"), py::arg("seed"), py::call_guard<py::gil_scoped_release>(),
+          "Send `count` A queries, each with a fresh id and socket; parse every answer.");
+
+    py::class_<TcpWait>(m, "TcpWait")
+        .def_readonly("answered", &TcpWait::answered)
+        .def_readonly("attempts", &TcpWait::attempts)
+        .def_readonly("waited_ns", &TcpWait::waited_ns)
+        .def_readonly("last_error", &TcpWait::last_error);
+
+    m.def("wait_for_tcp", &wait_for_tcp, py::arg("netns"), py::arg("address"), py::arg("port"),
+          py::arg("timeout_ms"), py::arg("retry_ms") = 5, py::call_guard<py::gil_scoped_release>(),
+          "Connect until the listener accepts, or the timeout passes.");
+
+    py::class_<HttpResponse>(m, "HttpResponse")
+        .def_readonly("status", &HttpResponse::status)
+        .def_readonly("body", &HttpResponse::body)
+        .def_readonly("set_cookies", &HttpResponse::set_cookies)
+        .def_readonly("error", &HttpResponse::error)
+        .def_readonly("elapsed_ns", &HttpResponse::elapsed_ns);
+
+    m.def("http_request", &http_request, py::arg("netns"), py::arg("method"), py::arg("url"), py::arg("body") = "",
+          py::arg("cookie") = "", py::arg("timeout_ms") = 3000, py::call_guard<py::gil_scoped_release>(),
+          "One HTTP request from the namespace, through libcurl.");
 
     py::class_<ShareEstimate>(m, "ShareEstimate")
         .def_readonly("count", &ShareEstimate::count)

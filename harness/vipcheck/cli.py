@@ -39,7 +39,7 @@ def _run(args):
     environment.check_modules()
     spec = scenario.load(args.scenario)
     environment.check_core()
-    environment.check_machine()
+    environment.check_machine(spec.topology)
     from vipcheck import report, runner
     result = runner.run_scenario(spec, seed=args.seed, report=_progress(args.quiet))
     print(report.table(result))

@@ -8,12 +8,20 @@ from pathlib import Path
 from vipcheck.errors import EnvironmentProblem
 
 FIX_DEPS = "sudo make deps"
-PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux", "vtysh": "frr"}
+PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux"}
+TOPOLOGY_PROGRAMS = {
+    "ecmp": {"vtysh": "frr"},
+    "lo-subnet": {},
+    "dns-pairs": {"named": "bind9", "named-checkconf": "bind9-utils", "named-checkzone": "bind9-utils",
+                  "keepalived": "keepalived", "haproxy": "haproxy", "redis-server": "redis-server",
+                  "nft": "nftables"},
+}
 FRR_DAEMONS = ("zebra", "staticd", "ospfd", "bfdd")
 
 
 def check_modules():
-    for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet")):
+    for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet"),
+                            ("redis", "python3-redis")):
         try:
             importlib.import_module(module)
         except ImportError:
@@ -27,18 +35,22 @@ def check_core():
         raise EnvironmentProblem(f"the C++ drivers (vipcheck._core) are not built: {e}", "make") from None
 
 
-def check_machine():
+def check_machine(topology):
     if os.geteuid() != 0:
         raise EnvironmentProblem("vipcheck builds network namespaces and needs root", "sudo vipcheck ...")
-    for program, package in PROGRAMS.items():
+    for program, package in {**PROGRAMS, **TOPOLOGY_PROGRAMS[topology]}.items():
         if not shutil.which(program):
             raise EnvironmentProblem(f"'{program}' not found (package {package})", FIX_DEPS)
-    for daemon in FRR_DAEMONS:
-        if not os.access(f"/usr/lib/frr/{daemon}", os.X_OK):
-            raise EnvironmentProblem(f"FRR daemon /usr/lib/frr/{daemon} not found (package frr)", FIX_DEPS)
-    try:
-        pwd.getpwnam("frr")
-    except KeyError:
-        raise EnvironmentProblem("user 'frr' does not exist (package frr creates it)", FIX_DEPS) from None
+    if topology == "ecmp":
+        for daemon in FRR_DAEMONS:
+            if not os.access(f"/usr/lib/frr/{daemon}", os.X_OK):
+                raise EnvironmentProblem(f"FRR daemon /usr/lib/frr/{daemon} not found (package frr)", FIX_DEPS)
+    users = {"ecmp": ("frr", "frr"), "dns-pairs": ("bind", "bind9")}.get(topology)
+    if users:
+        try:
+            pwd.getpwnam(users[0])
+        except KeyError:
+            raise EnvironmentProblem(f"user '{users[0]}' does not exist (package {users[1]} creates it)",
+                                     FIX_DEPS) from None
     if not Path("/proc/self/ns/net").exists():
         raise EnvironmentProblem("this kernel has no network namespaces", "run on a kernel with CONFIG_NET_NS")

@@ -7,9 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import jinja2
-
 from vipcheck.errors import ScenarioError
+from vipcheck.templates import render as templates_render
 
 FRR_BIN = Path("/usr/lib/frr")
 # "No such command on config line 7: ...", "Command incomplete on config line 3: ..."; other
@@ -24,18 +23,13 @@ def frr_owner():
 
 
 def render(templates, role, daemon, context):
-    """Renders TEMPLATES/ROLE/DAEMON.conf.j2; template faults are the user's input, exit 2."""
-    name = f"{role}/{daemon}.conf.j2"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    """Renders TEMPLATES/ROLE/DAEMON.conf.j2."""
     try:
-        return env.get_template(name).render(**context)
-    except jinja2.TemplateNotFound:
-        raise ScenarioError(templates / name, "", "FRR template missing") from None
-    except jinja2.TemplateSyntaxError as e:
-        raise ScenarioError(templates / name, f"line {e.lineno}", f"template syntax: {e.message}") from None
-    except jinja2.UndefinedError as e:
-        raise ScenarioError(templates / name, "", f"template uses an unknown value: {e.message}") from None
+        return templates_render(templates, f"{role}/{daemon}.conf.j2", context)
+    except ScenarioError as e:
+        if e.problem == "template missing":
+            raise ScenarioError(e.source, e.where, "FRR template missing") from None
+        raise
 
 
 class FrrRouter:

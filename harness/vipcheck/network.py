@@ -14,7 +14,11 @@ BASELINE_SYSCTL = {
     "client": {"net.ipv4.ip_forward": 0},
     "neighbour": {"net.ipv4.ip_forward": 0},
     "segment": {"net.ipv4.ip_forward": 0},
+    "dns": {"net.ipv4.ip_forward": 0},
+    "backend": {"net.ipv4.ip_forward": 0},
+    "redis": {"net.ipv4.ip_forward": 0},
 }
+BRIDGE = "br0"
 HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")  # Linux 6.11 and later
 EVERY_NODE_SYSCTL = {
     "net.ipv4.conf.all.rp_filter": 0,
@@ -52,6 +56,14 @@ class Lab:
 
     def stop(self):
         self.net.stop()
+
+    def bridge(self, segment):
+        """Makes node `segment` an L2 segment: a bridge inside its own namespace, every port in it."""
+        node = self.nodes[segment]
+        node.run_argv(["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0"])
+        run_everywhere([(node, ["ip", "link", "set", port, "master", BRIDGE])
+                        for port in node.intfNames() if port != "lo"])
+        node.run_argv(["ip", "link", "set", BRIDGE, "up"])
 
     def bring_up(self):
         """Every interface up, lo included: Mininet raises lo only in configDefault(), which we skip,

@@ -45,6 +45,7 @@ class Run:
         self.dir = None
         self.keep_dir = keep_dir
         self.processes = []   # (pid, start_time, label)
+        self.children = []    # Popen objects of processes started in the foreground, reaped at the end
         self._undo = []       # cleanup steps, run last-in first-out
         self._old_handlers = {}
         self._cleaning = False
@@ -76,13 +77,13 @@ class Run:
     def cleanup(self):
         self._cleaning = True
         errors = []
+        self.end_processes()  # daemons first, while their nodes still exist
         while self._undo:
             step = self._undo.pop()
             try:
                 step()
             except Exception as e:  # keep undoing the rest, report at the end
                 errors.append(f"{getattr(step, '__name__', step)}: {e}")
-        self.end_processes()
         if self.dir and not self.keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
         for signum, handler in self._old_handlers.items():
@@ -113,8 +114,11 @@ class Run:
         tmp.replace(self.dir / "state.json")
 
     # --- processes ------------------------------------------------------------------------
-    def adopt(self, pid, label):
-        """Records a process this run started (e.g. a daemon that forked away)."""
+    def adopt(self, pid, label, child=None):
+        """Records a process this run started (a daemon that forked away, or `child`, a Popen
+        that runs in the foreground and is reaped after it ends)."""
+        if child is not None:
+            self.children.append(child)
         start = _start_time(pid)
         if start is None:
             raise RuntimeError(f"{label} (pid {pid}) exited right after it started")
@@ -138,6 +142,12 @@ class Run:
                 except ProcessLookupError:
                     pass
         self.processes.clear()
+        for child in self.children:
+            try:
+                child.wait(timeout=1.0)
+            except Exception:  # already reaped, or stuck in the kernel: nothing more to do
+                pass
+        self.children.clear()
         if self.dir and self.dir.exists():
             try:
                 self._save_state()

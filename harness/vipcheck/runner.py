@@ -4,11 +4,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from vipcheck.designs.dns_pairs import DnsPairsDesign
 from vipcheck.designs.ecmp import EcmpDesign
 from vipcheck.designs.lo_subnet import LoSubnetDesign
 from vipcheck.run import Run
 
-DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign}
+DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign, "dns-pairs": DnsPairsDesign}
 
 
 @dataclass

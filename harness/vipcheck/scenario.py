@@ -13,6 +13,11 @@ ECMP_ROLES = ("router", "lb", "client")
 LO_SUBNET_ROLES = ("router", "lb", "client", "neighbour")
 ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
 LO_SUBNET_CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression")
+DNS_PAIRS_ROLES = ("router", "lb", "client", "dns", "backend", "redis")
+DNS_PAIRS_CHECKS = ("dns_answers", "dns_rotation", "vip_pairs", "vrrp_failover", "session_sharing")
+PAIRS = ("a", "b")
+RRSET_ORDERS = ("cyclic", "random", "none")
+DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SYSCTL_KEY = re.compile(r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.\-]+$")
 SYSCTL_VALUE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
 DEFAULT_FRR_CONF = Path(__file__).resolve().parents[2] / "frr-conf"
@@ -97,6 +102,51 @@ class LoSubnetScenario(_NodeNames):
     lb_addresses: tuple              # uplink address per LB, lb1 first
     vip_route_via: tuple             # LBs the gateway routes the VIP to
     client_links: ipaddress.IPv4Network
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    name: str                        # a or b
+    segment: ipaddress.IPv4Network
+    vip: str
+    lbs: tuple                       # (active by configuration, standby)
+    addresses: tuple                 # their segment addresses
+
+
+@dataclass(frozen=True)
+class DnsPairsScenario:
+    source: str
+    name: str
+    topology: str
+    sysctl: dict
+    checks: tuple
+    dns_name: str
+    dns_ttl: int
+    dns_queries: int
+    rrset_order: object              # cyclic, random, none, or None for BIND's default
+    dns_records: tuple               # which pairs' VIPs the zone lists
+    pairs: dict                      # a/b -> PairSpec
+    advert_interval: float
+    priorities: dict                 # lb -> VRRP priority
+    preempt: bool
+    vrrp_blocked: tuple              # pairs whose LBs drop VRRP (a split-brain design)
+    backends: int
+    session_store: str               # redis or local
+    backend_segment: ipaddress.IPv4Network
+    failover_pair: str
+    stream_pps: int
+    max_gap_ms: int
+    port: int
+    client_links: ipaddress.IPv4Network
+    clients: int = 1
+
+    @property
+    def lb_names(self):
+        return [lb for pair in self.pairs.values() for lb in pair.lbs]
+
+    @property
+    def vips(self):
+        return {name: pair.vip for name, pair in self.pairs.items()}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -209,8 +259,9 @@ def load(path):
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ScenarioError(source, where, f"YAML syntax: {problem}") from None
     top = Fields(source, "", raw)
-    topology = top.text("topology", None, re.compile(r"^(ecmp|lo-subnet)$"), "one of: ecmp, lo-subnet")
-    return {"ecmp": _parse_ecmp, "lo-subnet": _parse_lo_subnet}[topology](source, top)
+    topology = top.text("topology", None, re.compile(r"^(ecmp|lo-subnet|dns-pairs)$"),
+                        "one of: ecmp, lo-subnet, dns-pairs")
+    return {"ecmp": _parse_ecmp, "lo-subnet": _parse_lo_subnet, "dns-pairs": _parse_dns_pairs}[topology](source, top)
 
 
 def _parse_ecmp(source, top):
@@ -364,6 +415,87 @@ def _parse_lo_subnet(source, top):
     return LoSubnetScenario(source, name, "lo-subnet", str(vip), lbs, clients, lo_prefixlen, sysctl, traffic,
                             checks, vip_missing_on, segment, str(gateway), str(neighbour),
                             tuple(str(a) for a in lb_addresses), vip_route_via, client_links)
+
+
+def _parse_dns_pairs(source, top):
+    name = top.text("name", Path(source).stem)
+    sysctl = _sysctl(top, DNS_PAIRS_ROLES)
+    checks = _checks(top, DNS_PAIRS_CHECKS)
+
+    dns = top.sub("dns")
+    dns_name = dns.text("name", "www.lb.test", DNS_NAME, "a lower-case DNS name such as www.lb.test")
+    ttl = dns.integer("ttl", 30, 0, 86400)
+    queries = dns.integer("queries", 100, 10, 10000)
+    rrset_order = dns.raw("rrset_order", None)
+    if rrset_order is not None and rrset_order not in RRSET_ORDERS:
+        dns.fail("rrset_order", f"must be one of {', '.join(RRSET_ORDERS)} (or absent for BIND's default), "
+                                f"got {rrset_order!r}")
+    records = dns.names("records", list(PAIRS), PAIRS, "pair")
+    if not records:
+        dns.fail("records", "the zone must list at least one VIP")
+    dns.finish()
+
+    pairs_fields = top.sub("pairs")
+    pairs = {}
+    for index, pair in enumerate(PAIRS, start=1):
+        fields = pairs_fields.sub(pair)
+        segment = fields.network("segment", f"10.10.{index}.0/24")
+        if segment.prefixlen > 28:
+            fields.fail("segment", f"{segment} is too small for a router, two LBs and a VIP")
+        vip = fields.ipv4("vip", str(segment.network_address + 100))
+        lb_addresses = (str(segment.network_address + 11), str(segment.network_address + 12))
+        if ipaddress.IPv4Address(vip) not in set(segment.hosts()) or vip in lb_addresses or \
+                vip == str(segment.network_address + 1):
+            fields.fail("vip", f"{vip} must be a free host address of {segment} (.1 is the router, .11 and .12 the LBs)")
+        fields.finish()
+        pairs[pair] = PairSpec(pair, segment, vip, (f"lb-{pair}1", f"lb-{pair}2"), lb_addresses)
+    pairs_fields.finish()
+    if pairs["a"].segment.overlaps(pairs["b"].segment):
+        top.fail("pairs", "the segments of pair a and pair b overlap")
+    lb_names = [lb for pair in pairs.values() for lb in pair.lbs]
+
+    vrrp = top.sub("vrrp")
+    advert = vrrp.raw("advert_interval", 0.1)
+    if isinstance(advert, bool) or not isinstance(advert, (int, float)) or not 0.01 <= advert <= 255:
+        vrrp.fail("advert_interval", f"must be seconds between 0.01 and 255, got {advert!r}")
+    priority_fields = vrrp.sub("priorities")
+    priorities = {lb: 150 if lb.endswith("1") else 100 for lb in lb_names}
+    for lb in priority_fields.mapping:
+        if lb not in lb_names:
+            priority_fields.fail(str(lb), f"no such LB (this design has {', '.join(lb_names)})")
+        priorities[lb] = priority_fields.integer(lb, 100, 1, 254)
+    priority_fields.finish()
+    preempt = vrrp.boolean("preempt", True)
+    blocked = vrrp.names("blocked", [], PAIRS, "pair")
+    vrrp.finish()
+
+    backends_fields = top.sub("backends")
+    backends = backends_fields.integer("count", 2, 1, 8)
+    store = backends_fields.raw("session_store", "redis")
+    if store not in ("redis", "local"):
+        backends_fields.fail("session_store", f"must be redis or local, got {store!r}")
+    backend_segment = backends_fields.network("segment", "10.10.3.0/24")
+    backends_fields.finish()
+
+    failover = top.sub("failover")
+    failover_pair = failover.text("pair", "a", re.compile(r"^[ab]$"), "a or b")
+    stream_pps = failover.integer("stream_pps", 2000, 100, 100_000)
+    max_gap_ms = failover.integer("max_gap_ms", 1000, 1, 60_000)
+    failover.finish()
+    port = top.integer("port", 80, 1, 65535)
+    addressing = top.sub("addressing")
+    client_links = addressing.network("client_links", "10.1.0.0/16")
+    addressing.finish()
+    nets = {"pairs.a.segment": pairs["a"].segment, "pairs.b.segment": pairs["b"].segment,
+            "backends.segment": backend_segment, "addressing.client_links": client_links}
+    for key, net in nets.items():
+        for other_key, other in nets.items():
+            if key < other_key and net.overlaps(other):
+                top.fail(key, f"{net} overlaps {other_key} {other}")
+    top.finish()
+    return DnsPairsScenario(source, name, "dns-pairs", sysctl, checks, dns_name, ttl, queries, rrset_order,
+                            records, pairs, float(advert), priorities, preempt, blocked, backends, store,
+                            backend_segment, failover_pair, stream_pps, max_gap_ms, port, client_links)
 
 
 def _folder(fields, key, default):

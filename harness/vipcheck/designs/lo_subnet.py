@@ -8,7 +8,6 @@ from vipcheck.checks.lo import Reachability, arp_suppression, lo_reachability, l
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 
-BRIDGE = "br0"
 REACH_FLOWS = 4          # flows each LB sends to each of its neighbour and gateway
 ARP_ROUNDS = 2
 ARP_GRACE_MS = 50        # listen at least this long after the last expected ARP reply
@@ -24,8 +23,7 @@ class LoSubnetDesign:
         s, run = self.scenario, self.run
         lab = self.lab = Lab(run, LoSubnetTopo(scenario=s, run_id=run.id))
         plen = s.segment.prefixlen
-        bridge_node = lab[SEGMENT_NODE]
-        commands = [(bridge_node, ["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0"])]
+        commands = []
         self.uplink = {}
         for name, address in [("gw", s.gateway), ("nb", s.neighbour), *self.lb_address.items()]:
             ifname, _ = lab.ifnames(name, SEGMENT_NODE)
@@ -41,11 +39,8 @@ class LoSubnetDesign:
                      (lab["c1"], ["ip", "addr", "add", f"{self.client_address}/30", "dev", client_if])]
         self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
         run_everywhere(commands)
-        # Ports join the bridge before anything comes up, so no frame takes another way.
-        run_everywhere([(bridge_node, ["ip", "link", "set", port, "master", BRIDGE])
-                        for port in bridge_node.intfNames() if port != "lo"])
+        lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
         lab.bring_up()
-        bridge_node.run_argv(["ip", "link", "set", BRIDGE, "up"])
         routes = [(lab[n], ["ip", "route", "add", "default", "via", s.gateway]) for n in ["nb", *s.lb_names]]
         routes.append((lab["c1"], ["ip", "route", "add", "default", "via", gw_client_address]))
         # The design: the gateway reaches the VIP through the LBs' uplink addresses, never by ARP for the VIP.

@@ -1,0 +1,386 @@
+"""The dns-pairs design: DNS round-robin over two VIPs, each held by an active/standby pair
+(keepalived VRRP) in front of HAProxy, backends and a shared Redis session store."""
+import json
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+from topologies.dns_pairs import SEGMENTS, DnsPairsTopo, backend_names
+from vipcheck import _core, traffic
+from vipcheck.checks.dns import dns_answers, dns_rotation
+from vipcheck.checks.pairs import session_sharing, vip_pairs, vrrp_failover
+from vipcheck.daemons import Daemons
+from vipcheck.network import Lab
+from vipcheck.nodes import run_everywhere
+from vipcheck.scenario import TrafficSpec
+from vipcheck.templates import DAEMON_CONF, REPO, render
+
+BACKEND_APP = REPO / "topologies/apps/session_backend.py"
+BACKEND_PORT = 8080
+REDIS_PORT = 6379
+STREAM_PORT = 5001
+STREAM_FLOWS = 8
+READY_TIMEOUT_MS = 10_000
+ARP_WINDOW_MS = 50        # one ARP question and its answers, while waiting for a VRRP master
+CRASH_AFTER_S = 0.5       # steady traffic before the active LB dies
+
+
+def master_down_s(scenario, priority):
+    """RFC 5798: how long a backup waits before it takes over: 3 adverts plus its skew."""
+    advert = scenario.advert_interval
+    return 3 * advert + (256 - priority) * advert / 256
+
+
+@dataclass
+class PairState:
+    """What one pair looks like from outside: who answers ARP for the VIP, who holds it."""
+    pair: str
+    vip: str
+    arp_lbs: list            # LBs whose MAC answered ARP for the VIP
+    holders: list            # LBs with the VIP on an interface
+    http_lb: str             # the LB named by the service's answer through the VIP
+    http_error: str = ""
+
+
+@dataclass
+class Failover:
+    pair: str
+    crashed: str
+    standby: str
+    sent: int = 0
+    received: int = 0
+    per_lb: dict = field(default_factory=dict)
+    gap_ms: object = None
+    other_pair: str = ""
+    other_sent: int = 0
+    other_received: int = 0
+    other_per_lb: dict = field(default_factory=dict)
+    holder_after: list = field(default_factory=list)
+    preempt: bool = True
+    returned_to: str = ""
+    return_ms: object = None
+
+
+class DnsPairsDesign:
+    def __init__(self, run, scenario, result, seed):
+        self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
+        self.daemons = Daemons(run)
+        self.keepalived = {}   # lb -> Popen
+        self.sessions = {}
+
+    # --- build ----------------------------------------------------------------------------
+    def build(self):
+        s, run = self.scenario, self.run
+        lab = self.lab = Lab(run, DnsPairsTopo(scenario=s, run_id=run.id))
+        links = s.client_links.subnets(new_prefix=30)
+        client_net, dns_net = next(links), next(links)
+        self.client_address, self.dns_address = str(client_net[2]), str(dns_net[2])
+        self.uplink, self.address = {}, {}
+        commands = []
+
+        def address(node, peer, ip, plen, gateway):
+            ifname, _ = lab.ifnames(node, peer)
+            self.uplink[node], self.address[node] = ifname, ip
+            commands.append((lab[node], ["ip", "addr", "add", f"{ip}/{plen}", "dev", ifname]))
+            return gateway
+
+        r1_addresses = []
+        for net, node in ((client_net, "c1"), (dns_net, "dns")):
+            r1_if, _ = lab.ifnames("r1", node)
+            r1_addresses.append((r1_if, f"{net[1]}/30"))
+            address(node, "r1", str(net[2]), 30, str(net[1]))
+        segment_nets = {SEGMENTS[p]: spec.segment for p, spec in s.pairs.items()}
+        segment_nets[SEGMENTS["backends"]] = s.backend_segment
+        for segment, net in segment_nets.items():
+            r1_if, _ = lab.ifnames("r1", segment)
+            self.uplink[f"r1:{segment}"] = r1_if
+            r1_addresses.append((r1_if, f"{net[1]}/{net.prefixlen}"))
+        for spec in s.pairs.values():
+            for lb, ip in zip(spec.lbs, spec.addresses):
+                address(lb, SEGMENTS[spec.name], ip, spec.segment.prefixlen, str(spec.segment[1]))
+        backend_net = s.backend_segment
+        for i, backend in enumerate(backend_names(s), start=1):
+            address(backend, SEGMENTS["backends"], str(backend_net[10 + i]), backend_net.prefixlen, "")
+        address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
+        commands += [(lab["r1"], ["ip", "addr", "add", a, "dev", ifname]) for ifname, a in r1_addresses]
+
+        self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
+        run_everywhere(commands)
+        for segment in segment_nets:
+            lab.bridge(segment)
+        lab.bring_up()
+        gateways = {"c1": str(client_net[1]), "dns": str(dns_net[1])}
+        for spec in s.pairs.values():
+            gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
+        gateways.update({n: str(backend_net[1]) for n in [*backend_names(s), "redis"]})
+        run_everywhere([(lab[n], ["ip", "route", "add", "default", "via", gw]) for n, gw in gateways.items()])
+        for pair in s.vrrp_blocked:  # the split-brain design: a firewall drops VRRP on the pair's LBs
+            for lb in s.pairs[pair].lbs:
+                self._block_vrrp(lab[lb])
+        self._start_services()
+
+    def _block_vrrp(self, node):
+        node.run_argv(["nft", "add", "table", "inet", "vipcheck"])
+        node.run_argv(["nft", "add", "chain", "inet", "vipcheck", "input",
+                       "{ type filter hook input priority 0; policy accept; }"])
+        node.run_argv(["nft", "add", "rule", "inet", "vipcheck", "input", "ip", "protocol", "vrrp", "drop"])
+
+    def _start_services(self):
+        s, lab, d = self.scenario, self.lab, self.daemons
+        # Render and dry-run everything before any daemon starts.
+        zone = s.dns_name.split(".", 1)[1]
+        host = s.dns_name.split(".", 1)[0]
+        dns_dir = self.run.node_dir("dns")
+        context = {"hostname": "dns", "dir": str(dns_dir), "address": self.dns_address, "zone": zone, "host": host,
+                   "ttl": s.dns_ttl, "rrset_order": s.rrset_order, "records": [s.vips[p] for p in s.dns_records]}
+        named_conf = d.write(lab["dns"], "named.conf", render(DAEMON_CONF, "bind/named.conf.j2", context), "bind")
+        zone_file = d.write(lab["dns"], f"{zone}.zone", render(DAEMON_CONF, "bind/zone.j2", context), "bind")
+        d.dry_run(lab["dns"], ["named-checkconf", str(named_conf)], DAEMON_CONF / "bind/named.conf.j2")
+        d.dry_run(lab["dns"], ["named-checkzone", zone, str(zone_file)], DAEMON_CONF / "bind/zone.j2")
+        backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)]
+        self.lb_configs = {}
+        for spec in s.pairs.values():
+            for lb in spec.lbs:
+                folder = self.run.node_dir(lb)
+                ctx = {"hostname": lb, "dir": str(folder), "vip": spec.vip, "port": s.port, "backends": backends,
+                       "pair": spec.name, "ifname": self.uplink[lb], "vrid": 50 + "ab".index(spec.name) + 1,
+                       "priority": s.priorities[lb], "advert_interval": s.advert_interval, "preempt": s.preempt,
+                       "prefixlen": spec.segment.prefixlen}
+                haproxy = d.write(lab[lb], "haproxy.cfg", render(DAEMON_CONF, "haproxy/haproxy.cfg.j2", ctx))
+                keepalived = d.write(lab[lb], "keepalived.conf",
+                                     render(DAEMON_CONF, "keepalived/keepalived.conf.j2", ctx))
+                d.dry_run(lab[lb], ["haproxy", "-c", "-q", "-f", str(haproxy)], DAEMON_CONF / "haproxy/haproxy.cfg.j2")
+                d.dry_run(lab[lb], ["keepalived", "-t", "-f", str(keepalived)],
+                          DAEMON_CONF / "keepalived/keepalived.conf.j2")
+                self.lb_configs[lb] = (haproxy, keepalived, folder)
+
+        d.start_forking(lab["dns"], ["named", "-c", str(named_conf), "-u", "bind", "-L", str(dns_dir / "named.log")],
+                        dns_dir / "named.pid", "named")
+        redis_dir = self.run.node_dir("redis")
+        d.start_foreground(lab["redis"], ["redis-server", "--bind", self.address["redis"], "--port", str(REDIS_PORT),
+                                          "--protected-mode", "no", "--save", "", "--appendonly", "no",
+                                          "--dir", str(redis_dir)], "redis")
+        self._await_tcp("redis", self.address["redis"], REDIS_PORT)
+        for backend in backend_names(s):
+            d.start_foreground(lab[backend], ["/usr/bin/python3", str(BACKEND_APP), "--name", backend,
+                                              "--listen", f"{self.address[backend]}:{BACKEND_PORT}",
+                                              "--store", s.session_store,
+                                              "--redis", f"{self.address['redis']}:{REDIS_PORT}"], "backend")
+        for lb, (haproxy, _, folder) in self.lb_configs.items():
+            d.start_forking(lab[lb], ["haproxy", "-D", "-f", str(haproxy), "-p", str(folder / "haproxy.pid")],
+                            folder / "haproxy.pid", "haproxy")
+        for lb in self.lb_configs:
+            self._start_keepalived(lb)
+        for backend in backend_names(s):
+            self._await_tcp(backend, self.address[backend], BACKEND_PORT)
+        for lb in self.lb_configs:
+            self._await_tcp(lb, self.address[lb], s.port)
+        self._await_dns()
+
+    def _start_keepalived(self, lb):
+        _, conf, folder = self.lb_configs[lb]
+        self.keepalived[lb] = self.daemons.start_foreground(
+            self.lab[lb], ["keepalived", "-n", "-l", "-D", "-f", str(conf), "-p", str(folder / "keepalived.pid"),
+                           "-r", str(folder / "vrrp.pid"), "-c", str(folder / "checkers.pid")], "keepalived")
+        self.keepalived_started = getattr(self, "keepalived_started", {})
+        self.keepalived_started[lb] = time.monotonic()
+
+    def _await_tcp(self, node, address, port):
+        wait = _core.wait_for_tcp(self.lab[node].netns, address, port, READY_TIMEOUT_MS)
+        if not wait.answered:
+            raise RuntimeError(f"{node}: nothing answers on {address}:{port} after {READY_TIMEOUT_MS} ms "
+                               f"({wait.last_error}); see its log in {self.run.dir / node}")
+
+    def _await_dns(self):
+        """named answers within tens of milliseconds of starting: ask until it does."""
+        deadline = time.monotonic() + READY_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, self.scenario.dns_name, 1, 50, 1)
+            if probe.answers:
+                return
+        raise RuntimeError(f"named does not answer; see {self.run.dir / 'dns' / 'named.log'}")
+
+    # --- converge -------------------------------------------------------------------------
+    def _arp_lbs(self, pair, window_ms=ARP_WINDOW_MS, rounds=1):
+        """The LBs whose MAC answers ARP for the pair's VIP, asked from r1."""
+        spec = self.scenario.pairs[pair]
+        r1_if = self.uplink[f"r1:{SEGMENTS[pair]}"]
+        probe = _core.probe_arp(self.lab["r1"].netns, r1_if, str(spec.segment[1]), [spec.vip], [], rounds,
+                                window_ms, window_ms)
+        macs = self._macs()
+        return sorted({macs.get(r.sender_mac, r.sender_mac) for r in probe.replies if r.sender_ip == spec.vip})
+
+    def _macs(self):
+        if not hasattr(self, "_mac_table"):
+            self._mac_table = {}
+            for lb in self.scenario.lb_names:
+                link = json.loads(self.lab[lb].run_argv(["ip", "-j", "link", "show", "dev", self.uplink[lb]]))
+                self._mac_table[link[0]["address"]] = lb
+        return self._mac_table
+
+    def converge(self):
+        """A pair has converged when exactly one LB answers ARP for its VIP, after every backup
+        has had the protocol's master-down interval and one more advert to settle a tie. A
+        split brain never converges; the wait for it is bounded by the same protocol times."""
+        s = self.scenario
+        start = time.monotonic()
+        hold = master_down_s(s, min(s.priorities.values())) + s.advert_interval
+        decided = max(self.keepalived_started[lb] + master_down_s(s, s.priorities[lb]) for lb in s.lb_names)
+        deadline = decided + 5 * hold + 1.0
+        masters, steady_since = {}, None
+        # Converged: one master per pair, the same ones, for a whole master-down interval.
+        while time.monotonic() < deadline:
+            seen = {pair: self._arp_lbs(pair) for pair in s.pairs}
+            now = time.monotonic()
+            single = now >= decided and all(len(lbs) == 1 for lbs in seen.values())
+            steady_since = (steady_since or now) if single and seen == masters else (now if single else None)
+            masters = seen
+            if steady_since is not None and now - steady_since >= hold:
+                break
+        self.result.convergence = {"reached": all(len(lbs) == 1 for lbs in masters.values()),
+                                   "seconds": round(time.monotonic() - start, 4), "masters": masters}
+
+    # --- measurements ---------------------------------------------------------------------
+    def _http(self, method, vip, path, body="", cookie=""):
+        response = _core.http_request(self.lab["c1"].netns, method, f"http://{vip}:{self.scenario.port}{path}",
+                                      body, cookie, 3000)
+        try:
+            payload = json.loads(response.body) if response.body else {}
+        except ValueError:
+            payload = {}
+        return response, payload
+
+    def _pair_state(self, pair):
+        spec = self.scenario.pairs[pair]
+        holders = [lb for lb in spec.lbs if any(a.address == spec.vip for a in _core.read_addresses(self.lab[lb].netns))]
+        response, payload = self._http("GET", spec.vip, "/health")
+        return PairState(pair, spec.vip, self._arp_lbs(pair, rounds=2), holders, payload.get("lb", ""),
+                         response.error or ("" if response.status == 200 else f"HTTP {response.status}"))
+
+    def send_traffic(self):
+        s = self.scenario
+        self.dns_probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, s.dns_name, s.dns_queries,
+                                         1000, self.seed)
+        self.pair_states = {pair: self._pair_state(pair) for pair in s.pairs}
+        user = f"user-{self.seed % 100000}"
+        login, login_payload = self._http("POST", s.vips["a"], "/login", f"user={user}")
+        cookie = login.set_cookies[0] if login.set_cookies else ""
+        self.sessions = {"user": user, "login": {"status": login.status, "error": login.error, **login_payload},
+                         "cookie": bool(cookie), "steps": []}
+        # Twice: round-robin HAProxy sends the two requests to different backends, so a session
+        # that lives in one backend's memory cannot pass both.
+        self._whoami("through VIP B", "b", cookie)
+        self._whoami("through VIP B again", "b", cookie)
+        if {"vrrp_failover", "session_sharing"} & set(s.checks):
+            self.failover = self._fail_over(cookie)
+        self.result.traffic = {"dns_queries": self.dns_probe.sent, "dns_answers": len(self.dns_probe.answers)}
+
+    def _whoami(self, label, pair, cookie):
+        response, payload = self._http("GET", self.scenario.vips[pair], "/whoami", cookie=cookie)
+        self.sessions["steps"].append({"step": label, "vip": self.scenario.vips[pair], "status": response.status,
+                                       "error": response.error, "user": payload.get("user"),
+                                       "lb": payload.get("lb"), "backend": payload.get("backend")})
+
+    def _fail_over(self, cookie):
+        """Crashes the failing pair's active LB under a steady stream to both VIPs, measures the
+        gap and the other pair, checks the session, then brings the LB back and times its return."""
+        s, lab = self.scenario, self.lab
+        pair = s.failover_pair
+        other = "b" if pair == "a" else "a"
+        state = self.pair_states[pair]
+        crashed = (state.holders or [s.pairs[pair].lbs[0]])[0]
+        standby = next(lb for lb in s.pairs[pair].lbs if lb != crashed)
+        result = Failover(pair, crashed, standby, other_pair=other, preempt=s.preempt)
+        takeover_s = master_down_s(s, s.priorities[standby])
+        duration_s = CRASH_AFTER_S + max(2.0, 2 * takeover_s + 0.5)
+        rng = random.Random(self.seed + 3)
+        stream = TrafficSpec(STREAM_FLOWS, int(duration_s * s.stream_pps / STREAM_FLOWS), s.stream_pps, STREAM_PORT)
+        plans = {p: traffic.plan_flows([("c1", self.client_address, s.vips[p])], STREAM_FLOWS, rng.randrange(2**31))
+                 for p in (pair, other)}
+        deliveries, errors = {}, []
+
+        def stream_to(p):
+            try:
+                deliveries[p] = traffic.deliver(lab, {lb: s.vips[p] for lb in s.pairs[p].lbs}, stream, plans[p],
+                                                rng.getrandbits(32))
+            except Exception as e:  # raised again in the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=stream_to, args=(p,)) for p in (pair, other)]
+        for thread in threads:
+            thread.start()
+        time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
+        crash_ns = time.monotonic_ns()
+        self._crash(crashed)
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        failing, unaffected = deliveries[pair], deliveries[other]
+        result.sent, result.received = failing.sent, failing.received
+        result.per_lb = {lb: r.packets for lb, r in failing.per_lb.items()}
+        last_before = max((f.last_ns for f in failing.per_lb[crashed].flows if f.packets), default=0)
+        first_after = min((f.first_ns for f in failing.per_lb[standby].flows if f.packets and f.first_ns >= crash_ns),
+                          default=0)
+        if last_before and first_after:
+            result.gap_ms = round((first_after - last_before) / 1e6, 2)
+        result.other_sent, result.other_received = unaffected.sent, unaffected.received
+        result.other_per_lb = {lb: r.packets for lb, r in unaffected.per_lb.items()}
+        result.holder_after = self._arp_lbs(pair, rounds=2)
+        self._whoami(f"through VIP {pair.upper()} after {crashed} crashed", pair, cookie)
+        self._restore(crashed, result)
+        return result
+
+    def _crash(self, lb):
+        """A crash is the link going down and keepalived dying (SIGKILL alone leaves the VIP up);
+        the host also loses its runtime addresses, so it cannot come back holding a stale VIP."""
+        node = self.lab[lb]
+        node.run_argv(["ip", "link", "set", self.uplink[lb], "down"])
+        pair = next(spec for spec in self.scenario.pairs.values() if lb in spec.lbs)
+        node.run_argv(["ip", "addr", "del", f"{pair.vip}/{pair.segment.prefixlen}", "dev", self.uplink[lb]],
+                      check=False)
+        folder = self.lb_configs[lb][2]
+        for pid in (int((folder / "vrrp.pid").read_text().split()[0]), self.keepalived[lb].pid):
+            try:
+                os.kill(pid, signal.SIGKILL)  # our own keepalived, by the PID we started
+            except ProcessLookupError:
+                pass
+        self.keepalived[lb].wait()
+
+    def _restore(self, lb, result):
+        s = self.scenario
+        self.lab[lb].run_argv(["ip", "link", "set", self.uplink[lb], "up"])
+        restarted = time.monotonic()
+        self._start_keepalived(lb)
+        pair = result.pair
+        # With preemption the returning LB takes the VIP back once it has heard the standby;
+        # without, the standby keeps it: watch for a master-down interval beyond that.
+        deadline = restarted + 3 * master_down_s(s, s.priorities[lb]) + 1.0
+        holders = []
+        while time.monotonic() < deadline:
+            holders = self._arp_lbs(pair)
+            if holders == [lb] and s.preempt:
+                result.return_ms = round((time.monotonic() - restarted) * 1000, 1)
+                break
+        result.returned_to = ", ".join(holders)
+
+    # --- checks ---------------------------------------------------------------------------
+    def check(self):
+        s = self.scenario
+        results = []
+        for name in s.checks:
+            if name == "dns_answers":
+                results.append(dns_answers(self.dns_probe, [s.vips[p] for p in s.pairs], s.dns_ttl,
+                                           [s.vips[p] for p in s.dns_records]))
+            elif name == "dns_rotation":
+                results.append(dns_rotation(self.dns_probe, s.rrset_order))
+            elif name == "vip_pairs":
+                results.append(vip_pairs(self.pair_states, s))
+            elif name == "vrrp_failover":
+                results.append(vrrp_failover(self.failover, s))
+            elif name == "session_sharing":
+                results.append(session_sharing(self.sessions, s))
+        return results

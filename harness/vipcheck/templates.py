@@ -1,0 +1,23 @@
+"""Daemon configurations rendered from Jinja2 templates; a template's fault is the user's input."""
+from pathlib import Path
+
+import jinja2
+
+from vipcheck.errors import ScenarioError
+
+REPO = Path(__file__).resolve().parents[2]
+DAEMON_CONF = REPO / "daemon-conf"
+
+
+def render(folder, name, context):
+    """Renders FOLDER/NAME with context; unknown names in the template are errors, not blanks."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateNotFound:
+        raise ScenarioError(Path(folder) / name, "", "template missing") from None
+    except jinja2.TemplateSyntaxError as e:
+        raise ScenarioError(Path(folder) / name, f"line {e.lineno}", f"template syntax: {e.message}") from None
+    except jinja2.UndefinedError as e:
+        raise ScenarioError(Path(folder) / name, "", f"template uses an unknown value: {e.message}") from None
