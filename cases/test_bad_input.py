@@ -42,6 +42,13 @@ def test_run_rejects_invalid_scenario_the_same_way(path, tmp_path, untouched_roo
     assert_one_line_error(run, 2, path.name, expected_message(path))
 
 
+def test_every_shipped_scenario_and_case_validates():
+    paths = sorted((REPO / "topologies").glob("*.yaml")) + sorted((REPO / "cases").glob("*.yaml"))
+    run = vipcheck("validate", *paths, user="nobody")
+    assert run.status == 0, run.stderr
+    assert run.stdout.count(": valid (") == len(paths)
+
+
 def test_missing_scenario_file():
     run = vipcheck("validate", "no/such/scenario.yaml")
     assert_one_line_error(run, 2, "no/such/scenario.yaml", "cannot read")

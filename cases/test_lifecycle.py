@@ -47,8 +47,7 @@ def test_run_records_the_pids_it_owns(untouched_root_namespace):
     run_id = read_until(proc, "converge...")
     state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
     labels = sorted(p["label"] for p in state["processes"])
-    assert labels == sorted(["r1/zebra", "r1/ospfd", "lb1/zebra", "lb1/staticd", "lb1/ospfd",
-                             "lb2/zebra", "lb2/staticd", "lb2/ospfd"])
+    assert labels == sorted(["r1/zebra", "r1/ospfd", "lb1/zebra", "lb1/ospfd", "lb2/zebra", "lb2/ospfd"])
     for entry in state["processes"]:
         cmdline = open(f"/proc/{entry['pid']}/cmdline", "rb").read().decode()
         assert f"/run/vipcheck/{run_id}/" in cmdline

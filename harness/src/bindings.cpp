@@ -113,6 +113,8 @@ PYBIND11_MODULE(_core, m) {
              }),
              py::arg("netns"), py::arg("vip"), py::arg("port"), py::arg("run_tag"), py::arg("flow_count"),
              py::arg("counter"), py::call_guard<py::gil_scoped_release>())
+        .def("snapshot", &FlowSink::snapshot, py::call_guard<py::gil_scoped_release>(),
+             "Packets per flow so far; the sink keeps running.")
         .def("stop", &FlowSink::stop, py::call_guard<py::gil_scoped_release>());
 
     py::class_<Nexthop>(m, "Nexthop")
@@ -162,6 +164,15 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("netns"), py::arg("destination"), py::arg("prefix_len"), py::arg("gateways"), py::arg("timeout_ms"),
         "Watch route events until the route is unicast via exactly `gateways`, or the timeout passes.");
+
+    py::class_<RouteMonitor>(m, "RouteMonitor")
+        .def(py::init<const std::string&, const std::string&, uint32_t>(), py::arg("netns"), py::arg("destination"),
+             py::arg("prefix_len") = 32, py::call_guard<py::gil_scoped_release>())
+        .def("changes", &RouteMonitor::changes, py::call_guard<py::gil_scoped_release>())
+        .def("wait_for", &RouteMonitor::wait_for, py::arg("gateways"), py::arg("since_ns"), py::arg("timeout_ms"),
+             py::call_guard<py::gil_scoped_release>(),
+             "The first change at or after since_ns (or the state then) via exactly `gateways`, or None.")
+        .def("stop", &RouteMonitor::stop, py::call_guard<py::gil_scoped_release>());
 
     m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
 

@@ -2,7 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -59,6 +63,34 @@ VipRoute read_route(const std::string& netns, const std::string& destination, ui
 RouteWait wait_for_nexthops(const std::string& netns, const std::string& destination, uint32_t prefix_len,
                             std::vector<std::string> gateways, uint32_t timeout_ms,
                             const std::function<bool()>& cancelled);
+
+// Watches one route in the background and timestamps every change of it (CLOCK_MONOTONIC, the
+// clock the harness stamps its failures with), until stopped.
+class RouteMonitor {
+public:
+    // Returns once subscribed and the first state is recorded.
+    RouteMonitor(const std::string& netns, const std::string& destination, uint32_t prefix_len);
+    ~RouteMonitor();
+    RouteMonitor(const RouteMonitor&) = delete;
+    RouteMonitor& operator=(const RouteMonitor&) = delete;
+
+    std::vector<RouteChange> changes() const;
+    // Blocks until a change recorded at or after since_ns is unicast via exactly `gateways`.
+    std::optional<RouteChange> wait_for(std::vector<std::string> gateways, uint64_t since_ns, uint32_t timeout_ms);
+    void stop();
+
+private:
+    void watch(int events_fd, void* query_socket);
+
+    uint32_t destination_;
+    uint32_t prefix_len_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<RouteChange> changes_;
+    int stop_fd_ = -1;
+    std::thread thread_;
+    bool stopped_ = false;
+};
 
 // What the kernel decides for one destination, as `ip route get` shows it.
 struct RouteLookup {

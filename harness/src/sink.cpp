@@ -130,6 +130,7 @@ void FlowSink::receive_loop(int sock) {
         if (n > 0) {
             const uint64_t now = monotonic_ns();
             uint64_t ours = 0;
+            std::unique_lock lock(report_mutex_);
             for (int i = 0; i < n; ++i) {
                 for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
                     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
@@ -156,6 +157,7 @@ void FlowSink::receive_loop(int sock) {
                 ++ours;
             }
             report_.packets += ours;
+            lock.unlock();
             if (ours) counter_->add(ours, now);
             continue;
         }
@@ -164,6 +166,13 @@ void FlowSink::receive_loop(int sock) {
         ::poll(fds, 2, -1);
         if (fds[1].revents & POLLIN) stopping = true;
     }
+}
+
+std::vector<uint64_t> FlowSink::snapshot() const {
+    std::lock_guard lock(report_mutex_);
+    std::vector<uint64_t> packets(report_.flows.size());
+    for (size_t i = 0; i < packets.size(); ++i) packets[i] = report_.flows[i].packets;
+    return packets;
 }
 
 SinkReport FlowSink::stop() {

@@ -60,6 +60,9 @@ public:
     FlowSink(const FlowSink&) = delete;
     FlowSink& operator=(const FlowSink&) = delete;
 
+    // Packets per flow so far, while the sink runs: the harness cuts time windows with it.
+    std::vector<uint64_t> snapshot() const;
+
     // Drains what is queued, stops the thread and hands over the record (once).
     SinkReport stop();
 
@@ -68,6 +71,7 @@ private:
 
     SinkConfig config_;
     std::shared_ptr<ArrivalCounter> counter_;
+    mutable std::mutex report_mutex_;  // the receive thread writes, snapshot() reads
     SinkReport report_;
     int stop_fd_ = -1;
     std::thread thread_;

@@ -273,3 +273,42 @@ TEST_F(Drivers, ArpProbeHearsTheVipOnLoOnlyWithoutArpIgnore) {
     EXPECT_EQ(quiet.replies[0].sender_ip, EcmpNetwork::kLb1Uplink);
     EXPECT_EQ(quiet.replies[0].sender_mac, flux.replies[0].sender_mac);
 }
+
+TEST_F(Drivers, RouteMonitorTimestampsEveryChangeOnTheMonotonicClock) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    RouteMonitor monitor(net.router.path(), EcmpNetwork::kVip, 32);
+    ASSERT_TRUE(monitor.wait_for({"10.0.2.2", "10.0.3.2"}, 0, 1000));  // the state in force counts
+    const uint64_t before_change = monotonic_ns();
+    net.lb2.run({"ip", "link", "set", "eth0", "down"});  // r1 loses the carrier of l2
+    net.router.run({"ip", "route", "replace", "10.99.0.1/32", "via", "10.0.2.2"});
+    auto withdrawn = monitor.wait_for({"10.0.2.2"}, before_change, 2000);
+    ASSERT_TRUE(withdrawn);
+    EXPECT_GE(withdrawn->at_ns, before_change);
+    EXPECT_LT(withdrawn->at_ns - before_change, 1'000'000'000ull);
+    EXPECT_FALSE(monitor.wait_for({"10.0.3.2"}, before_change, 100));
+    monitor.stop();
+    auto changes = monitor.changes();
+    ASSERT_GE(changes.size(), 2u);
+    for (size_t i = 1; i < changes.size(); ++i) EXPECT_GE(changes[i].at_ns, changes[i - 1].at_ns);
+}
+
+TEST_F(Drivers, SinkSnapshotCountsWhileItRuns) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
+    auto counter = std::make_shared<ArrivalCounter>();
+    FlowSink sink({net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, 2}, counter);
+    InjectionPlan plan;
+    plan.netns = net.client.path();
+    plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
+    plan.dst_ip = parse_ipv4(EcmpNetwork::kVip);
+    plan.dst_port = kPort;
+    plan.src_ports = {30000, 30001};
+    plan.packets_per_flow = 5;
+    plan.rate_pps = 10000;
+    plan.run_tag = kTag;
+    inject_flows(plan);
+    counter->wait_for(10, 300, 2000);
+    EXPECT_EQ(sink.snapshot(), (std::vector<uint64_t>{5, 5}));
+    EXPECT_EQ(sink.stop().packets, 10u);
+}

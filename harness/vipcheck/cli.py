@@ -55,7 +55,7 @@ def _validate(args):
     environment.check_modules()
     for path in args.scenarios:
         spec = scenario.load(path)
-        print(f"{path}: valid ({spec.topology}, {spec.lbs} LBs, checks: {', '.join(spec.checks)})")
+        print(f"{path}: valid ({spec.topology}, {len(spec.lb_names)} LBs, checks: {', '.join(spec.checks)})")
     return EXIT_PASSED
 
 

@@ -12,6 +12,8 @@ from vipcheck.errors import ScenarioError
 ECMP_ROLES = ("router", "lb", "client")
 LO_SUBNET_ROLES = ("router", "lb", "client", "neighbour")
 ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
+FAILOVER_CHECKS = ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
+FAILURE_TYPES = ("link_down", "silent_drop", "frr_crash", "drain", "service_down")
 LO_SUBNET_CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression")
 DNS_PAIRS_ROLES = ("router", "lb", "client", "dns", "backend", "redis")
 DNS_PAIRS_CHECKS = ("dns_answers", "dns_rotation", "vip_pairs", "vrrp_failover", "session_sharing")
@@ -35,8 +37,25 @@ class OspfSpec:
     cost: dict = field(default_factory=dict)  # lb name -> interface cost
 
     def detection_s(self):
-        """How long OSPF alone needs to declare a silent neighbour dead."""
+        """How long the router needs to declare a silent neighbour dead: BFD when on, else OSPF."""
+        if self.bfd:
+            return self.bfd_interval_ms * self.bfd_multiplier / 1000
         return 1.0 if self.dead == "minimal" else float(self.dead)
+
+    def detection_cause(self):
+        if self.bfd:
+            return f"detection by BFD, {self.bfd_interval_ms} ms x {self.bfd_multiplier}"
+        if self.dead == "minimal":
+            return f"detection by OSPF dead minimal (1 s, hello multiplier {self.hello_multiplier})"
+        return f"detection by OSPF dead interval {self.dead} s; enable BFD or dead minimal"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One event of the timeline: a failure of `target`, or its restore, at_ms into the traffic."""
+    type: str
+    target: str
+    at_ms: int
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,19 @@ class EcmpScenario(_NodeNames):
     lb_links: ipaddress.IPv4Network
     convergence_timeout_s: int
     frr_conf: Path                   # folder of FRR templates, one subfolder per role
+    announce: str = "stub"           # stub: the VIP on lo as an intra-area route; external: redistributed
+    failures: tuple = ()             # Failure events, a failure and optionally its restore
+    max_gap_ms: int = 1000
+    max_extra_moved: int = 0         # flows allowed to move beyond the failed LB's own
+    duration_ms: int = 0             # of the steady stream, when there are failures
+
+    @property
+    def failure(self):
+        return next((f for f in self.failures if f.type != "restore"), None)
+
+    @property
+    def restore(self):
+        return next((f for f in self.failures if f.type == "restore"), None)
 
 
 @dataclass(frozen=True)
@@ -307,7 +339,25 @@ def _parse_ecmp(source, top):
     ospf = OspfSpec(hello, dead, multiplier, bfd, bfd_interval, bfd_multiplier, cost)
 
     traffic = _traffic(top, clients, 2048)
-    checks = _checks(top, ECMP_CHECKS)
+    announce = top.text("announce", "stub", re.compile(r"^(stub|external)$"), "stub or external")
+    if vip_missing_on_raw(top) and announce != "external":
+        top.fail("vip_missing_on", "an LB without the VIP announces it only with announce: external")
+    failures = _failures(top, lb_names)
+    default_checks = ECMP_CHECKS + (FAILOVER_CHECKS if failures else ())
+    checks = top.names("checks", list(default_checks), ECMP_CHECKS + FAILOVER_CHECKS, "check")
+    if not checks:
+        top.fail("checks", "lists no check")
+    if set(checks) & set(FAILOVER_CHECKS) and not failures:
+        top.fail("checks", f"{sorted(set(checks) & set(FAILOVER_CHECKS))[0]} needs a `failures` timeline")
+    if "recovery" in checks and not any(f.type == "restore" for f in failures):
+        top.fail("checks", "recovery needs a restore in `failures`")
+    max_gap_ms = top.integer("max_gap_ms", 1000, 1, 600_000)
+    max_extra_moved = top.integer("max_extra_moved", 0, 0, 64000 * clients)
+    last_ms = max((f.at_ms for f in failures), default=0)
+    settle_ms = int(max(1.0, 2 * ospf.detection_s()) * 1000) + 1000
+    duration_ms = top.integer("duration_ms", last_ms + settle_ms if failures else 0, 0, 600_000)
+    if failures and duration_ms <= last_ms:
+        top.fail("duration_ms", f"the stream must outlast the last event at {last_ms} ms")
     vip_missing_on = top.names("vip_missing_on", [], lb_names, "LB")
 
     addressing = top.sub("addressing")
@@ -325,7 +375,40 @@ def _parse_ecmp(source, top):
     frr_conf = _folder(top, "frr_conf", DEFAULT_FRR_CONF)
     top.finish()
     return EcmpScenario(source, name, "ecmp", vip, lbs, clients, lo_prefixlen, sysctl, ospf, traffic,
-                        checks, vip_missing_on, client_links, lb_links, timeout, frr_conf)
+                        checks, vip_missing_on, client_links, lb_links, timeout, frr_conf, announce, failures,
+                        max_gap_ms, max_extra_moved, duration_ms)
+
+
+def vip_missing_on_raw(top):
+    return bool(top.mapping.get("vip_missing_on"))
+
+
+def _failures(top, lb_names):
+    """failures: [{type, target, at_ms}]: one failure, then optionally the restore of its target."""
+    raw = top.raw("failures", [])
+    if not isinstance(raw, list):
+        top.fail("failures", f"must be a list of {{type, target, at_ms}}, got {raw!r}")
+    events = []
+    for index, entry in enumerate(raw):
+        fields = Fields(top.source, f"failures[{index}]", entry)
+        kind = fields.raw("type", None)
+        if kind not in FAILURE_TYPES + ("restore",):
+            fields.fail("type", f"must be one of {', '.join(FAILURE_TYPES + ('restore',))}, got {kind!r}")
+        target = fields.raw("target", None)
+        if target not in lb_names:
+            fields.fail("target", f"must be an LB of this scenario ({', '.join(lb_names)}), got {target!r}")
+        at_ms = fields.integer("at_ms", None, 1, 600_000)
+        fields.finish()
+        events.append(Failure(kind, target, at_ms))
+    if not events:
+        return ()
+    if events[0].type == "restore":
+        top.fail("failures", "the timeline starts with a restore; put the failure first")
+    if len(events) > 2 or (len(events) == 2 and (events[1].type != "restore" or events[1].target != events[0].target)):
+        top.fail("failures", "one failure, optionally followed by the restore of the same LB")
+    if len(events) == 2 and events[1].at_ms <= events[0].at_ms:
+        top.fail("failures", f"the restore at {events[1].at_ms} ms must come after the failure at {events[0].at_ms} ms")
+    return tuple(events)
 
 
 def _sysctl(top, roles):

@@ -2,6 +2,7 @@
 The sinks record; the checks ask them afterwards."""
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 from vipcheck import _core
@@ -69,9 +70,11 @@ def plan_flows(senders, total_flows, seed):
     return plans
 
 
-def deliver(lab, sinks_at, traffic, flow_plans, run_tag):
+def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None):
     """Starts a sink on every node of sinks_at (node -> address it listens on), sends every
-    plan's flows at once, and waits until everything arrived or nothing more comes."""
+    plan's flows at once, and waits until everything arrived or nothing more comes. `during`,
+    if given, runs in this thread while the flows are sent, with a function that snapshots
+    every sink's per-flow counts and the CLOCK_MONOTONIC time the sending started."""
     flows = sum(len(plan.src_ports) for plan in flow_plans)
     counter = _core.ArrivalCounter()
     sinks = {node: _core.FlowSink(lab[node].netns, address, traffic.port, run_tag, flows, counter)
@@ -91,8 +94,11 @@ def deliver(lab, sinks_at, traffic, flow_plans, run_tag):
 
     try:
         threads = [threading.Thread(target=send, args=(plan,)) for plan in flow_plans]
+        started_ns = time.monotonic_ns()
         for thread in threads:
             thread.start()
+        if during:
+            during(lambda: {node: sink.snapshot() for node, sink in sinks.items()}, started_ns)
         for thread in threads:
             thread.join()
         if errors:

@@ -1,10 +1,14 @@
 """The ECMP design: clients -> r1 -> N LBs announcing one VIP over OSPF."""
+import dataclasses
+import json
 import random
+import time
 
 from topologies.ecmp import EcmpTopo, address_plan
-from vipcheck import _core, frr, lo_routes, traffic
+from vipcheck import _core, failover, frr, lo_routes, traffic
 from vipcheck.checks import CheckResult
 from vipcheck.checks.ecmp import CHECKS, EcmpMeasurements
+from vipcheck.checks.failover import CHECKS as FAILOVER_CHECKS
 from vipcheck.checks.lo import lo_route
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
@@ -40,7 +44,7 @@ class EcmpDesign:
                 commands.append((lb, ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
             r1_links.append({"ifname": near_if, "network": link.network, "cost": cost})
             lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
-                                     "ospf": s.ospf,
+                                     "ospf": s.ospf, "announce": s.announce,
                                      "ospf_links": [{"ifname": far_if, "network": link.network, "cost": cost}]}
         self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
         run_everywhere(commands)
@@ -52,10 +56,12 @@ class EcmpDesign:
         routers = [frr.FrrRouter(run, r1, "router", ["zebra", *extra, "ospfd"],
                                  {"hostname": "r1", "router_id": plan.lb_links[0].near_address, "ospf": s.ospf,
                                   "ospf_links": r1_links, "passive_links": passive_links}, s.frr_conf)]
-        routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", "staticd", *extra, "ospfd"], context, s.frr_conf)
+        static = ["staticd"] if s.announce == "external" else []  # it carries the external announcement
+        routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", *static, *extra, "ospfd"], context, s.frr_conf)
                     for lb, context in lb_contexts.items()]
         frr.check_configs(routers)
         frr.start_all(routers)
+        self.routers = {router.node.logical: router for router in routers}
 
     def converge(self):
         """Waits on r1's route events until OSPF installed exactly the paths the design calls for:
@@ -69,20 +75,52 @@ class EcmpDesign:
             "seconds": round((wait.reached_ns - wait.started_ns) / 1e9, 4) if wait.reached else None,
             "route_changes": [{"after_s": round((c.at_ns - wait.started_ns) / 1e9, 4),
                                "nexthops": [h.gateway for h in c.route.nexthops]} for c in wait.changes]}
+        if wait.reached and s.ospf.bfd:
+            self.result.convergence["bfd_up_s"] = self._await_bfd()
         if not wait.reached:
             self.result.checks.append(CheckResult(
                 "convergence", False, f"{len(wait.route.nexthops)} nexthops after {s.convergence_timeout_s} s",
                 f"nexthops {', '.join(best)}", "OSPF did not converge: see the FRR logs in the run folder"))
+
+    def best_gateways(self, excluding=()):
+        """The gateways OSPF should install: the cheapest LBs among those still in service."""
+        costs = {lb: self.scenario.ospf.cost.get(lb, DEFAULT_COST) for lb in self.scenario.lb_names
+                 if lb not in excluding}
+        return sorted(self.gateways[lb] for lb, cost in costs.items() if cost == min(costs.values()))
+
+    def _await_bfd(self):
+        """BFD sessions come up after OSPF (they start with slow timers): until they do, a
+        failure would be detected by OSPF alone. Asks bfdd until every LB's session is up."""
+        start = time.monotonic()
+        deadline = start + self.scenario.convergence_timeout_s
+        while time.monotonic() < deadline:
+            peers = json.loads(self.routers["r1"].vtysh("show bfd peers json") or "[]")
+            if len(peers) == self.scenario.lbs and all(p.get("status") == "up" for p in peers):
+                return round(time.monotonic() - start, 3)
+        raise RuntimeError(f"BFD sessions on r1 not up after {self.scenario.convergence_timeout_s} s; "
+                           f"see {self.routers['r1'].dir / 'bfdd.log'}")
 
     def send_traffic(self):
         s, lab = self.scenario, self.lab
         rng = random.Random(self.seed + 1)
         senders = [(c, self.plan.client_links[i].far_address, s.vip) for i, c in enumerate(s.client_names)]
         flows = traffic.plan_flows(senders, s.traffic.flows, rng.randrange(2**31))
+        spec = s.traffic
+        during = None
+        if s.failures:
+            # A steady stream that outlasts the timeline: every flow sends for duration_ms.
+            packets = -(-s.duration_ms * spec.rate_pps // (1000 * spec.flows))
+            spec = dataclasses.replace(spec, packets_per_flow=max(1, packets))
+            self.monitor = _core.RouteMonitor(lab["r1"].netns, s.vip, 32)
+            self.timeline = failover.Timeline(self, s)
+            during = self.timeline.run
         self.route_before = _core.read_route(lab["r1"].netns, s.vip, 32)
-        self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, flows,
-                                        rng.getrandbits(32))
+        self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, spec, flows, rng.getrandbits(32),
+                                        during=during)
         self.route_after = _core.read_route(lab["r1"].netns, s.vip, 32)
+        if s.failures:
+            self.monitor.stop()
+            self.timeline.finish(self.delivery, self.monitor.changes())
         self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
                                "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}
 
@@ -94,7 +132,9 @@ class EcmpDesign:
                              self.result.sysctl, lb_addresses)
         results = []
         for name in s.checks:
-            if name == "lo_route":
+            if name in FAILOVER_CHECKS:
+                results.append(FAILOVER_CHECKS[name](self.timeline.measurement, s))
+            elif name == "lo_route":
                 results.append(lo_route([
                     lo_routes.measure(lab[link.far], link.far, s.vip, self.uplinks[link.far],
                                       {"router r1": link.near_address,

@@ -1,0 +1,117 @@
+"""Failover checks on the ECMP design: the data-plane gap, the route withdrawal, recovery
+after restore, and how many flows moved beyond the ideal."""
+import statistics
+
+from vipcheck import _core
+from vipcheck.checks import FALSE_ALARM_RATE, CheckResult
+
+
+def _gaps(m):
+    """Per-flow data-plane gap in ms: a flow's lost packets times its packet interval (the loss
+    of one flow is one contiguous stretch while its LB is unreachable)."""
+    return [lost * m.flow_interval_ms for lost in m.lost_per_flow if lost > 0]
+
+
+def failover_gap(m, scenario):
+    gaps = _gaps(m)
+    worst = round(max(gaps), 2) if gaps else 0.0
+    detect = m.ms_after(m.withdrawn_at_ns, m.failed_at_ns)
+    measured = (f"{m.failure.type} of {m.failure.target}: data-plane gap {worst} ms (worst of {len(gaps)} flows "
+                f"that lost packets, median {round(statistics.median(gaps), 2) if gaps else 0} ms, resolution "
+                f"{m.flow_interval_ms:.2f} ms); route changed {detect if detect is not None else 'never'} ms after it")
+    expected = f"gap at most {scenario.max_gap_ms} ms"
+    passed = worst <= scenario.max_gap_ms
+    diagnosis = ""
+    if not passed:
+        if not m.withdrawn_at_ns:
+            diagnosis = (f"r1 never withdrew {m.failure.target}'s path, so its flows were lost to the end: "
+                         "the announcement outlives the service (see route_withdrawn)")
+        elif m.failure.type in ("link_down",):
+            diagnosis = "the carrier loss should be seen at once: see the FRR logs for a slow SPF"
+        else:
+            diagnosis = f"{scenario.ospf.detection_cause()}"
+    details = {"gap_ms_max": worst, "gap_ms_median": round(statistics.median(gaps), 2) if gaps else 0.0,
+               "flows_with_loss": len(gaps), "lost_packets": sum(m.lost_per_flow),
+               "flow_interval_ms": m.flow_interval_ms, "detection_ms": detect}
+    return CheckResult("failover_gap", passed, measured, expected, diagnosis, details)
+
+
+def route_withdrawn(m, scenario):
+    target = m.failure.target
+    detect = m.ms_after(m.withdrawn_at_ns, m.failed_at_ns)
+    measured = (f"{target}'s nexthop left r1's route {detect} ms after {m.failure.type}" if m.withdrawn_at_ns
+                else f"{target}'s nexthop stayed in r1's route")
+    expected = f"r1 withdraws {target} ({m.gateways[target]}) from the VIP's route"
+    diagnosis = "" if m.withdrawn_at_ns else (
+        f"{target} still announces the VIP after {m.failure.type}: the announcement is not tied to the "
+        "service's health" if m.failure.type == "service_down" else
+        f"r1 did not notice within {2 * scenario.ospf.detection_s() + 2:.1f} s: {scenario.ospf.detection_cause()}")
+    return CheckResult("route_withdrawn", bool(m.withdrawn_at_ns), measured, expected, diagnosis,
+                       {"detection_ms": detect, "route_changes": m.route_changes})
+
+
+def recovery(m, scenario):
+    target = m.failure.target
+    window = m.windows.get("restored")
+    back = m.ms_after(m.recovered_at_ns, m.restored_at_ns)
+    lbs = scenario.lb_names
+    counts = {lb: 0 for lb in lbs}
+    if window:
+        for flow in range(len(m.lost_per_flow)):
+            lb = window.lb_of(flow)
+            if lb:
+                counts[lb] += 1
+    test = _core.test_spread([counts[lb] for lb in lbs], [], FALSE_ALARM_RATE)
+    spread = ", ".join(f"{lb} {counts[lb]}" for lb in lbs)
+    measured = (f"route whole again {back} ms after the restore" if m.recovered_at_ns else
+                "r1's route never got all its nexthops back") + f"; flows after: {spread} (p={test.p_value:.2g})"
+    expected = f"after {target} returns, r1 routes through every LB and flows spread evenly (p >= {FALSE_ALARM_RATE:g})"
+    passed = bool(m.recovered_at_ns) and test.consistent
+    diagnosis = ""
+    if not m.recovered_at_ns:
+        diagnosis = f"{target} came back but r1 did not take it into its ECMP set again"
+    elif not test.consistent:
+        diagnosis = f"{target} is routed to again but the flows did not spread back (p={test.p_value:.2g})"
+    return CheckResult("recovery", passed, measured, expected, diagnosis,
+                       {"recovery_ms": back, "counts": counts, "p_value": test.p_value})
+
+
+def _moved(before, after, flows, failed):
+    """(moved, of which not the failed LB's own): flows whose LB changed between two windows."""
+    moved = extra = 0
+    for flow in range(flows):
+        a, b = before.lb_of(flow), after.lb_of(flow)
+        if a and b and a != b:
+            moved += 1
+            extra += a != failed
+    return moved, extra
+
+
+def flows_moved(m, scenario):
+    flows = len(m.lost_per_flow)
+    target = m.failure.target
+    before, failed = m.windows["before"], m.windows["failed"]
+    own = sum(1 for flow in range(flows) if before.lb_of(flow) == target)
+    moved, extra = _moved(before, failed, flows, target)
+    measured = f"on {m.failure.type}: {moved} flows moved, {own} were {target}'s, {extra} beyond the ideal"
+    details = {"failure": {"moved": moved, "own": own, "extra": extra}}
+    if "restored" in m.windows:
+        back, extra_back = 0, 0
+        restored = m.windows["restored"]
+        for flow in range(flows):
+            a, b = failed.lb_of(flow), restored.lb_of(flow)
+            if a and b and a != b:
+                back += 1
+                extra_back += b != target  # ideally a flow only moves onto the returning LB
+        measured += f"; on restore: {back} moved, {extra_back} between LBs that never left"
+        details["restore"] = {"moved": back, "extra": extra_back}
+    expected = f"at most {scenario.max_extra_moved} flows beyond {target}'s own move on failure"
+    passed = extra <= scenario.max_extra_moved
+    diagnosis = "" if passed else (
+        f"{extra} flows of surviving LBs moved when {target} left: hash-threshold ECMP re-divides the hash "
+        "space when a nexthop leaves; resilient nexthop groups move only the failed LB's flows")
+    return CheckResult("flows_moved", passed, measured, expected, diagnosis, details)
+
+
+CHECKS = {"failover_gap": failover_gap, "route_withdrawn": route_withdrawn, "recovery": recovery,
+          "flows_moved": flows_moved}

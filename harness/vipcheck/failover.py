@@ -1,0 +1,101 @@
+"""The failure timeline of an ECMP run: at each scheduled time, snapshot the sinks, inject the
+failure (or restore), and wait on r1's route monitor for the change the design should make.
+What it records becomes a FailoverMeasurement for the checks."""
+import time
+from dataclasses import dataclass, field
+
+from vipcheck.failures import FailureInjector
+
+ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change
+
+
+@dataclass
+class Window:
+    """Per-flow packet counts over one stretch of the stream, per LB."""
+    name: str
+    counts: dict          # lb -> [packets per flow]
+
+    def lb_of(self, flow):
+        """The LB that carried most of the flow's packets in this window, or None."""
+        best = max(self.counts, key=lambda lb: self.counts[lb][flow])
+        return best if self.counts[best][flow] else None
+
+
+@dataclass
+class FailoverMeasurement:
+    failure: object
+    restore: object
+    packets_per_flow: int
+    flow_interval_ms: float           # time between two packets of one flow
+    failed_at_ns: int = 0
+    withdrawn_at_ns: int = 0          # r1's route left the failed LB (0: never)
+    restored_at_ns: int = 0
+    recovered_at_ns: int = 0          # r1's route was whole again (0: never)
+    lost_per_flow: list = field(default_factory=list)
+    windows: dict = field(default_factory=dict)   # before, failed, restored -> Window
+    route_changes: list = field(default_factory=list)
+    gateways: dict = field(default_factory=dict)  # lb -> gateway
+
+    def ms_after(self, at_ns, since_ns):
+        return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None
+
+
+class Timeline:
+    def __init__(self, design, scenario):
+        self.design, self.scenario = design, scenario
+        self.injector = FailureInjector(design.lab, scenario, design.routers, design.uplinks)
+        spec = scenario.traffic
+        self.measurement = FailoverMeasurement(scenario.failure, scenario.restore, 0, spec.flows / spec.rate_pps * 1000,
+                                               gateways=design.gateways)
+        self.snapshots = {}
+        self.timeout_s = 2 * scenario.ospf.detection_s() + ROUTE_SLACK_S
+
+    def run(self, snapshot, started_ns):
+        """Runs in the harness's thread while the stream flows."""
+        s, m = self.scenario, self.measurement
+        failure, restore = s.failure, s.restore
+        self._at(started_ns, failure.at_ms)
+        self.snapshots["failure"] = snapshot()
+        m.failed_at_ns = time.monotonic_ns()
+        self.injector.apply(failure)
+        change = self.design.monitor.wait_for(self.design.best_gateways(excluding=[failure.target]),
+                                              m.failed_at_ns, int(self.timeout_s * 1000))
+        m.withdrawn_at_ns = change.at_ns if change else 0
+        self.snapshots["failed"] = snapshot()
+        if restore:
+            self._at(started_ns, restore.at_ms)
+            self.snapshots["restore"] = snapshot()
+            m.restored_at_ns = time.monotonic_ns()
+            self.injector.restore(failure, failure.target)
+            # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
+            change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns,
+                                                  int((self.timeout_s + s.ospf.detection_s()) * 1000))
+            m.recovered_at_ns = change.at_ns if change else 0
+            self.snapshots["restored"] = snapshot()
+
+    @staticmethod
+    def _at(started_ns, at_ms):
+        """The failure's scheduled moment on the stream's clock: the experiment's timeline."""
+        delay = (started_ns + at_ms * 1_000_000 - time.monotonic_ns()) / 1e9
+        if delay > 0:
+            time.sleep(delay)
+
+    def finish(self, delivery, changes):
+        m, snaps = self.measurement, self.snapshots
+        m.packets_per_flow = delivery.packets_per_flow
+        final = {lb: [f.packets for f in report.flows] for lb, report in delivery.per_lb.items()}
+        lbs = list(final)
+        received = [sum(final[lb][i] for lb in lbs) for i in range(delivery.flows)]
+        m.lost_per_flow = [delivery.packets_per_flow - r for r in received]
+
+        def diff(later, earlier):
+            return {lb: [a - b for a, b in zip(later[lb], earlier[lb])] for lb in lbs}
+
+        m.windows["before"] = Window("before", snaps["failure"])
+        failed_end = snaps.get("restore", final)
+        m.windows["failed"] = Window("failed", diff(failed_end, snaps["failed"]))
+        if "restored" in snaps:
+            m.windows["restored"] = Window("restored", diff(final, snaps["restored"]))
+        base = changes[0].at_ns if changes else 0
+        m.route_changes = [{"after_ms": round((c.at_ns - base) / 1e6, 3),
+                            "nexthops": [h.gateway for h in c.route.nexthops]} for c in changes]

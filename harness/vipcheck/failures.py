@@ -1,0 +1,85 @@
+"""Failures injected into an LB of the ECMP design, and their restores. Each is what the
+failure does to a real host; none is a stand-in the router could not see through."""
+import os
+import signal
+
+from vipcheck import frr
+
+FAULT_TABLE = "vipcheck_fault"
+ANNOUNCEMENTS = {"external": ("redistribute connected route-map VIP", "redistribute static"),
+                 "stub": ("network {vip}/32 area 0",)}
+
+
+class FailureInjector:
+    def __init__(self, lab, scenario, routers, uplinks):
+        self.lab, self.scenario, self.routers, self.uplinks = lab, scenario, routers, uplinks
+
+    def apply(self, failure):
+        getattr(self, f"_{failure.type}")(failure.target)
+
+    def restore(self, failure, target):
+        """Undoes `failure` (the event that hit `target`)."""
+        getattr(self, f"_restore_{failure.type}")(target)
+
+    def _vip_on_lo(self, lb, verb):
+        self.lab[lb].run_argv(["ip", "addr", verb, f"{self.scenario.vip}/{self.scenario.lo_prefixlen}", "dev", "lo"],
+                              check=verb == "add")
+
+    # link_down: the uplink goes down; r1 sees the carrier drop at once.
+    def _link_down(self, lb):
+        self.lab[lb].run_argv(["ip", "link", "set", self.uplinks[lb], "down"])
+
+    def _restore_link_down(self, lb):
+        self.lab[lb].run_argv(["ip", "link", "set", self.uplinks[lb], "up"])
+
+    # silent_drop: a hung host. Links stay up, nothing enters or leaves, so only the protocol
+    # (missed hellos or BFD packets) can tell the router.
+    def _silent_drop(self, lb):
+        node = self.lab[lb]
+        node.run_argv(["nft", "add", "table", "inet", FAULT_TABLE])
+        for hook in ("input", "output", "forward"):
+            node.run_argv(["nft", "add", "chain", "inet", FAULT_TABLE, hook,
+                           f"{{ type filter hook {hook} priority -300; policy drop; }}"])
+
+    def _restore_silent_drop(self, lb):
+        self.lab[lb].run_argv(["nft", "delete", "table", "inet", FAULT_TABLE])
+
+    # frr_crash: the routing daemons die and, as on a crashed host, the VIP goes with them
+    # (SIGKILL alone would leave the kernel's routes and the VIP answering).
+    def _frr_crash(self, lb):
+        router = self.routers[lb]
+        for daemon in router.configs:
+            pid_file = router.dir / f"{daemon}.pid"
+            if pid_file.exists():
+                try:
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)  # a PID this run started
+                except ProcessLookupError:
+                    pass
+        self._vip_on_lo(lb, "del")
+
+    def _restore_frr_crash(self, lb):
+        self._vip_on_lo(lb, "add")
+        frr.start_all([self.routers[lb]])
+
+    # drain: the graceful way out. The LB withdraws its announcement and keeps serving what
+    # still reaches it, so no packet need be lost.
+    def _drain(self, lb):
+        self._announce(lb, "no ")
+
+    def _restore_drain(self, lb):
+        self._announce(lb, "")
+
+    def _announce(self, lb, prefix):
+        router = self.routers[lb]
+        argv = ["vtysh", "--vty_socket", str(router.dir), "-c", "configure terminal", "-c", "router ospf"]
+        for line in ANNOUNCEMENTS[self.scenario.announce]:
+            argv += ["-c", prefix + line.format(vip=self.scenario.vip)]
+        router.node.run_argv(argv)
+
+    # service_down: the service and its VIP are gone but the announcement stays: the classic
+    # anycast fault of an announcement not tied to health. The router can never find out.
+    def _service_down(self, lb):
+        self._vip_on_lo(lb, "del")
+
+    def _restore_service_down(self, lb):
+        self._vip_on_lo(lb, "add")
