@@ -21,6 +21,8 @@ def _parser():
     run.add_argument("--junit", metavar="FILE", help="write the result as JUnit XML")
     run.add_argument("--seed", type=int, help="seed for flow 5-tuples (printed when not given)")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="run N times, each in a fresh network; report min, median, p95 and max")
     validate = sub.add_parser("validate", help="check scenario files without touching the kernel")
     validate.add_argument("scenarios", nargs="+")
     summary = sub.add_parser("summary", help="one table over JSON results of earlier runs")
@@ -41,13 +43,22 @@ def _run(args):
     environment.check_core()
     environment.check_machine(spec.topology)
     from vipcheck import report, runner
-    result = runner.run_scenario(spec, seed=args.seed, report=_progress(args.quiet))
-    print(report.table(result))
+    if not 1 <= args.repeat <= 1000:
+        raise UsageError(f"--repeat must be between 1 and 1000, got {args.repeat}")
+    results = []
+    for index in range(args.repeat):
+        # Each repetition gets its own seed, derived from the first so the set is reproducible.
+        seed = None if args.seed is None else args.seed + index
+        result = runner.run_scenario(spec, seed=seed, report=_progress(args.quiet))
+        print(report.table(result))
+        results.append(result)
+    if args.repeat > 1:
+        print(report.repeat_table(results))
     if args.json:
-        report.write_json(result, args.json)
+        report.write_json(results[0] if args.repeat == 1 else results, args.json)
     if args.junit:
-        report.write_junit(result, args.junit)
-    return EXIT_PASSED if result.passed else EXIT_CHECK_FAILED
+        report.write_junit(results[-1], args.junit)
+    return EXIT_PASSED if all(r.passed for r in results) else EXIT_CHECK_FAILED
 
 
 def _validate(args):

@@ -35,6 +35,8 @@ class FailoverMeasurement:
     windows: dict = field(default_factory=dict)   # before, failed, restored -> Window
     route_changes: list = field(default_factory=list)
     gateways: dict = field(default_factory=dict)  # lb -> gateway
+    rib_gateways: list = field(default_factory=list)  # zebra's view at the end
+    fib_gateways: list = field(default_factory=list)  # the kernel's route at the end
 
     def ms_after(self, at_ns, since_ns):
         return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None

@@ -1,6 +1,7 @@
 """Results for people (a table), for programs (JSON) and for CI (JUnit XML)."""
 import json
 import shutil
+import statistics
 import textwrap
 import xml.etree.ElementTree as ET
 
@@ -46,9 +47,55 @@ def summary(results):
     return "\n".join(lines)
 
 
+# Figures worth repeating, as (label, check, details key).
+REPEATED_FIGURES = (("failover gap ms", "failover_gap", "gap_ms_max"),
+                    ("route change ms", "route_withdrawn", "detection_ms"),
+                    ("recovery ms", "recovery", "recovery_ms"),
+                    ("flows moved beyond ideal", "flows_moved", None))
+
+
+def _percentile(values, q):
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+def repeat_stats(results):
+    """label -> {min, median, p95, max, n} over the repetitions that measured it."""
+    stats = {"total s": [r.timings.get("total") for r in results]}
+    for label, check, key in REPEATED_FIGURES:
+        values = []
+        for r in results:
+            c = next((c for c in r.checks if c.name == check), None)
+            if c is None:
+                continue
+            value = c.details.get("failure", {}).get("extra") if key is None else c.details.get(key)
+            if value is not None:
+                values.append(value)
+        if values:
+            stats[label] = values
+    return {label: {"min": min(v), "median": statistics.median(v), "p95": _percentile(v, 0.95), "max": max(v),
+                    "n": len(v)} for label, v in stats.items() if v and None not in v}
+
+
+def repeat_table(results):
+    passed = sum(r.passed for r in results)
+    lines = [f"{results[0].scenario}: {len(results)} runs, {passed} passed",
+             f"{'figure':<26} {'min':>9} {'median':>9} {'p95':>9} {'max':>9}"]
+    for label, s in repeat_stats(results).items():
+        lines.append(f"{label:<26} {s['min']:>9.2f} {s['median']:>9.2f} {s['p95']:>9.2f} {s['max']:>9.2f}")
+    return "\n".join(lines)
+
+
 def write_json(result, path):
+    """One result as the issue's format; a list (from --repeat) as its runs and their statistics."""
+    if isinstance(result, list):
+        document = {"scenario": result[0].scenario, "passed": all(r.passed for r in result),
+                    "runs": [r.as_dict() for r in result], "repeat": repeat_stats(result)}
+    else:
+        document = result.as_dict()
     with open(path, "w") as f:
-        json.dump(result.as_dict(), f, indent=2)
+        json.dump(document, f, indent=2)
         f.write("\n")
 
 

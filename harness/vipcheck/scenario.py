@@ -101,6 +101,7 @@ class EcmpScenario(_NodeNames):
     convergence_timeout_s: int
     frr_conf: Path                   # folder of FRR templates, one subfolder per role
     announce: str = "stub"           # stub: the VIP on lo as an intra-area route; external: redistributed
+    nexthop_groups: bool = True      # zebra on r1 installs ECMP as kernel nexthop groups (FRR's default)
     failures: tuple = ()             # Failure events, a failure and optionally its restore
     max_gap_ms: int = 1000
     max_extra_moved: int = 0         # flows allowed to move beyond the failed LB's own
@@ -340,8 +341,7 @@ def _parse_ecmp(source, top):
 
     traffic = _traffic(top, clients, 2048)
     announce = top.text("announce", "stub", re.compile(r"^(stub|external)$"), "stub or external")
-    if vip_missing_on_raw(top) and announce != "external":
-        top.fail("vip_missing_on", "an LB without the VIP announces it only with announce: external")
+    nexthop_groups = top.boolean("router_nexthop_groups", True)
     failures = _failures(top, lb_names)
     default_checks = ECMP_CHECKS + (FAILOVER_CHECKS if failures else ())
     checks = top.names("checks", list(default_checks), ECMP_CHECKS + FAILOVER_CHECKS, "check")
@@ -351,7 +351,7 @@ def _parse_ecmp(source, top):
         top.fail("checks", f"{sorted(set(checks) & set(FAILOVER_CHECKS))[0]} needs a `failures` timeline")
     if "recovery" in checks and not any(f.type == "restore" for f in failures):
         top.fail("checks", "recovery needs a restore in `failures`")
-    max_gap_ms = top.integer("max_gap_ms", 1000, 1, 600_000)
+    max_gap_ms = top.integer("max_gap_ms", 1000, 0, 600_000)
     max_extra_moved = top.integer("max_extra_moved", 0, 0, 64000 * clients)
     last_ms = max((f.at_ms for f in failures), default=0)
     settle_ms = int(max(1.0, 2 * ospf.detection_s()) * 1000) + 1000
@@ -359,6 +359,8 @@ def _parse_ecmp(source, top):
     if failures and duration_ms <= last_ms:
         top.fail("duration_ms", f"the stream must outlast the last event at {last_ms} ms")
     vip_missing_on = top.names("vip_missing_on", [], lb_names, "LB")
+    if vip_missing_on and announce != "external":
+        top.fail("vip_missing_on", "an LB without the VIP announces it only with announce: external")
 
     addressing = top.sub("addressing")
     client_links = addressing.network("client_links", "10.1.0.0/16")
@@ -375,12 +377,8 @@ def _parse_ecmp(source, top):
     frr_conf = _folder(top, "frr_conf", DEFAULT_FRR_CONF)
     top.finish()
     return EcmpScenario(source, name, "ecmp", vip, lbs, clients, lo_prefixlen, sysctl, ospf, traffic,
-                        checks, vip_missing_on, client_links, lb_links, timeout, frr_conf, announce, failures,
-                        max_gap_ms, max_extra_moved, duration_ms)
-
-
-def vip_missing_on_raw(top):
-    return bool(top.mapping.get("vip_missing_on"))
+                        checks, vip_missing_on, client_links, lb_links, timeout, frr_conf, announce, nexthop_groups,
+                        failures, max_gap_ms, max_extra_moved, duration_ms)
 
 
 def _failures(top, lb_names):

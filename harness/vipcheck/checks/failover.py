@@ -68,12 +68,18 @@ def recovery(m, scenario):
     expected = f"after {target} returns, r1 routes through every LB and flows spread evenly (p >= {FALSE_ALARM_RATE:g})"
     passed = bool(m.recovered_at_ns) and test.consistent
     diagnosis = ""
-    if not m.recovered_at_ns:
+    if not m.recovered_at_ns and m.rib_gateways != m.fib_gateways:
+        diagnosis = (f"{target} came back and zebra's RIB routes the VIP via {', '.join(m.rib_gateways)}, but the "
+                     f"kernel's route holds only {', '.join(m.fib_gateways) or 'nothing'}: RIB and FIB disagree "
+                     "(zebra re-used a kernel nexthop group that shrank during the outage; "
+                     "router_nexthop_groups: false avoids it)")
+    elif not m.recovered_at_ns:
         diagnosis = f"{target} came back but r1 did not take it into its ECMP set again"
     elif not test.consistent:
         diagnosis = f"{target} is routed to again but the flows did not spread back (p={test.p_value:.2g})"
     return CheckResult("recovery", passed, measured, expected, diagnosis,
-                       {"recovery_ms": back, "counts": counts, "p_value": test.p_value})
+                       {"recovery_ms": back, "counts": counts, "p_value": test.p_value,
+                        "rib_gateways": m.rib_gateways, "fib_gateways": m.fib_gateways})
 
 
 def _moved(before, after, flows, failed):

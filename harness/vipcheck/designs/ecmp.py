@@ -55,6 +55,7 @@ class EcmpDesign:
         extra = ["bfdd"] if s.ospf.bfd else []
         routers = [frr.FrrRouter(run, r1, "router", ["zebra", *extra, "ospfd"],
                                  {"hostname": "r1", "router_id": plan.lb_links[0].near_address, "ospf": s.ospf,
+                                  "nexthop_groups": s.nexthop_groups,
                                   "ospf_links": r1_links, "passive_links": passive_links}, s.frr_conf)]
         static = ["staticd"] if s.announce == "external" else []  # it carries the external announcement
         routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", *static, *extra, "ospfd"], context, s.frr_conf)
@@ -118,11 +119,20 @@ class EcmpDesign:
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, spec, flows, rng.getrandbits(32),
                                         during=during)
         self.route_after = _core.read_route(lab["r1"].netns, s.vip, 32)
+        self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
+                               "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}
         if s.failures:
             self.monitor.stop()
             self.timeline.finish(self.delivery, self.monitor.changes())
-        self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
-                               "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}
+            self.timeline.measurement.rib_gateways = self._rib_gateways()
+            self.timeline.measurement.fib_gateways = sorted(h.gateway for h in self.route_after.nexthops)
+
+    def _rib_gateways(self):
+        """The nexthops zebra believes it installed for the VIP (flagged fib in its RIB)."""
+        rib = self.routers["r1"].vtysh_json(f"show ip route {self.scenario.vip}/32")
+        entries = rib.get(f"{self.scenario.vip}/32", [])
+        return sorted(hop.get("ip", "") for entry in entries if entry.get("selected")
+                      for hop in entry.get("nexthops", []) if hop.get("fib"))
 
     def check(self):
         s, lab = self.scenario, self.lab

@@ -1,0 +1,57 @@
+"""Failover on the ECMP design, measured: each failure type runs under steady traffic, and
+each check has a design that must fail it."""
+import pytest
+
+from conftest import REPO, vipcheck
+
+CASES = REPO / "cases"
+
+DESIGNS = [
+    pytest.param(REPO / "topologies/ecmp-failover.yaml", set(), {}, id="bfd-silent-drop-within-300ms"),
+    pytest.param(CASES / "ecmp-failover-dead3.yaml", {"failover_gap"},
+                 {"failover_gap": ["detection by OSPF dead interval 3 s; enable BFD or dead minimal"]},
+                 id="dead3-silent-drop-beyond-300ms"),
+    pytest.param(CASES / "ecmp-failover-link-down.yaml", set(), {}, id="link-down-and-back"),
+    pytest.param(CASES / "ecmp-failover-frr-crash.yaml", set(), {}, id="frr-crash-and-back"),
+    pytest.param(CASES / "ecmp-failover-drain.yaml", set(), {}, id="drain-loses-nothing"),
+    pytest.param(CASES / "ecmp-failover-four-lbs.yaml", {"flows_moved"},
+                 {"flows_moved": ["flows of surviving LBs moved", "resilient nexthop groups"]},
+                 id="hash-threshold-moves-extra-flows"),
+    pytest.param(CASES / "ecmp-failover-service-down.yaml", {"failover_gap", "route_withdrawn"},
+                 {"route_withdrawn": ["the announcement is not tied to the service's health"]},
+                 id="announcement-outlives-service"),
+    pytest.param(CASES / "ecmp-failover-link-flap-nhg.yaml", {"recovery"},
+                 {"recovery": ["RIB and FIB disagree", "router_nexthop_groups: false"]},
+                 id="frr-nexthop-group-loses-path-after-flap"),
+]
+
+
+@pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
+def test_failure(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
+    run = vipcheck("run", scenario, tmp_path=tmp_path)
+    assert run.result, f"no JSON result; stderr: {run.stderr}"
+    assert run.failed == must_fail, run.stdout
+    for name, words in diagnosis_words.items():
+        for word in words:
+            assert word in run.check(name)["diagnosis"], run.check(name)
+
+
+def test_gap_and_detection_are_measured_on_one_clock(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", REPO / "topologies/ecmp-failover.yaml", tmp_path=tmp_path)
+    gap = run.check("failover_gap")["details"]
+    # BFD at 50 ms x 3: the router cannot know before 150 ms, and the data plane follows it.
+    assert 100 < gap["detection_ms"] < 300
+    assert gap["gap_ms_max"] <= gap["detection_ms"] + 2 * gap["flow_interval_ms"]
+    assert gap["flows_with_loss"] > 0
+    moved = run.check("flows_moved")["details"]
+    assert moved["failure"]["moved"] == moved["failure"]["own"] > 0
+
+
+def test_repeat_reports_statistics(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", CASES / "ecmp-failover-drain.yaml", "--repeat", 2, "--seed", 3, tmp_path=tmp_path)
+    assert run.status == 0, run.stdout
+    assert len(run.result["runs"]) == 2 and run.result["passed"]
+    assert [r["seed"] for r in run.result["runs"]] == [3, 4]
+    stats = run.result["repeat"]["route change ms"]
+    assert stats["n"] == 2 and stats["min"] <= stats["median"] <= stats["max"]
+    assert "2 runs, 2 passed" in run.stdout
