@@ -4,7 +4,7 @@ RESULTS ?= $(BUILD)/results
 PYTHON  := /usr/bin/python3
 SCENARIOS := $(wildcard topologies/*.yaml)
 
-.PHONY: all deps build run test bench clean need-root
+.PHONY: all deps build run test bench nightly clean need-root
 
 all: build
 
@@ -37,6 +37,9 @@ test: need-root deps build
 
 bench: need-root deps build
 	ci/bench
+
+nightly: need-root deps build
+	ci/nightly
 
 clean:
 	rm -rf $(BUILD)

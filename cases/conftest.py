@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +47,20 @@ def vipcheck(*args, tmp_path=None, env=None, user=None, timeout=300):
                           timeout=timeout, stdin=subprocess.DEVNULL, user=user)
     result = json.loads(json_path.read_text()) if json_path and json_path.exists() else {}
     return CliRun(proc.returncode, proc.stdout, proc.stderr, result)
+
+
+def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
+    """Runs a scenario and asserts it fails exactly `must_fail`, with the cause named in each
+    failing check's diagnosis; returns the run for further assertions."""
+    run = vipcheck("run", scenario, tmp_path=tmp_path)
+    assert run.result, f"no JSON result; stderr: {run.stderr}"
+    assert run.failed == must_fail, run.stdout
+    assert run.status == (1 if must_fail else 0), run.stdout + run.stderr
+    assert run.result["passed"] is (not must_fail)
+    for name, words in diagnosis_words.items():
+        for word in words:
+            assert word in run.check(name)["diagnosis"], run.check(name)
+    return run
 
 
 def _ip_json(*args):

@@ -1,6 +1,5 @@
 """Bad input gets one line naming the file, the key and the problem, exit status 2, no
 traceback, and nothing left behind. A broken environment gets exit status 3 and the fix."""
-from pathlib import Path
 
 import pytest
 

@@ -2,7 +2,7 @@
 design passes; each negative control fails the check its fault breaks, and only that."""
 import pytest
 
-from conftest import REPO, vipcheck
+from conftest import REPO, assert_design, vipcheck
 
 CASES = REPO / "cases"
 
@@ -30,13 +30,7 @@ DESIGNS = [
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
 def test_design(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
-    run = vipcheck("run", scenario, tmp_path=tmp_path)
-    assert run.result, f"no JSON result; stderr: {run.stderr}"
-    assert run.failed == must_fail, run.stdout
-    assert run.status == (1 if must_fail else 0)
-    for name, words in diagnosis_words.items():
-        for word in words:
-            assert word in run.check(name)["diagnosis"], run.check(name)
+    assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
 def test_failover_is_measured_and_the_other_pair_untouched(tmp_path, untouched_root_namespace):

@@ -2,7 +2,7 @@
 broken design must fail, with the cause named."""
 import pytest
 
-from conftest import REPO, vipcheck
+from conftest import REPO, assert_design, vipcheck
 
 CASES = REPO / "cases"
 
@@ -27,14 +27,7 @@ DESIGNS = [
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
 def test_design(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
-    run = vipcheck("run", scenario, tmp_path=tmp_path)
-    assert run.result, f"no JSON result; stderr: {run.stderr}"
-    assert run.status == (1 if must_fail else 0), run.stdout + run.stderr
-    assert run.failed == must_fail, run.stdout
-    assert run.result["passed"] is (not must_fail)
-    for name, words in diagnosis_words.items():
-        for word in words:
-            assert word in run.check(name)["diagnosis"], run.check(name)
+    run = assert_design(scenario, must_fail, diagnosis_words, tmp_path)
     assert run.result["convergence"]["reached"], run.result["convergence"]
 
 

@@ -2,7 +2,7 @@
 each check has a design that must fail it."""
 import pytest
 
-from conftest import REPO, vipcheck
+from conftest import REPO, assert_design, vipcheck
 
 CASES = REPO / "cases"
 
@@ -28,12 +28,7 @@ DESIGNS = [
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
 def test_failure(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
-    run = vipcheck("run", scenario, tmp_path=tmp_path)
-    assert run.result, f"no JSON result; stderr: {run.stderr}"
-    assert run.failed == must_fail, run.stdout
-    for name, words in diagnosis_words.items():
-        for word in words:
-            assert word in run.check(name)["diagnosis"], run.check(name)
+    assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
 def test_gap_and_detection_are_measured_on_one_clock(tmp_path, untouched_root_namespace):

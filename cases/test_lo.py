@@ -2,7 +2,7 @@
 passes; a /24 on lo, default ARP sysctls and an unbound VIP each fail the checks they break."""
 import pytest
 
-from conftest import REPO, vipcheck
+from conftest import REPO, assert_design, vipcheck
 
 CASES = REPO / "cases"
 
@@ -25,13 +25,7 @@ DESIGNS = [
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
 def test_design(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
-    run = vipcheck("run", scenario, tmp_path=tmp_path)
-    assert run.result, f"no JSON result; stderr: {run.stderr}"
-    assert run.failed == must_fail, run.stdout
-    assert run.status == (1 if must_fail else 0)
-    for name, words in diagnosis_words.items():
-        for word in words:
-            assert word in run.check(name)["diagnosis"], run.check(name)
+    assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
 def test_lo_route_reads_the_kernel_not_ip_output(tmp_path, untouched_root_namespace):

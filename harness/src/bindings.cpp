@@ -101,6 +101,8 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<SinkReport>(m, "SinkReport")
         .def_readonly("flows", &SinkReport::flows)
+        .def_readonly("origin_ns", &SinkReport::origin_ns)
+        .def_readonly("per_ms", &SinkReport::per_ms)
         .def_readonly("packets", &SinkReport::packets)
         .def_readonly("foreign_packets", &SinkReport::foreign_packets)
         .def_readonly("kernel_drops", &SinkReport::kernel_drops);

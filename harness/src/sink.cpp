@@ -62,6 +62,7 @@ uint64_t ArrivalCounter::wait_for(uint64_t expected, uint32_t quiet_ms, uint32_t
 FlowSink::FlowSink(SinkConfig config, std::shared_ptr<ArrivalCounter> counter)
     : config_(std::move(config)), counter_(std::move(counter)) {
     report_.flows.resize(config_.flow_count);
+    report_.origin_ns = monotonic_ns();
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop_fd_ < 0) throw sys_error("eventfd");
     std::promise<void> bound;
@@ -157,6 +158,13 @@ void FlowSink::receive_loop(int sock) {
                 ++ours;
             }
             report_.packets += ours;
+            if (ours) {
+                const uint64_t bucket = (now - report_.origin_ns) / 1'000'000;
+                if (bucket < config_.max_timeline_ms) {
+                    if (report_.per_ms.size() <= bucket) report_.per_ms.resize(bucket + 1, 0);
+                    report_.per_ms[bucket] += uint32_t(ours);
+                }
+            }
             lock.unlock();
             if (ours) counter_->add(ours, now);
             continue;

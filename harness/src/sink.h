@@ -43,10 +43,13 @@ struct SinkConfig {
     uint32_t run_tag = 0;
     uint32_t flow_count = 0;   // flow ids are 0..flow_count-1
     int rcvbuf_bytes = 64 << 20;
+    uint32_t max_timeline_ms = 600'000;  // per-ms counts stop growing after this (10 minutes)
 };
 
 struct SinkReport {
     std::vector<FlowArrivals> flows;
+    uint64_t origin_ns = 0;              // when the sink started: bucket 0 of per_ms
+    std::vector<uint32_t> per_ms;        // packets per millisecond since origin_ns
     uint64_t packets = 0;          // this run's packets
     uint64_t foreign_packets = 0;  // datagrams that were not this run's flows
     uint64_t kernel_drops = 0;     // socket-queue overflows (SO_RXQ_OVFL)

@@ -310,5 +310,10 @@ TEST_F(Drivers, SinkSnapshotCountsWhileItRuns) {
     inject_flows(plan);
     counter->wait_for(10, 300, 2000);
     EXPECT_EQ(sink.snapshot(), (std::vector<uint64_t>{5, 5}));
-    EXPECT_EQ(sink.stop().packets, 10u);
+    SinkReport report = sink.stop();
+    EXPECT_EQ(report.packets, 10u);
+    uint64_t timeline = 0;
+    for (uint32_t n : report.per_ms) timeline += n;
+    EXPECT_EQ(timeline, 10u);  // every packet lands in one millisecond bucket
+    EXPECT_GT(report.origin_ns, 0u);
 }

@@ -25,6 +25,12 @@ def _parser():
                      help="run N times, each in a fresh network; report min, median, p95 and max")
     validate = sub.add_parser("validate", help="check scenario files without touching the kernel")
     validate.add_argument("scenarios", nargs="+")
+    nightly = sub.add_parser("nightly", help="run a convergence matrix and write the HTML report")
+    nightly.add_argument("matrix", help="matrix file: base scenario, failures, timer profiles, repeats")
+    nightly.add_argument("--out", default="reports", help="folder that gets a dated report folder")
+    nightly.add_argument("--history", help="history file the job appends to (default OUT/history.jsonl)")
+    nightly.add_argument("--date", help="the report's date (default today)")
+    nightly.add_argument("--seed", type=int)
     summary = sub.add_parser("summary", help="one table over JSON results of earlier runs")
     summary.add_argument("results", nargs="+", help="JSON files written by run --json")
     return parser
@@ -70,6 +76,32 @@ def _validate(args):
     return EXIT_PASSED
 
 
+def _nightly(args):
+    import datetime
+    from pathlib import Path
+    from vipcheck import environment, nightly
+    environment.check_modules()
+    matrix = nightly.load_matrix(args.matrix)
+    environment.check_core()
+    environment.check_machine("ecmp")
+    from vipcheck import report_html
+    date = args.date or datetime.date.today().isoformat()
+    out = Path(args.out) / date
+    out.mkdir(parents=True, exist_ok=True)
+    history_path = Path(args.history or Path(args.out) / "history.jsonl")
+    history = nightly.read_history(history_path)
+    report = nightly.run_matrix(matrix, seed=args.seed)
+    flagged = nightly.regressions(report, history, matrix["margin"])
+    report.update({"date": date, "regressions": flagged})
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    nightly.append_history(history_path, date, report)
+    (out / "report.html").write_text(report_html.page(report, nightly.read_history(history_path), flagged, date))
+    print(f"report: {out / 'report.html'}")
+    for f in flagged:
+        print(f"REGRESSION {f['cell']}: median gap {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms")
+    return EXIT_CHECK_FAILED if flagged else EXIT_PASSED
+
+
 def _summary(args):
     from vipcheck import report
     results = []
@@ -86,7 +118,7 @@ def _summary(args):
 def main(argv=None):
     try:
         args = _parser().parse_args(argv)
-        return {"run": _run, "validate": _validate, "summary": _summary}[args.command](args)
+        return {"run": _run, "validate": _validate, "summary": _summary, "nightly": _nightly}[args.command](args)
     except VipcheckError as e:
         print(f"vipcheck: error: {e}", file=sys.stderr)
         return e.exit_status

@@ -35,6 +35,7 @@ class FailoverMeasurement:
     windows: dict = field(default_factory=dict)   # before, failed, restored -> Window
     route_changes: list = field(default_factory=list)
     gateways: dict = field(default_factory=dict)  # lb -> gateway
+    timeline: dict = field(default_factory=dict)  # packets per ms per LB, the events marked
     rib_gateways: list = field(default_factory=list)  # zebra's view at the end
     fib_gateways: list = field(default_factory=list)  # the kernel's route at the end
 
@@ -98,6 +99,12 @@ class Timeline:
         m.windows["failed"] = Window("failed", diff(failed_end, snaps["failed"]))
         if "restored" in snaps:
             m.windows["restored"] = Window("restored", diff(final, snaps["restored"]))
+        origin = min(report.origin_ns for report in delivery.per_lb.values())
+        m.timeline = {"per_ms": {lb: [0] * ((r.origin_ns - origin) // 1_000_000) + list(r.per_ms)
+                                 for lb, r in delivery.per_lb.items()},
+                      "failure_ms": (m.failed_at_ns - origin) / 1e6,
+                      "route_change_ms": (m.withdrawn_at_ns - origin) / 1e6 if m.withdrawn_at_ns else None,
+                      "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None}
         base = changes[0].at_ns if changes else 0
         m.route_changes = [{"after_ms": round((c.at_ns - base) / 1e6, 3),
                             "nexthops": [h.gateway for h in c.route.nexthops]} for c in changes]

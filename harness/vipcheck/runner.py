@@ -23,6 +23,7 @@ class RunResult:
     convergence: dict = field(default_factory=dict)
     sysctl: dict = field(default_factory=dict)
     traffic: dict = field(default_factory=dict)
+    timeline: dict = field(default_factory=dict)   # arrivals per ms around a failure, when there was one
 
     @property
     def passed(self):
@@ -31,7 +32,8 @@ class RunResult:
     def as_dict(self):
         return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "run_id": self.run_id,
                 "seed": self.seed, "checks": [c.as_dict() for c in self.checks], "timings": self.timings,
-                "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic}
+                "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
+                **({"timeline": self.timeline} if self.timeline else {})}
 
 
 class Phases:

@@ -126,6 +126,7 @@ class EcmpDesign:
             self.timeline.finish(self.delivery, self.monitor.changes())
             self.timeline.measurement.rib_gateways = self._rib_gateways()
             self.timeline.measurement.fib_gateways = sorted(h.gateway for h in self.route_after.nexthops)
+            self.result.timeline = self.timeline.measurement.timeline
 
     def _rib_gateways(self):
         """The nexthops zebra believes it installed for the VIP (flagged fib in its RIB)."""

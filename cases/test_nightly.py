@@ -1,0 +1,43 @@
+"""The nightly report: a small matrix runs for real, a seeded history makes its median a
+regression, and headless Chromium renders the page with its tables and every plot."""
+import json
+import shutil
+import subprocess
+
+from conftest import REPO, vipcheck
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_nightly_flags_a_regression_and_the_page_renders(tmp_path, untouched_root_namespace):
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(f"name: tiny\nbase: {REPO}/topologies/ecmp-failover.yaml\nfailures: [silent_drop]\n"
+                      "profiles:\n  dead-minimal: {dead: minimal, hello_multiplier: 4, bfd: false}\n"
+                      "repeats: 2\nregression_margin: 0.25\n")
+    history = tmp_path / "history.jsonl"
+    # Seven past nights at 100 ms: detection by dead minimal (1 s) must show as a regression.
+    history.write_text("".join(json.dumps({"date": f"2026-11-{day:02d}", "medians": {"silent_drop/dead-minimal": 100.0}})
+                               + "\n" for day in range(10, 17)))
+    run = vipcheck("nightly", matrix, "--out", tmp_path / "reports", "--history", history, "--date", "2026-11-24",
+                   "--seed", 5)
+    assert run.status == 1, run.stdout + run.stderr
+    assert "REGRESSION silent_drop/dead-minimal" in run.stdout
+    folder = tmp_path / "reports" / "2026-11-24"
+    report = json.loads((folder / "report.json").read_text())
+    cell = report["cells"][0]
+    assert cell["runs"] == 2 and len(cell["figures"]["gap_ms"]["values"]) == 2
+    assert 700 < cell["figures"]["gap_ms"]["median"] < 2000
+    assert report["regressions"][0]["baseline_ms"] == 100.0
+    assert report["timeline"]["route_change_ms"] > report["timeline"]["failure_ms"]
+    assert len(history.read_text().splitlines()) == 8  # tonight appended
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: sudo make deps"
+    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--virtual-time-budget=5000", "--dump-dom", (folder / "report.html").as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "<table>" in dom and "silent_drop" in dom
+    assert 'id="regressions"' in dom and "Regressions" in dom
+    assert dom.count("<img") == 3  # box plot, timeline, trend
+    assert 'data-rendered-plots="3"' in dom, "the browser did not decode every plot"

@@ -1,0 +1,145 @@
+"""The nightly convergence matrix: every failure under every timer profile, repeated in fresh
+networks; statistics per cell, a history across nights, and regressions against it."""
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from vipcheck import runner, scenario as scenarios
+from vipcheck.errors import ScenarioError
+from vipcheck.report import _percentile
+from vipcheck.scenario import FAILURE_TYPES, Fields
+
+TARGET = "lb2"
+FAILURE_AT_MS = 500
+FIGURES = (("gap_ms", "failover_gap", "gap_ms_max"), ("detection_ms", "route_withdrawn", "detection_ms"),
+           ("recovery_ms", "recovery", "recovery_ms"))
+
+
+def load_matrix(path):
+    raw = yaml.safe_load(Path(path).read_text()) if Path(path).exists() else None
+    top = Fields(str(path), "", raw)
+    base_name = top.text("base", "ecmp-failover.yaml", re.compile(r"^[\w./-]+\.yaml$"), "a scenario file (.yaml)")
+    base = (Path(path).parent / base_name).resolve()
+    failures = top.names("failures", list(FAILURE_TYPES[:4]), FAILURE_TYPES, "failure")
+    profiles_fields = top.sub("profiles")
+    profiles = {name: profiles_fields.raw(name, {}) for name in profiles_fields.mapping}
+    if not profiles:
+        top.fail("profiles", "names no timer profile")
+    repeats = top.integer("repeats", 3, 1, 100)
+    margin = top.raw("regression_margin", 0.25)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 10:
+        top.fail("regression_margin", f"must be a fraction such as 0.25, got {margin!r}")
+    name = top.text("name", Path(path).stem)
+    top.finish()
+    if not base.exists():
+        raise ScenarioError(path, "base", f"no such scenario: {base}")
+    return {"name": name, "base": base, "failures": failures, "profiles": profiles, "repeats": repeats,
+            "margin": float(margin)}
+
+
+def cell_scenario(matrix, failure, profile, folder):
+    """Writes and validates the scenario of one cell: the base design, this profile's OSPF
+    timers, this failure of lb2 and its restore."""
+    document = yaml.safe_load(matrix["base"].read_text())
+    document["name"] = f"{failure}.{profile}"
+    document["ospf"] = {**document.get("ospf", {}), **matrix["profiles"][profile]}
+    spec = scenarios.load(_write(folder, document))  # the profile's detection time sets the restore
+    restore_at = FAILURE_AT_MS + int(2 * spec.ospf.detection_s() * 1000) + 1000
+    document["failures"] = [{"type": failure, "target": TARGET, "at_ms": FAILURE_AT_MS},
+                            {"type": "restore", "target": TARGET, "at_ms": restore_at}]
+    document["checks"] = ["failover_gap", "route_withdrawn", "recovery", "flows_moved"]
+    document.pop("duration_ms", None)
+    return scenarios.load(_write(folder, document))
+
+
+def _write(folder, document):
+    path = Path(folder) / "cell.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, the current cell, time so far."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.done, self.stream, self.start = total, 0, stream, time.monotonic()
+
+    def show(self, label):
+        width = 30
+        filled = int(width * self.done / self.total)
+        elapsed = time.monotonic() - self.start
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                          f"{elapsed:5.0f}s {label:<40.40}")
+        self.stream.flush()
+
+    def step(self, label):
+        self.done += 1
+        self.show(label)
+        if self.done == self.total:
+            self.stream.write("\n")
+
+
+def run_matrix(matrix, seed=None, progress=None):
+    cells = [(f, p) for f in matrix["failures"] for p in matrix["profiles"]]
+    progress = progress or Progress(len(cells) * matrix["repeats"])
+    results, representative = [], None
+    with tempfile.TemporaryDirectory(prefix="vipcheck-nightly-") as folder:
+        for failure, profile in cells:
+            spec = cell_scenario(matrix, failure, profile, folder)
+            runs = []
+            for repeat in range(matrix["repeats"]):
+                progress.show(f"{failure} / {profile} #{repeat + 1}")
+                run_seed = None if seed is None else seed + len(results) * 1000 + repeat
+                result = runner.run_scenario(spec, seed=run_seed)
+                runs.append(result)
+                if representative is None and result.timeline:
+                    representative = {"failure": failure, "profile": profile, **result.timeline}
+                progress.step(f"{failure} / {profile} #{repeat + 1}")
+            results.append(_cell(failure, profile, runs))
+    return {"matrix": matrix["name"], "cells": results, "timeline": representative}
+
+
+def _cell(failure, profile, runs):
+    figures = {}
+    for label, check, key in FIGURES:
+        values = [c.details.get(key) for r in runs for c in r.checks if c.name == check]
+        values = [v for v in values if v is not None]
+        if values:
+            figures[label] = {"values": values, "min": min(values), "median": statistics.median(values),
+                              "p95": _percentile(values, 0.95), "max": max(values)}
+    return {"failure": failure, "profile": profile, "runs": len(runs), "passed": sum(r.passed for r in runs),
+            "failed_checks": sorted({c.name for r in runs for c in r.checks if not c.passed}),
+            "figures": figures, "seeds": [r.seed for r in runs]}
+
+
+def read_history(path):
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def append_history(path, date, report):
+    entry = {"date": date, "medians": {f"{c['failure']}/{c['profile']}": c["figures"].get("gap_ms", {}).get("median")
+                                       for c in report["cells"]}}
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def regressions(report, history, margin, nights=7):
+    """Cells whose median gap is worse than the median of the last `nights` by more than margin."""
+    flagged = []
+    for cell in report["cells"]:
+        key = f"{cell['failure']}/{cell['profile']}"
+        past = [h["medians"].get(key) for h in history[-nights:] if h["medians"].get(key) is not None]
+        now = cell["figures"].get("gap_ms", {}).get("median")
+        if past and now is not None:
+            baseline = statistics.median(past)
+            if now > baseline * (1 + margin) and now - baseline > 1.0:  # ignore sub-millisecond noise
+                flagged.append({"cell": key, "median_ms": now, "baseline_ms": baseline, "nights": len(past)})
+    return flagged

@@ -1,0 +1,107 @@
+"""The nightly report as one self-contained HTML page: tables, box plots, a timeline of one
+failure and the trend over past nights, plots drawn by matplotlib and inlined as PNG."""
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory
+import matplotlib.pyplot as plt  # noqa: E402
+
+TIMELINE_BEFORE_MS = 200   # shown before the failure
+TIMELINE_AFTER_MS = 600    # shown after the restore (or the failure), long enough to see traffic return
+
+
+def _png(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def box_plot(report):
+    cells = [c for c in report["cells"] if "gap_ms" in c["figures"]]
+    figure, axes = plt.subplots(figsize=(max(6, len(cells) * 0.9), 4))
+    axes.boxplot([c["figures"]["gap_ms"]["values"] for c in cells], showfliers=True)
+    axes.set_xticks(range(1, len(cells) + 1), [f"{c['failure']}\n{c['profile']}" for c in cells], fontsize=7)
+    axes.set_ylabel("data-plane gap (ms)")
+    axes.set_title("Failover gap per failure and timer profile")
+    return _png(figure)
+
+
+def timeline_plot(timeline):
+    figure, axes = plt.subplots(figsize=(9, 3.5))
+    start = max(0, int(timeline["failure_ms"]) - TIMELINE_BEFORE_MS)
+    end_mark = timeline.get("restore_ms") or timeline["failure_ms"] + 2000
+    end = int(end_mark) + TIMELINE_AFTER_MS
+    for lb, counts in sorted(timeline["per_ms"].items()):
+        window = counts[start:end]
+        axes.plot(range(start, start + len(window)), window, label=lb, linewidth=0.8)
+    axes.axvline(timeline["failure_ms"], color="red", linestyle="--", label="failure")
+    if timeline.get("route_change_ms"):
+        axes.axvline(timeline["route_change_ms"], color="black", linestyle=":", label="route change")
+    if timeline.get("restore_ms"):
+        axes.axvline(timeline["restore_ms"], color="green", linestyle="--", label="restore")
+    axes.set_xlabel("ms since the sinks started")
+    axes.set_ylabel("packets per ms")
+    axes.set_title(f"{timeline['failure']} under {timeline['profile']}: arrivals per LB")
+    axes.legend(fontsize=7)
+    return _png(figure)
+
+
+def trend_plot(history):
+    figure, axes = plt.subplots(figsize=(9, 3.5))
+    cells = sorted({key for night in history for key in night["medians"]})
+    for key in cells:
+        points = [(i, night["medians"][key]) for i, night in enumerate(history)
+                  if night["medians"].get(key) is not None]
+        if points:
+            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key, linewidth=0.8)
+    axes.set_xticks(range(len(history)), [night["date"] for night in history], rotation=45, fontsize=7)
+    axes.set_ylabel("median gap (ms)")
+    axes.set_title("Median failover gap, night by night")
+    axes.legend(fontsize=6, ncol=2)
+    return _png(figure)
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.1f}"
+
+
+def page(report, history, flagged, date):
+    esc = html.escape
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vipcheck nightly {esc(date)}</title>",
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #999;padding:4px 8px;text-align:right}th{background:#eee}"
+             ".regression{background:#fdd;border:2px solid #c00;padding:1em}.ok{color:#070}</style></head>",
+             # Marks how many plots the browser decoded, so a test can tell a page that renders.
+             "<body onload=\"document.body.dataset.renderedPlots=[...document.images]"
+             ".filter(i=>i.complete&&i.naturalWidth>0).length\">",
+             f"<h1>vipcheck nightly convergence report, {esc(date)}</h1>",
+             f"<p>Matrix <b>{esc(report['matrix'])}</b>: {len(report['cells'])} cells.</p>"]
+    if flagged:
+        items = "".join(f"<li>{esc(f['cell'])}: median gap {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms "
+                        f"over the last {f['nights']} nights</li>" for f in flagged)
+        parts.append(f"<div class='regression' id='regressions'><h2>Regressions</h2><ul>{items}</ul></div>")
+    else:
+        parts.append("<p class='ok' id='regressions'>No regression against the last seven nights.</p>")
+    for failure in dict.fromkeys(c["failure"] for c in report["cells"]):
+        parts.append(f"<h2>{esc(failure)}</h2><table><tr><th>profile</th><th>runs passed</th><th>gap min</th>"
+                     "<th>gap median</th><th>gap p95</th><th>gap max</th><th>route change median</th>"
+                     "<th>recovery median</th><th>failed checks</th></tr>")
+        for c in (c for c in report["cells"] if c["failure"] == failure):
+            gap = c["figures"].get("gap_ms", {})
+            parts.append(f"<tr><td>{esc(c['profile'])}</td><td>{c['passed']}/{c['runs']}</td>"
+                         f"<td>{_fmt(gap.get('min'))}</td><td>{_fmt(gap.get('median'))}</td>"
+                         f"<td>{_fmt(gap.get('p95'))}</td><td>{_fmt(gap.get('max'))}</td>"
+                         f"<td>{_fmt(c['figures'].get('detection_ms', {}).get('median'))}</td>"
+                         f"<td>{_fmt(c['figures'].get('recovery_ms', {}).get('median'))}</td>"
+                         f"<td>{esc(', '.join(c['failed_checks']) or '-')}</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>Gaps</h2>" + box_plot(report))
+    if report.get("timeline"):
+        parts.append("<h2>One failure, millisecond by millisecond</h2>" + timeline_plot(report["timeline"]))
+    parts.append("<h2>Trend</h2>" + trend_plot(history))
+    parts.append("</body></html>")
+    return "".join(parts)
