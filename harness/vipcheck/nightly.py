@@ -16,6 +16,7 @@ from vipcheck.report import _percentile
 from vipcheck.scenario import FAILURE_TYPES, Fields
 
 TARGET = "lb2"
+TIMER_KEYS = ("hello", "dead", "hello_multiplier", "bfd")  # a profile replaces these, keeps the rest
 FAILURE_AT_MS = 500
 FIGURES = (("gap_ms", "failover_gap", "gap_ms_max"), ("detection_ms", "route_withdrawn", "detection_ms"),
            ("recovery_ms", "recovery", "recovery_ms"))
@@ -48,7 +49,8 @@ def cell_scenario(matrix, failure, profile, folder):
     timers, this failure of lb2 and its restore."""
     document = yaml.safe_load(matrix["base"].read_text())
     document["name"] = f"{failure}.{profile}"
-    document["ospf"] = {**document.get("ospf", {}), **matrix["profiles"][profile]}
+    kept = {k: v for k, v in document.get("ospf", {}).items() if k not in TIMER_KEYS}
+    document["ospf"] = {**kept, **matrix["profiles"][profile]}
     spec = scenarios.load(_write(folder, document))  # the profile's detection time sets the restore
     restore_at = FAILURE_AT_MS + int(2 * spec.ospf.detection_s() * 1000) + 1000
     document["failures"] = [{"type": failure, "target": TARGET, "at_ms": FAILURE_AT_MS},
@@ -59,7 +61,7 @@ def cell_scenario(matrix, failure, profile, folder):
 
 
 def _write(folder, document):
-    path = Path(folder) / "cell.yaml"
+    path = Path(folder) / f"{document['name']}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
 
@@ -90,8 +92,10 @@ def run_matrix(matrix, seed=None, progress=None):
     progress = progress or Progress(len(cells) * matrix["repeats"])
     results, representative = [], None
     with tempfile.TemporaryDirectory(prefix="vipcheck-nightly-") as folder:
+        # Every cell is validated before the first network is built.
+        specs = {(f, p): cell_scenario(matrix, f, p, folder) for f, p in cells}
         for failure, profile in cells:
-            spec = cell_scenario(matrix, failure, profile, folder)
+            spec = specs[(failure, profile)]
             runs = []
             for repeat in range(matrix["repeats"]):
                 progress.show(f"{failure} / {profile} #{repeat + 1}")
