@@ -37,7 +37,8 @@ def test_gap_and_detection_are_measured_on_one_clock(tmp_path, untouched_root_na
     # BFD at 50 ms x 3: the router cannot know before 150 ms, and the data plane follows it.
     assert 100 < gap["detection_ms"] < 300
     assert gap["gap_ms_max"] <= gap["detection_ms"] + 2 * gap["flow_interval_ms"]
-    assert gap["flows_with_loss"] > 0
+    assert gap["flows_with_loss"] == len(gap["gap_ms_per_flow"]) > 0
+    assert max(gap["gap_ms_per_flow"].values()) == gap["gap_ms_max"]
     moved = run.check("flows_moved")["details"]
     assert moved["failure"]["moved"] == moved["failure"]["own"] > 0
 

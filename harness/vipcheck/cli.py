@@ -79,8 +79,9 @@ def _validate(args):
 def _nightly(args):
     import datetime
     from pathlib import Path
-    from vipcheck import environment, nightly
-    environment.check_modules()
+    from vipcheck import environment
+    environment.check_modules(extra=[("matplotlib", "python3-matplotlib")])
+    from vipcheck import nightly
     matrix = nightly.load_matrix(args.matrix)
     environment.check_core()
     environment.check_machine("ecmp")

@@ -19,9 +19,9 @@ TOPOLOGY_PROGRAMS = {
 FRR_DAEMONS = ("zebra", "staticd", "ospfd", "bfdd")
 
 
-def check_modules():
+def check_modules(extra=()):
     for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet"),
-                            ("redis", "python3-redis")):
+                            ("redis", "python3-redis"), *extra):
         try:
             importlib.import_module(module)
         except ImportError:

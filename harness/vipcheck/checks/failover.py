@@ -32,7 +32,9 @@ def failover_gap(m, scenario):
             diagnosis = f"{scenario.ospf.detection_cause()}"
     details = {"gap_ms_max": worst, "gap_ms_median": round(statistics.median(gaps), 2) if gaps else 0.0,
                "flows_with_loss": len(gaps), "lost_packets": sum(m.lost_per_flow),
-               "flow_interval_ms": m.flow_interval_ms, "detection_ms": detect}
+               "flow_interval_ms": m.flow_interval_ms, "detection_ms": detect,
+               "gap_ms_per_flow": {flow: round(lost * m.flow_interval_ms, 2)
+                                   for flow, lost in enumerate(m.lost_per_flow) if lost > 0}}
     return CheckResult("failover_gap", passed, measured, expected, diagnosis, details)
 
 

@@ -68,7 +68,8 @@ class DnsPairsDesign:
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.daemons = Daemons(run)
-        self.keepalived = {}   # lb -> Popen
+        self.keepalived = {}          # lb -> Popen
+        self.keepalived_started = {}  # lb -> time.monotonic() of its (re)start
         self.sessions = {}
 
     # --- build ----------------------------------------------------------------------------
@@ -185,7 +186,6 @@ class DnsPairsDesign:
         self.keepalived[lb] = self.daemons.start_foreground(
             self.lab[lb], ["keepalived", "-n", "-l", "-D", "-f", str(conf), "-p", str(folder / "keepalived.pid"),
                            "-r", str(folder / "vrrp.pid"), "-c", str(folder / "checkers.pid")], "keepalived")
-        self.keepalived_started = getattr(self, "keepalived_started", {})
         self.keepalived_started[lb] = time.monotonic()
 
     def _await_tcp(self, node, address, port):
