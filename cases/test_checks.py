@@ -20,13 +20,10 @@ class RecordedDelivery:
     """Stands in for traffic.Delivery with a fixed flow table."""
 
     def __init__(self, table, packets_per_flow=4):
-        self.table, self.flows, self.packets_per_flow = table, len(table), packets_per_flow
+        self.flow_table, self.flows, self.packets_per_flow = table, len(table), packets_per_flow
         self.received = sum(sum(seen.values()) for seen in table)
         self.sent, self.send_errors, self.send_errno, self.kernel_drops = self.flows * packets_per_flow, 0, 0, 0
         self.per_lb = {}
-
-    def flow_packets(self):
-        return self.table
 
 
 def measurements(table, before=("lb1", "lb2"), after=("lb1", "lb2")):

@@ -22,7 +22,7 @@ using vipcheck::testing::EcmpNetwork;
 
 namespace {
 
-constexpr uint16_t kPort = 5001;
+constexpr uint16_t kPort = EcmpNetwork::kPort;
 constexpr uint32_t kTag = 0xbe7c;
 constexpr uint32_t kFlows = 1024;
 
@@ -84,18 +84,11 @@ int main(int argc, char** argv) {
     net.router.run({"ip", "route", "add", std::string(EcmpNetwork::kVip) + "/32", "via", EcmpNetwork::kLb1Uplink});
 
     Throughput plain = measure(net, [&]() { return plain_sendmmsg(net.client.path(), packets); });
-    Throughput injector = measure(net, [&]() {
-        InjectionPlan plan;
-        plan.netns = net.client.path();
-        plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
-        plan.dst_ip = parse_ipv4(EcmpNetwork::kVip);
-        plan.dst_port = kPort;
-        for (uint32_t i = 0; i < kFlows; ++i) plan.src_ports.push_back(uint16_t(20000 + i));
-        plan.packets_per_flow = uint32_t(packets / kFlows);
-        plan.rate_pps = 1e9;  // unpaced: as fast as the sender's CPU forwards
-        plan.run_tag = kTag;
-        return inject_flows(plan).packets_sent;
-    });
+    std::vector<uint16_t> ports;
+    for (uint32_t i = 0; i < kFlows; ++i) ports.push_back(uint16_t(20000 + i));
+    const uint32_t per_flow = uint32_t(packets / kFlows);
+    // rate 1e9: unpaced, as fast as the sender's CPU forwards.
+    Throughput injector = measure(net, [&]() { return inject_flows(net.flows(ports, per_flow, 1e9, kTag)).packets_sent; });
     // The senders alone: out of a veth whose peer is down, so the packet is built, routed and
     // dropped at transmit without any forwarding path behind it.
     net.client.run({"ip", "link", "add", "void0", "type", "veth", "peer", "name", "void1"});
@@ -108,17 +101,8 @@ int main(int argc, char** argv) {
         return double(sent) / (double(monotonic_ns() - start) / 1e9);
     };
     const double plain_alone = alone([&]() { return plain_sendmmsg(net.client.path(), packets, "10.98.0.1"); });
-    const double injector_alone = alone([&]() {
-        InjectionPlan plan;
-        plan.netns = net.client.path();
-        plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
-        plan.dst_ip = parse_ipv4("10.98.0.1");
-        plan.dst_port = kPort;
-        for (uint32_t i = 0; i < kFlows; ++i) plan.src_ports.push_back(uint16_t(20000 + i));
-        plan.packets_per_flow = uint32_t(packets / kFlows);
-        plan.rate_pps = 1e9;
-        return inject_flows(plan).packets_sent;
-    });
+    const double injector_alone =
+        alone([&]() { return inject_flows(net.flows(ports, per_flow, 1e9, kTag, "10.98.0.1")).packets_sent; });
     std::printf(
         "{\"plain_alone_pps\": %.0f, \"injector_alone_pps\": %.0f, \"packets\": %llu, \"plain_sent_pps\": %.0f, \"plain_delivered_pps\": %.0f, \"plain_delivered\": %llu, "
         "\"injector_sent_pps\": %.0f, \"injector_delivered_pps\": %.0f, \"injector_delivered\": %llu, "

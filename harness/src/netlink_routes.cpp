@@ -250,12 +250,6 @@ int address_cb(const nlmsghdr* nlh, void* data) {
     return MNL_CB_OK;
 }
 
-void drain(mnl_socket* sock) {
-    char buf[MNL_SOCKET_BUFFER_SIZE];
-    while (::recv(mnl_socket_get_fd(sock), buf, sizeof buf, MSG_DONTWAIT) > 0) {
-    }
-}
-
 struct LookupQuery {
     RouteLookup lookup;
 };
@@ -457,44 +451,24 @@ VipRoute read_route(const std::string& netns, const std::string& destination, ui
 RouteWait wait_for_nexthops(const std::string& netns, const std::string& destination, uint32_t prefix_len,
                             std::vector<std::string> gateways, uint32_t timeout_ms,
                             const std::function<bool()>& cancelled) {
-    const uint32_t dst = network_order(destination);
-    std::sort(gateways.begin(), gateways.end());
-    return run_in_netns(netns, [&]() {
-        // Subscribe before the first read so no change falls between the two.
-        NlSocket events = open_rtnl(RTMGRP_IPV4_ROUTE);
-        int group = RTNLGRP_NEXTHOP;
-        if (mnl_socket_setsockopt(events.get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
-            throw std::runtime_error(std::string("netlink nexthop group: ") + std::strerror(errno));
-        }
-        NlSocket query = open_rtnl(0);
-        RouteWait wait;
-        wait.started_ns = monotonic_ns();
-        const uint64_t deadline = wait.started_ns + uint64_t(timeout_ms) * 1'000'000;
-        while (true) {
-            VipRoute route = read_route_here(query.get(), dst, prefix_len);
-            const uint64_t now = monotonic_ns();
-            if (wait.changes.empty() || !(wait.changes.back().route == route)) wait.changes.push_back({now, route});
-            wait.route = route;
-            std::vector<std::string> seen;
-            for (const auto& hop : route.nexthops) seen.push_back(hop.gateway);
-            std::sort(seen.begin(), seen.end());
-            if (route.present && route.type == "unicast" && seen == gateways) {
-                wait.reached = true;
-                wait.reached_ns = now;
-                return wait;
-            }
-            // Wake on the next route event, or every 50 ms to honour cancellation.
-            while (true) {
-                const uint64_t t = monotonic_ns();
-                if (t >= deadline) return wait;
-                if (cancelled && cancelled()) throw std::runtime_error("route wait cancelled");
-                pollfd pfd{mnl_socket_get_fd(events.get()), POLLIN, 0};
-                int slice = int(std::min<uint64_t>(50, (deadline - t) / 1'000'000 + 1));
-                if (::poll(&pfd, 1, slice) > 0) break;
-            }
-            drain(events.get());
-        }
-    });
+    RouteWait wait;
+    wait.started_ns = monotonic_ns();
+    RouteMonitor monitor(netns, destination, prefix_len);
+    const uint64_t deadline = wait.started_ns + uint64_t(timeout_ms) * 1'000'000;
+    std::optional<RouteChange> found;
+    // Wake on the matching route event, or every 50 ms to honour cancellation.
+    while (!found) {
+        const uint64_t now = monotonic_ns();
+        if (now >= deadline) break;
+        if (cancelled && cancelled()) throw std::runtime_error("route wait cancelled");
+        found = monitor.wait_for(gateways, 0, uint32_t(std::min<uint64_t>(50, (deadline - now) / 1'000'000 + 1)));
+    }
+    monitor.stop();
+    wait.changes = monitor.changes();
+    wait.route = found ? found->route : wait.changes.back().route;
+    wait.reached = bool(found);
+    wait.reached_ns = found ? found->at_ns : 0;
+    return wait;
 }
 
 std::vector<InterfaceAddress> read_addresses(const std::string& netns) {

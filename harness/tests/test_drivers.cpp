@@ -21,7 +21,7 @@ using vipcheck::testing::TestNamespace;
 
 namespace {
 
-constexpr uint16_t kPort = 5001;
+constexpr uint16_t kPort = EcmpNetwork::kPort;
 constexpr uint32_t kTag = 0x7e57;
 
 struct Delivery {
@@ -33,17 +33,10 @@ Delivery send_flows(EcmpNetwork& net, size_t flows, uint32_t packets_per_flow, u
     auto counter = std::make_shared<ArrivalCounter>();
     FlowSink sink1({net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, uint32_t(flows)}, counter);
     FlowSink sink2({net.lb2.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, uint32_t(flows)}, counter);
-    InjectionPlan plan;
-    plan.netns = net.client.path();
-    plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
-    plan.dst_ip = parse_ipv4(EcmpNetwork::kVip);
-    plan.dst_port = kPort;
-    for (size_t i = 0; i < flows; ++i) plan.src_ports.push_back(uint16_t(first_port + i));
-    plan.packets_per_flow = packets_per_flow;
-    plan.rate_pps = 50000;
-    plan.run_tag = kTag;
+    std::vector<uint16_t> ports;
+    for (size_t i = 0; i < flows; ++i) ports.push_back(uint16_t(first_port + i));
     Delivery d;
-    d.sent = inject_flows(plan);
+    d.sent = inject_flows(net.flows(ports, packets_per_flow, 50000, kTag));
     counter->wait_for(d.sent.packets_sent, 500, 5000);
     d.lb1 = sink1.stop();
     d.lb2 = sink2.stop();
@@ -182,16 +175,7 @@ TEST_F(Drivers, SinkRecordsSequenceGapsAndIgnoresOtherRuns) {
     net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
     auto counter = std::make_shared<ArrivalCounter>();
     FlowSink sink({net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, 4}, counter);
-    InjectionPlan other;
-    other.netns = net.client.path();
-    other.src_ip = parse_ipv4(EcmpNetwork::kClient);
-    other.dst_ip = parse_ipv4(EcmpNetwork::kVip);
-    other.dst_port = kPort;
-    other.src_ports = {30000};
-    other.packets_per_flow = 3;
-    other.rate_pps = 1000;
-    other.run_tag = kTag + 1;  // another run's packets
-    inject_flows(other);
+    inject_flows(net.flows({30000}, 3, 1000, kTag + 1));  // another run's packets
     counter->wait_for(1, 300, 2000);
     SinkReport report = sink.stop();
     EXPECT_EQ(report.packets, 0u);
@@ -298,16 +282,7 @@ TEST_F(Drivers, SinkSnapshotCountsWhileItRuns) {
     net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
     auto counter = std::make_shared<ArrivalCounter>();
     FlowSink sink({net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, 2}, counter);
-    InjectionPlan plan;
-    plan.netns = net.client.path();
-    plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
-    plan.dst_ip = parse_ipv4(EcmpNetwork::kVip);
-    plan.dst_port = kPort;
-    plan.src_ports = {30000, 30001};
-    plan.packets_per_flow = 5;
-    plan.rate_pps = 10000;
-    plan.run_tag = kTag;
-    inject_flows(plan);
+    inject_flows(net.flows({30000, 30001}, 5, 10000, kTag));
     counter->wait_for(10, 300, 2000);
     EXPECT_EQ(sink.snapshot(), (std::vector<uint64_t>{5, 5}));
     SinkReport report = sink.stop();

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "packet_format.h"
+
 namespace vipcheck::testing {
 
 TestNamespace::TestNamespace() {
@@ -99,6 +101,20 @@ EcmpNetwork::EcmpNetwork(int hash_policy) {
         lb->run({"ip", "addr", "add", std::string(kVip) + "/32", "dev", "lo"});
         lb->run({"ip", "route", "add", "default", "via", lb == &lb1 ? "10.0.2.1" : "10.0.3.1"});
     }
+}
+
+InjectionPlan EcmpNetwork::flows(std::vector<uint16_t> src_ports, uint32_t packets_per_flow, double rate_pps,
+                                  uint32_t run_tag, const char* dst) const {
+    InjectionPlan plan;
+    plan.netns = client.path();
+    plan.src_ip = parse_ipv4(kClient);
+    plan.dst_ip = parse_ipv4(dst);
+    plan.dst_port = kPort;
+    plan.src_ports = std::move(src_ports);
+    plan.packets_per_flow = packets_per_flow;
+    plan.rate_pps = rate_pps;
+    plan.run_tag = run_tag;
+    return plan;
 }
 
 }  // namespace vipcheck::testing

@@ -3,9 +3,12 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "injector.h"
 
 namespace vipcheck::testing {
 
@@ -35,9 +38,14 @@ struct EcmpNetwork {
     static constexpr const char* kClient = "10.0.1.2";
     static constexpr const char* kLb1Uplink = "10.0.2.2";
     static constexpr const char* kLb2Uplink = "10.0.3.2";
+    static constexpr uint16_t kPort = 5001;
 
     TestNamespace client, router, lb1, lb2;
     explicit EcmpNetwork(int hash_policy = 1);
+
+    // Flows from the client to dst:kPort, one per source port.
+    InjectionPlan flows(std::vector<uint16_t> src_ports, uint32_t packets_per_flow, double rate_pps,
+                        uint32_t run_tag, const char* dst = kVip) const;
 };
 
 }  // namespace vipcheck::testing

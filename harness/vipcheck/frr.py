@@ -90,18 +90,17 @@ def check_configs(routers):
         for daemon, argv in router.dry_run_commands():
             started.append((router, daemon, subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                              stderr=subprocess.PIPE, universal_newlines=True)))
-    problems = []
-    for router, daemon, proc in started:
+    first = None
+    for router, daemon, proc in started:  # every dry run is reaped, the first rejection reported
         out, err = proc.communicate()
         rejected = router.rejections(daemon, err + out)
         if proc.returncode != 0 and not rejected:
             rejected = [(err or out).strip().splitlines()[-1] if (err or out).strip() else f"exit {proc.returncode}"]
-        if rejected and not problems:
+        if rejected and first is None:
             template = router.templates / router.role / f"{daemon}.conf.j2"
-            problems.append(ScenarioError(template, f"rendered for {router.node.logical}",
-                                          f"{daemon} rejected {rejected[0]}"))
-    if problems:
-        raise problems[0]
+            first = ScenarioError(template, f"rendered for {router.node.logical}", f"{daemon} rejected {rejected[0]}")
+    if first:
+        raise first
 
 
 def start_all(routers):

@@ -2,6 +2,7 @@
 The sinks record; the checks ask them afterwards."""
 import random
 import threading
+from functools import cached_property
 import time
 from dataclasses import dataclass, field
 
@@ -38,8 +39,9 @@ class Delivery:
     def received(self):
         return sum(report.packets for report in self.per_lb.values())
 
-    def flow_packets(self):
-        """flow id -> {lb: packets}, only LBs that saw the flow."""
+    @cached_property
+    def flow_table(self):
+        """flow id -> {lb: packets}, only LBs that saw the flow; built once, after delivery."""
         table = [dict() for _ in range(self.flows)]
         for lb, report in self.per_lb.items():
             for flow_id, arrivals in enumerate(report.flows):
@@ -50,7 +52,7 @@ class Delivery:
     def flows_per_lb(self):
         """lb -> number of flows whose packets reached it (a split flow counts at each LB)."""
         counts = {lb: 0 for lb in self.per_lb}
-        for seen in self.flow_packets():
+        for seen in self.flow_table:
             for lb in seen:
                 counts[lb] += 1
         return counts

@@ -98,7 +98,7 @@ def ecmp_spread(m):
 
 
 def flow_stickiness(m):
-    table = m.delivery.flow_packets()
+    table = m.delivery.flow_table
     arrived = [seen for seen in table if seen]
     split = [flow for flow, seen in enumerate(table) if len(seen) > 1]
     measured = f"{len(arrived) - len(split)}/{len(arrived)} arrived flows at exactly one LB"

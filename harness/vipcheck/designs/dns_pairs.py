@@ -71,6 +71,7 @@ class DnsPairsDesign:
         self.keepalived = {}          # lb -> Popen
         self.keepalived_started = {}  # lb -> time.monotonic() of its (re)start
         self.sessions = {}
+        self.mac_owner = None         # MAC -> LB, read once the LBs are up
 
     # --- build ----------------------------------------------------------------------------
     def build(self):
@@ -214,12 +215,12 @@ class DnsPairsDesign:
         return sorted({macs.get(r.sender_mac, r.sender_mac) for r in probe.replies if r.sender_ip == spec.vip})
 
     def _macs(self):
-        if not hasattr(self, "_mac_table"):
-            self._mac_table = {}
+        if self.mac_owner is None:
+            self.mac_owner = {}
             for lb in self.scenario.lb_names:
                 link = json.loads(self.lab[lb].run_argv(["ip", "-j", "link", "show", "dev", self.uplink[lb]]))
-                self._mac_table[link[0]["address"]] = lb
-        return self._mac_table
+                self.mac_owner[link[0]["address"]] = lb
+        return self.mac_owner
 
     def converge(self):
         """A pair has converged when exactly one LB answers ARP for its VIP, after every backup
