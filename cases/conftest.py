@@ -42,7 +42,7 @@ def vipcheck(*args, tmp_path=None, env=None, user=None, timeout=300):
     json_path = None
     if args and args[0] == "run" and tmp_path is not None:
         json_path = tmp_path / "result.json"
-        argv += ["--json", str(json_path)]
+        argv += ["--json", str(json_path), "--artifacts", str(tmp_path / "artifacts")]
     proc = subprocess.run(argv, cwd=REPO, env=env or cli_env(), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, user=user)
     result = json.loads(json_path.read_text()) if json_path and json_path.exists() else {}
@@ -60,6 +60,11 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     for name, words in diagnosis_words.items():
         for word in words:
             assert word in run.check(name)["diagnosis"], run.check(name)
+    # A failing run leaves its artifacts, and only a failing one.
+    assert bool(run.result.get("artifacts")) is bool(must_fail), run.result.get("artifacts")
+    if must_fail:
+        assert (Path(run.result["artifacts"]) / "REPRO.txt").is_file()
+        assert f"artifacts: {run.result['artifacts']}" in run.stdout
     return run
 
 

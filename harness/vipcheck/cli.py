@@ -2,9 +2,11 @@
 scenario or usage; 3: the environment cannot run it (not root, a package missing)."""
 import argparse
 import json
+import os
 import sys
 
-from vipcheck.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_PASSED, UsageError, VipcheckError
+from vipcheck.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_PASSED, UsageError,
+                             VipcheckError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,10 +21,33 @@ def _parser():
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--json", metavar="FILE", help="write the result as JSON")
     run.add_argument("--junit", metavar="FILE", help="write the result as JUnit XML")
-    run.add_argument("--seed", type=int, help="seed for flow 5-tuples (printed when not given)")
+    run.add_argument("--seed", type=int, help="seed for flows, hash seed and failure times (printed when not given)")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="run N times, each in a fresh network; report min, median, p95 and max")
+    run.add_argument("--artifacts", metavar="DIR", default=os.environ.get("VIPCHECK_ARTIFACTS", "vipcheck-artifacts"),
+                     help="where a failing run leaves its artifacts folder (default: %(default)s)")
+    run.add_argument("--no-capture", action="store_true", help="no packet capture on the router")
+    run.add_argument("--keep-on-fail", action="store_true",
+                     help="when a check fails, keep the network up (vipcheck down RUN ends it)")
+    up = sub.add_parser("up", help="build the scenario's network, wait for convergence and keep it")
+    up.add_argument("scenario", help="scenario YAML file")
+    up.add_argument("--seed", type=int, help="seed for the hash seed and addresses drawn (printed when not given)")
+    down = sub.add_parser("down", help="tear down a network kept by up or --keep-on-fail")
+    down.add_argument("run_id", metavar="RUN")
+    execute = sub.add_parser("exec", help="run a command in a node of a kept network: exec RUN NODE -- CMD...")
+    execute.add_argument("run_id", metavar="RUN")
+    execute.add_argument("node")
+    execute.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD")
+    vtysh = sub.add_parser("vtysh", help="FRR's shell in a node of a kept network")
+    vtysh.add_argument("run_id", metavar="RUN")
+    vtysh.add_argument("node")
+    vtysh.add_argument("-c", dest="commands", action="append", default=[], metavar="CMD",
+                       help="run CMD and exit (repeatable); without it, an interactive shell")
+    cli = sub.add_parser("cli", help="the Mininet CLI over a kept network's nodes")
+    cli.add_argument("run_id", metavar="RUN")
+    sub.add_parser("ps", help="the runs on this machine, alive and dead")
+    sub.add_parser("clean", help="remove what dead runs left behind (processes, namespaces, interfaces, folders)")
     validate = sub.add_parser("validate", help="check scenario files without touching the kernel")
     validate.add_argument("scenarios", nargs="+")
     nightly = sub.add_parser("nightly", help="run a convergence matrix and write the HTML report")
@@ -42,29 +67,127 @@ def _progress(quiet):
     return lambda message: print(f"vipcheck: {message}", file=sys.stderr, flush=True)
 
 
-def _run(args):
+def _prepare(path):
     from vipcheck import environment, scenario
     environment.check_modules()
-    spec = scenario.load(args.scenario)
+    spec = scenario.load(path)
     environment.check_core()
     environment.check_machine(spec.topology)
-    from vipcheck import report, runner
+    return spec
+
+
+def _run(args):
+    spec = _prepare(args.scenario)
+    from vipcheck import hold, report, runner
     if not 1 <= args.repeat <= 1000:
         raise UsageError(f"--repeat must be between 1 and 1000, got {args.repeat}")
+    if args.keep_on_fail and args.repeat != 1:
+        raise UsageError("--keep-on-fail keeps one failed network: use it without --repeat")
+    options = {"report": _progress(args.quiet), "artifacts_root": args.artifacts, "capture": not args.no_capture}
+
+    def emit(results):
+        if args.repeat > 1:
+            print(report.repeat_table(results))
+        if args.json:
+            report.write_json(results[0] if args.repeat == 1 else results, args.json)
+        if args.junit:
+            report.write_junit(results[-1], args.junit)
+        return EXIT_PASSED if all(r.passed for r in results) else EXIT_CHECK_FAILED
+
+    if args.keep_on_fail:
+        def keep_failed(result, run, design):
+            if result.passed:
+                return
+            print(report.table(result))
+            emit([result])
+            holder.keep(run, design.lab, f"run {run.id} failed and is kept up (seed {result.seed}):",
+                        EXIT_CHECK_FAILED)
+
+        def work(keeper):
+            nonlocal holder
+            holder = keeper
+            result = runner.run_scenario(spec, seed=args.seed, hold=keep_failed, **options)
+            if not keeper.held:
+                print(report.table(result))
+            return emit([result]) if not keeper.held else EXIT_CHECK_FAILED
+        holder = None
+        return hold.in_keeper(lambda keeper: _guarded(work, keeper))
+
     results = []
     for index in range(args.repeat):
         # Each repetition gets its own seed, derived from the first so the set is reproducible.
         seed = None if args.seed is None else args.seed + index
-        result = runner.run_scenario(spec, seed=seed, report=_progress(args.quiet))
+        result = runner.run_scenario(spec, seed=seed, **options)
         print(report.table(result))
         results.append(result)
-    if args.repeat > 1:
-        print(report.repeat_table(results))
-    if args.json:
-        report.write_json(results[0] if args.repeat == 1 else results, args.json)
-    if args.junit:
-        report.write_junit(results[-1], args.junit)
-    return EXIT_PASSED if all(r.passed for r in results) else EXIT_CHECK_FAILED
+    return emit(results)
+
+
+def _up(args):
+    spec = _prepare(args.scenario)
+    from vipcheck import hold, runner
+
+    def work(keeper):
+        def keep(result, run, design):
+            converged = result.convergence.get("reached", True)
+            if not converged:
+                print(f"vipcheck: warning: run {run.id} did not converge; kept up for a look", file=sys.stderr)
+            keeper.keep(run, design.lab, f"run {run.id} is up: {spec.name} (seed {result.seed}), "
+                        f"converged in {result.convergence.get('seconds')} s", EXIT_PASSED)
+        runner.run_scenario(spec, seed=args.seed, report=_progress(False), up=True, hold=keep)
+        return EXIT_PASSED
+    return hold.in_keeper(lambda keeper: _guarded(work, keeper))
+
+
+def _held_run(run_id):
+    from vipcheck import runs
+    return runs.require_alive(runs.find(run_id))
+
+
+def _exec(args):
+    from vipcheck import runs
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UsageError("exec needs a command: vipcheck exec RUN NODE -- CMD...")
+    command = runs.enter_argv(_held_run(args.run_id), args.node, argv)
+    os.execvp(command[0], command)
+
+
+def _vtysh(args):
+    from vipcheck import runs
+    command = runs.vtysh_argv(_held_run(args.run_id), args.node, args.commands)
+    os.execvp(command[0], command)
+
+
+def _cli(args):
+    from vipcheck import attach, environment
+    environment.check_modules()
+    attach.run_cli(_held_run(args.run_id))
+    return EXIT_PASSED
+
+
+def _down(args):
+    from vipcheck import runs
+    info = runs.find(args.run_id)
+    left = runs.down(info)
+    print(f"run {info.id} is down" + (f"; its keeper had left: {', '.join(left)}" if left else ""))
+    return EXIT_PASSED
+
+
+def _ps(args):
+    from vipcheck import runs
+    print(runs.ps_table(runs.all_runs()))
+    return EXIT_PASSED
+
+
+def _clean(args):
+    from vipcheck import runs
+    dead = [info for info in runs.all_runs() if not info.owner_alive and runs.abandoned(info)]
+    for info in dead:
+        for item in runs.clean(info):
+            print(f"run {info.id}: removed {item}")
+    print(f"cleaned {len(dead)} dead run(s)" if dead else "nothing to clean: every run on this machine is alive")
+    return EXIT_PASSED
 
 
 def _validate(args):
@@ -116,10 +239,27 @@ def _summary(args):
     return EXIT_PASSED if all(r["passed"] for r in results) else EXIT_CHECK_FAILED
 
 
+COMMANDS = {"run": _run, "up": _up, "down": _down, "exec": _exec, "vtysh": _vtysh, "cli": _cli, "ps": _ps,
+            "clean": _clean, "validate": _validate, "summary": _summary, "nightly": _nightly}
+
+
 def main(argv=None):
     try:
         args = _parser().parse_args(argv)
-        return {"run": _run, "validate": _validate, "summary": _summary, "nightly": _nightly}[args.command](args)
+    except VipcheckError as e:
+        print(f"vipcheck: error: {e}", file=sys.stderr)
+        return e.exit_status
+    if args.command in ("exec", "vtysh", "cli", "down", "clean", "ps") and os.geteuid() != 0:
+        print("vipcheck: error: entering or ending a run's namespaces needs root (fix: sudo vipcheck ...)",
+              file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    return _guarded(COMMANDS[args.command], args)
+
+
+def _guarded(command, args):
+    """Runs a command; every failure vipcheck knows becomes one line and an exit status."""
+    try:
+        return command(args)
     except VipcheckError as e:
         print(f"vipcheck: error: {e}", file=sys.stderr)
         return e.exit_status

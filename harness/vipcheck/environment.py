@@ -8,7 +8,8 @@ from pathlib import Path
 from vipcheck.errors import EnvironmentProblem
 
 FIX_DEPS = "sudo make deps"
-PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux"}
+PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux",
+            "nsenter": "util-linux", "tcpdump": "tcpdump"}
 TOPOLOGY_PROGRAMS = {
     "ecmp": {"vtysh": "frr"},
     "lo-subnet": {},

@@ -39,3 +39,10 @@ class Interrupted(VipcheckError):
 
     def __init__(self, signame):
         super().__init__(f"interrupted by {signame}; the run was cleaned up")
+
+
+class RunIncomplete(VipcheckError):
+    """The experiment could not finish (a daemon did not come up, BFD never did): the design
+    failed before any check could judge it, exit 1, artifacts kept like a failed check's."""
+
+    exit_status = EXIT_CHECK_FAILED

@@ -1,6 +1,7 @@
 """The failure timeline of an ECMP run: at each scheduled time, snapshot the sinks, inject the
 failure (or restore), and wait on r1's route monitor for the change the design should make.
 What it records becomes a FailoverMeasurement for the checks."""
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ class FailoverMeasurement:
     timeline: dict = field(default_factory=dict)  # packets per ms per LB, the events marked
     rib_gateways: list = field(default_factory=list)  # zebra's view at the end
     fib_gateways: list = field(default_factory=list)  # the kernel's route at the end
+    scheduled_ms: dict = field(default_factory=dict)  # failure/restore -> ms into the stream
 
     def ms_after(self, at_ns, since_ns):
         return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None
@@ -51,13 +53,18 @@ class Timeline:
         self.measurement = FailoverMeasurement(scenario.failure, scenario.restore, 0, spec.flows / spec.rate_pps * 1000,
                                                gateways=design.gateways)
         self.snapshots = {}
+        # Failure times drawn from the run's seed, when the scenario gives a window.
+        rng = random.Random(design.seed + 4)
+        self.measurement.scheduled_ms = {"failure": scenario.failure.draw_ms(rng)}
+        if scenario.restore:
+            self.measurement.scheduled_ms["restore"] = scenario.restore.draw_ms(rng)
         self.timeout_s = 2 * scenario.ospf.detection_s() + ROUTE_SLACK_S
 
     def run(self, snapshot, started_ns):
         """Runs in the harness's thread while the stream flows."""
         s, m = self.scenario, self.measurement
         failure, restore = s.failure, s.restore
-        self._at(started_ns, failure.at_ms)
+        self._at(started_ns, m.scheduled_ms["failure"])
         self.snapshots["failure"] = snapshot()
         m.failed_at_ns = time.monotonic_ns()
         self.injector.apply(failure)
@@ -66,7 +73,7 @@ class Timeline:
         m.withdrawn_at_ns = change.at_ns if change else 0
         self.snapshots["failed"] = snapshot()
         if restore:
-            self._at(started_ns, restore.at_ms)
+            self._at(started_ns, m.scheduled_ms["restore"])
             self.snapshots["restore"] = snapshot()
             m.restored_at_ns = time.monotonic_ns()
             self.injector.restore(failure, failure.target)
@@ -102,6 +109,7 @@ class Timeline:
         origin = min(report.origin_ns for report in delivery.per_lb.values())
         m.timeline = {"per_ms": {lb: [0] * ((r.origin_ns - origin) // 1_000_000) + list(r.per_ms)
                                  for lb, r in delivery.per_lb.items()},
+                      "scheduled_ms": m.scheduled_ms,
                       "failure_ms": (m.failed_at_ns - origin) / 1e6,
                       "route_change_ms": (m.withdrawn_at_ns - origin) / 1e6 if m.withdrawn_at_ns else None,
                       "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None}

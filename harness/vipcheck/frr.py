@@ -38,6 +38,7 @@ class FrrRouter:
     def __init__(self, run, node, role, daemons, context, templates):
         self.run, self.node, self.role, self.templates = run, node, role, templates
         self.dir = run.node_dir(node.logical, owner=frr_owner())
+        run.record_frr(node.logical, self.dir)
         self.configs = {}
         for daemon in daemons:
             path = self.dir / f"{daemon}.conf"

@@ -38,8 +38,12 @@ class Lab:
         Mininet.inited = True
         self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False)
         run.on_cleanup(self.stop)
+        links = [(f"{a}-eth{info['port1']}", f"{b}-eth{info['port2']}")
+                 for a, b, info in topo.links(withInfo=True)]
+        run.plan_interfaces([name for pair in links for name in pair])
         self.net.buildFromTopo(topo)
         self.nodes = {host.logical: host for host in self.net.hosts}
+        run.record_nodes(self.net.hosts, links)
 
     def __getitem__(self, logical):
         return self.nodes[logical]

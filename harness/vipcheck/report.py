@@ -29,6 +29,8 @@ def table(result):
     timing = "  ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     lines.append("-" * min(width, 120))
     lines.append(f"{'PASSED' if result.passed else 'FAILED'}  {timing}")
+    if result.artifacts:
+        lines.append(f"artifacts: {result.artifacts} (REPRO.txt there rebuilds this run)")
     return "\n".join(lines)
 
 

@@ -17,13 +17,24 @@ RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
 STOP_GRACE_S = 3.0  # SIGTERM, then this long for a clean exit, then SIGKILL
 
 
-def _start_time(pid):
+def start_time(pid):
     """Process start time in clock ticks: with the PID it names one process for ever."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return int(f.read().rsplit(")", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def alive(pid, start):
+    """True while the process that had this PID and start time runs; an exited one that its
+    parent (often init, for a killed run's orphans) has not reaped yet is a zombie: not alive."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == str(start) and fields[0] != "Z"
 
 
 def wait_exit(pid, timeout_s):
@@ -39,11 +50,44 @@ def wait_exit(pid, timeout_s):
         os.close(fd)
 
 
+def end_processes(processes, grace_s=STOP_GRACE_S):
+    """SIGTERM, then SIGKILL after grace_s, for (pid, start_time, label) entries whose PID still
+    names the process that was recorded; any process, not only our children."""
+    running = [(p, s, l) for p, s, l in processes if alive(p, s)]
+    for pid, _, _ in running:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace_s
+    for pid, start, _ in running:
+        if not wait_exit(pid, max(0.0, deadline - time.monotonic())) and alive(pid, start):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                wait_exit(pid, 1.0)
+            except ProcessLookupError:
+                pass
+    return running
+
+
+def netns_inode(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
 class Run:
-    def __init__(self, keep_dir=False):
+    def __init__(self, keep_dir=False, scenario=None, seed=None):
         self.id = None
+        self.started_at = None
         self.dir = None
         self.keep_dir = keep_dir
+        self.scenario, self.seed = scenario, seed
+        self.mode = "run"     # "held" once `up` or --keep-on-fail keeps the network
+        self.nodes = {}       # logical -> {name, role, pid, start, netns, frr_dir}
+        self.interfaces = []  # every interface name the run creates: `clean` finds strays by them
+        self.links = []       # (interface, interface) pairs, for `vipcheck cli`
         self.processes = []   # (pid, start_time, label)
         self.children = []    # Popen objects of processes started in the foreground, reaped at the end
         self._undo = []       # cleanup steps, run last-in first-out
@@ -61,6 +105,7 @@ class Run:
             except FileExistsError:
                 continue
         self.id, self.dir = run_id, RUNS_DIR / run_id
+        self.started_at = time.time()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._old_handlers[signum] = signal.signal(signum, self._on_signal)
         self._save_state()
@@ -107,7 +152,10 @@ class Run:
         return path
 
     def _save_state(self):
-        state = {"run_id": self.id, "owner_pid": os.getpid(), "owner_start": _start_time(os.getpid()),
+        state = {"run_id": self.id, "owner_pid": os.getpid(), "owner_start": start_time(os.getpid()),
+                 "mode": self.mode, "scenario": str(self.scenario or ""), "seed": self.seed,
+                 "started_at": self.started_at, "nodes": self.nodes, "interfaces": self.interfaces,
+                 "links": self.links,
                  "processes": [{"pid": p, "start": s, "label": l} for p, s, l in self.processes]}
         tmp = self.dir / "state.json.tmp"
         tmp.write_text(json.dumps(state, indent=1))
@@ -119,7 +167,7 @@ class Run:
         that runs in the foreground and is reaped after it ends)."""
         if child is not None:
             self.children.append(child)
-        start = _start_time(pid)
+        start = start_time(pid)
         if start is None:
             raise RuntimeError(f"{label} (pid {pid}) exited right after it started")
         self.processes.append((pid, start, label))
@@ -127,20 +175,7 @@ class Run:
 
     def end_processes(self):
         """Ends every recorded process, checking each PID still names the process we started."""
-        alive = [(p, s, l) for p, s, l in self.processes if _start_time(p) == s]
-        for pid, _, _ in alive:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + STOP_GRACE_S
-        for pid, start, _ in alive:
-            if not wait_exit(pid, max(0.0, deadline - time.monotonic())) and _start_time(pid) == start:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    wait_exit(pid, 1.0)
-                except ProcessLookupError:
-                    pass
+        end_processes(self.processes)
         self.processes.clear()
         for child in self.children:
             try:
@@ -154,3 +189,33 @@ class Run:
             except OSError as e:
                 if e.errno != errno.ENOENT:
                     raise
+
+    def end_process(self, pid):
+        """Ends one recorded process before the run ends (a packet capture that must flush)."""
+        entries = [entry for entry in self.processes if entry[0] == pid]
+        end_processes(entries)
+        self.processes = [entry for entry in self.processes if entry[0] != pid]
+        self._save_state()
+
+    # --- what `vipcheck ps/exec/cli/clean` find in the state file -------------------------
+    def plan_interfaces(self, names):
+        """Recorded before they exist: a run killed mid-build may leave one in the root namespace."""
+        self.interfaces = sorted(names)
+        self._save_state()
+
+    def record_nodes(self, hosts, links):
+        """hosts: Mininet hosts; their shells' PIDs name the namespaces `exec` and `cli` enter."""
+        for host in hosts:
+            self.nodes[host.logical] = {"name": host.name, "role": host.role, "pid": host.pid,
+                                        "start": start_time(host.pid), "netns": netns_inode(host.pid),
+                                        "frr_dir": None}
+        self.links = [list(pair) for pair in links]
+        self._save_state()
+
+    def record_frr(self, logical, folder):
+        self.nodes[logical]["frr_dir"] = str(folder)
+        self._save_state()
+
+    def mark_held(self):
+        self.mode = "held"
+        self._save_state()

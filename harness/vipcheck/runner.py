@@ -3,10 +3,15 @@ import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from vipcheck import artifacts
+from vipcheck.capture import Capture
 
 from vipcheck.designs.dns_pairs import DnsPairsDesign
 from vipcheck.designs.ecmp import EcmpDesign
 from vipcheck.designs.lo_subnet import LoSubnetDesign
+from vipcheck.errors import RunIncomplete
 from vipcheck.run import Run
 
 DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign, "dns-pairs": DnsPairsDesign}
@@ -24,6 +29,7 @@ class RunResult:
     sysctl: dict = field(default_factory=dict)
     traffic: dict = field(default_factory=dict)
     timeline: dict = field(default_factory=dict)   # arrivals per ms around a failure, when there was one
+    artifacts: str = ""                            # the failing run's artifacts folder
 
     @property
     def passed(self):
@@ -33,7 +39,8 @@ class RunResult:
         return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "run_id": self.run_id,
                 "seed": self.seed, "checks": [c.as_dict() for c in self.checks], "timings": self.timings,
                 "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
-                **({"timeline": self.timeline} if self.timeline else {})}
+                **({"timeline": self.timeline} if self.timeline else {}),
+                **({"artifacts": self.artifacts} if self.artifacts else {})}
 
 
 class Phases:
@@ -52,23 +59,48 @@ class Phases:
             self.timings[name] = round(time.monotonic() - start, 4)
 
 
-def run_scenario(scenario, seed=None, report=lambda message: None):
+def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_root=None, capture=True,
+                 hold=None, up=False):
+    """Runs one scenario. A failing run writes its artifacts under artifacts_root (when given).
+    hold(result, run, design), when given, is called inside the run once there is a verdict
+    (or, with `up`, once the network converged) and may keep the network until it returns."""
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
     result = RunResult(scenario.name, scenario.source, "", seed)
     phase = Phases(report, result.timings)
     started = time.monotonic()
-    with Run() as run:
+    with Run(scenario=Path(scenario.source).resolve(), seed=seed) as run:
         result.run_id = run.id
         report(f"run {run.id}, seed {seed}")
         design = DESIGNS[scenario.topology](run, scenario, result, seed)
-        with phase("build"):
-            design.build()
-        with phase("converge"):
-            design.converge()
-        with phase("traffic"):
-            design.send_traffic()
-        with phase("checks"):
-            result.checks += design.check()
+        packet_capture = None
+        try:
+            with phase("build"):
+                design.build()
+            with phase("converge"):
+                design.converge()
+            if up:
+                hold(result, run, design)
+                return result
+            if capture:
+                packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
+            with phase("traffic"):
+                design.send_traffic()
+            with phase("checks"):
+                result.checks += design.check()
+        except RuntimeError as e:  # the harness could not finish the experiment: show what it saw
+            if artifacts_root and getattr(design, "lab", None):
+                result.artifacts = str(artifacts.collect(run, design, result, scenario, artifacts_root,
+                                                         packet_capture, error=str(e)))
+                raise RunIncomplete(f"{e} (artifacts: {result.artifacts})") from None
+            raise RunIncomplete(str(e)) from None
+        if not result.passed and artifacts_root:
+            with phase("artifacts"):
+                result.artifacts = str(artifacts.collect(run, design, result, scenario, artifacts_root,
+                                                         packet_capture))
+            report(f"artifacts: {result.artifacts}")
+        if hold:
+            result.timings["total"] = round(time.monotonic() - started, 4)
+            hold(result, run, design)
         teardown_start = time.monotonic()
     result.timings["teardown"] = round(time.monotonic() - teardown_start, 4)
     result.timings["total"] = round(time.monotonic() - started, 4)

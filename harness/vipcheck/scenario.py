@@ -52,10 +52,19 @@ class OspfSpec:
 
 @dataclass(frozen=True)
 class Failure:
-    """One event of the timeline: a failure of `target`, or its restore, at_ms into the traffic."""
+    """One event of the timeline: a failure of `target`, or its restore, at_ms into the traffic.
+    `at_ms: [a, b]` draws the moment from the run's seed, uniformly in [a, b]."""
     type: str
     target: str
     at_ms: int
+    latest_ms: int = 0
+
+    @property
+    def last_ms(self):
+        return max(self.at_ms, self.latest_ms)
+
+    def draw_ms(self, rng):
+        return rng.randint(self.at_ms, self.last_ms)
 
 
 @dataclass(frozen=True)
@@ -353,7 +362,7 @@ def _parse_ecmp(source, top):
         top.fail("checks", "recovery needs a restore in `failures`")
     max_gap_ms = top.integer("max_gap_ms", 1000, 0, 600_000)
     max_extra_moved = top.integer("max_extra_moved", 0, 0, 64000 * clients)
-    last_ms = max((f.at_ms for f in failures), default=0)
+    last_ms = max((f.last_ms for f in failures), default=0)
     settle_ms = int(max(1.0, 2 * ospf.detection_s()) * 1000) + 1000
     duration_ms = top.integer("duration_ms", last_ms + settle_ms if failures else 0, 0, 600_000)
     if failures and duration_ms <= last_ms:
@@ -395,17 +404,24 @@ def _failures(top, lb_names):
         target = fields.raw("target", None)
         if target not in lb_names:
             fields.fail("target", f"must be an LB of this scenario ({', '.join(lb_names)}), got {target!r}")
-        at_ms = fields.integer("at_ms", None, 1, 600_000)
+        if isinstance(fields.raw("at_ms", None), list):
+            window = fields.raw("at_ms", None)
+            if len(window) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 600_000
+                                           for v in window) or window[0] > window[1]:
+                fields.fail("at_ms", f"must be milliseconds (1..600000) or a window [earliest, latest], got {window!r}")
+            at_ms, latest_ms = window
+        else:
+            at_ms = latest_ms = fields.integer("at_ms", None, 1, 600_000)
         fields.finish()
-        events.append(Failure(kind, target, at_ms))
+        events.append(Failure(kind, target, at_ms, latest_ms))
     if not events:
         return ()
     if events[0].type == "restore":
         top.fail("failures", "the timeline starts with a restore; put the failure first")
     if len(events) > 2 or (len(events) == 2 and (events[1].type != "restore" or events[1].target != events[0].target)):
         top.fail("failures", "one failure, optionally followed by the restore of the same LB")
-    if len(events) == 2 and events[1].at_ms <= events[0].at_ms:
-        top.fail("failures", f"the restore at {events[1].at_ms} ms must come after the failure at {events[0].at_ms} ms")
+    if len(events) == 2 and events[1].at_ms <= events[0].last_ms:
+        top.fail("failures", f"the restore at {events[1].at_ms} ms must come after the failure at {events[0].last_ms} ms")
     return tuple(events)
 
 

@@ -34,6 +34,9 @@ class Delivery:
     per_lb: dict = field(default_factory=dict)          # lb -> _core.SinkReport
     foreign_packets: int = 0
     kernel_drops: int = 0
+    plans: tuple = ()          # the ClientFlows sent: each flow's 5-tuple
+    port: int = 0
+    rate_pps: float = 0.0
 
     @property
     def received(self):
@@ -56,6 +59,27 @@ class Delivery:
             for lb in seen:
                 counts[lb] += 1
         return counts
+
+
+def flow_rows(delivery):
+    """One row per flow: its 5-tuple, the LB that carried it, what arrived and what was lost.
+    gap_ms is the flow's loss in time: lost packets times the flow's packet interval."""
+    interval_ms = delivery.flows / delivery.rate_pps * 1000 if delivery.rate_pps else 0.0
+    table = delivery.flow_table
+    for plan in delivery.plans:
+        for offset, src_port in enumerate(plan.src_ports):
+            flow = plan.first_flow_id + offset
+            seen = table[flow]
+            received = sum(seen.values())
+            arrivals = [delivery.per_lb[lb].flows[flow] for lb in seen]
+            lost = max(0, delivery.packets_per_flow - received)
+            yield {"flow": flow, "client": plan.client, "proto": "udp", "src_ip": plan.src_ip, "src_port": src_port,
+                   "dst_ip": plan.dst_ip, "dst_port": delivery.port,
+                   "lb": max(seen, key=seen.get) if seen else "",
+                   "lbs": " ".join(f"{lb}={n}" for lb, n in sorted(seen.items())),
+                   "sent": delivery.packets_per_flow, "received": received, "lost": lost,
+                   "seq_gaps": sum(a.seq_gaps for a in arrivals), "reordered": sum(a.reordered for a in arrivals),
+                   "gap_ms": round(lost * interval_ms, 3)}
 
 
 def plan_flows(senders, total_flows, seed):
@@ -81,7 +105,8 @@ def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None):
     counter = _core.ArrivalCounter()
     sinks = {node: _core.FlowSink(lab[node].netns, address, traffic.port, run_tag, flows, counter)
              for node, address in sinks_at.items()}
-    delivery = Delivery(flows, traffic.packets_per_flow)
+    delivery = Delivery(flows, traffic.packets_per_flow, plans=tuple(flow_plans), port=traffic.port,
+                        rate_pps=traffic.rate_pps)
     reports, errors = [], []
     # Each client gets its share of the offered load; the GIL is released while they send.
     share = traffic.rate_pps / len(flow_plans)

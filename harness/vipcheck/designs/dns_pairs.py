@@ -65,6 +65,7 @@ class Failover:
 
 
 class DnsPairsDesign:
+    capture_node, stream_port = "r1", STREAM_PORT
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.daemons = Daemons(run)
@@ -72,6 +73,7 @@ class DnsPairsDesign:
         self.keepalived_started = {}  # lb -> time.monotonic() of its (re)start
         self.sessions = {}
         self.mac_owner = None         # MAC -> LB, read once the LBs are up
+        self.deliveries = {}          # name -> traffic.Delivery, for the artifacts' flow tables
 
     # --- build ----------------------------------------------------------------------------
     def build(self):
@@ -171,9 +173,9 @@ class DnsPairsDesign:
                                               "--listen", f"{self.address[backend]}:{BACKEND_PORT}",
                                               "--store", s.session_store,
                                               "--redis", f"{self.address['redis']}:{REDIS_PORT}"], "backend")
-        for lb, (haproxy, _, folder) in self.lb_configs.items():
-            d.start_forking(lab[lb], ["haproxy", "-D", "-f", str(haproxy), "-p", str(folder / "haproxy.pid")],
-                            folder / "haproxy.pid", "haproxy")
+        for lb, (haproxy, _, _) in self.lb_configs.items():
+            # In the foreground (-db) so its `log stdout` lines land in haproxy.log.
+            d.start_foreground(lab[lb], ["haproxy", "-db", "-f", str(haproxy)], "haproxy")
         for lb in self.lb_configs:
             self._start_keepalived(lb)
         for backend in backend_names(s):
@@ -320,6 +322,7 @@ class DnsPairsDesign:
             thread.join()
         if errors:
             raise errors[0]
+        self.deliveries = {f"vip-{p}": d for p, d in deliveries.items()}
         failing, unaffected = deliveries[pair], deliveries[other]
         result.sent, result.received = failing.sent, failing.received
         result.per_lb = {lb: r.packets for lb, r in failing.per_lb.items()}

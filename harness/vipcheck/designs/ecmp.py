@@ -1,5 +1,6 @@
 """The ECMP design: clients -> r1 -> N LBs announcing one VIP over OSPF."""
 import dataclasses
+import ipaddress
 import json
 import random
 import time
@@ -14,13 +15,19 @@ from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 
 DEFAULT_COST = 10
+# Documentation prefixes (RFC 5737) for the route that pins the nexthop order; the first that
+# does not overlap the scenario's addresses is used.
+PIN_PREFIXES = [ipaddress.ip_network(p) for p in ("198.51.100.255/32", "203.0.113.255/32", "192.0.2.255/32")]
 
 
 class EcmpDesign:
+    capture_node = "r1"
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.plan = address_plan(scenario)
         self.gateways = {link.far: link.far_address for link in self.plan.lb_links}
+        self.stream_port = scenario.traffic.port
+        self.deliveries = {}
 
     def build(self):
         s, plan, run = self.scenario, self.plan, self.run
@@ -61,8 +68,20 @@ class EcmpDesign:
         routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", *static, *extra, "ospfd"], context, s.frr_conf)
                     for lb, context in lb_contexts.items()]
         frr.check_configs(routers)
+        self._pin_nexthop_order(r1)
         frr.start_all(routers)
         self.routers = {router.node.logical: router for router in routers}
+
+    def _pin_nexthop_order(self, r1):
+        """zebra orders an ECMP group's members by nexthop id, allocated when a gateway is first
+        seen, which depends on adjacency timing; hash ranges follow that order. A kernel route
+        via every LB, in LB order, present when zebra starts, fixes the ids and so the order:
+        the same seed then maps every flow to the same LB, run after run."""
+        networks = [self.scenario.client_links, self.scenario.lb_links, ipaddress.ip_network(f"{self.scenario.vip}/32")]
+        prefix = next(candidate for candidate in PIN_PREFIXES
+                      if not any(candidate.overlaps(network) for network in networks))
+        hops = [arg for link in self.plan.lb_links for arg in ("nexthop", "via", link.far_address)]
+        r1.run_argv(["ip", "route", "add", str(prefix), *hops])
 
     def converge(self):
         """Waits on r1's route events until OSPF installed exactly the paths the design calls for:
@@ -118,6 +137,7 @@ class EcmpDesign:
         self.route_before = _core.read_route(lab["r1"].netns, s.vip, 32)
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, spec, flows, rng.getrandbits(32),
                                         during=during)
+        self.deliveries = {"stream": self.delivery}
         self.route_after = _core.read_route(lab["r1"].netns, s.vip, 32)
         self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
                                "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}

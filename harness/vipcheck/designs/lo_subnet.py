@@ -15,9 +15,12 @@ ARP_TIMEOUT_MS = 3000
 
 
 class LoSubnetDesign:
+    capture_node = "gw"
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.lb_address = dict(zip(scenario.lb_names, scenario.lb_addresses))
+        self.stream_port = scenario.traffic.port
+        self.deliveries = {}
 
     def build(self):
         s, run = self.scenario, self.run
@@ -60,6 +63,7 @@ class LoSubnetDesign:
         rng = random.Random(self.seed + 1)
         flows = traffic.plan_flows([("c1", self.client_address, s.vip)], s.traffic.flows, rng.randrange(2**31))
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, flows, rng.getrandbits(32))
+        self.deliveries = {"traffic": self.delivery}
         self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
                                "received": self.delivery.received}
 

@@ -1,0 +1,239 @@
+"""Reproducing a failure: the artifacts a failing run leaves, the REPRO.txt command that rebuilds
+the same network and flows, and the commands that keep, enter and end a network."""
+import csv
+import json
+import os
+import select
+import shlex
+import signal
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning, vipcheck
+
+CASES = REPO / "cases"
+VIP = "10.100.0.1"
+PCAP_MAGIC = 0xA1B2C3D4
+LINUX_SLL2 = 276
+OSPF = 89
+
+
+def flow_map(folder):
+    """flow -> (5-tuple, LB) from an artifacts folder's flow table."""
+    with open(folder / "flows.csv") as f:
+        return {row["flow"]: ((row["src_ip"], row["src_port"], row["dst_ip"], row["dst_port"], row["proto"]),
+                              row["lb"]) for row in csv.DictReader(f)}
+
+
+def ip_protocols(pcap):
+    """IP protocol numbers of the packets in a pcap file written from `-i any` (LINUX_SLL2)."""
+    data = pcap.read_bytes()
+    magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", data[:24])
+    assert magic == PCAP_MAGIC and linktype == LINUX_SLL2, (hex(magic), linktype)
+    found, offset = [], 24
+    while offset + 16 <= len(data):
+        _, _, captured, _ = struct.unpack("<IIII", data[offset:offset + 16])
+        packet = data[offset + 16:offset + 16 + captured]
+        if len(packet) > 29 and packet[0:2] == b"\x08\x00":  # SLL2 protocol field: IPv4
+            found.append(packet[20 + 9])
+        offset += 16 + captured
+    return found
+
+
+def repro_command(folder):
+    line = next(line for line in (folder / "REPRO.txt").read_text().splitlines() if line.startswith("command: "))
+    return shlex.split(line[len("command: "):])
+
+
+def test_failing_run_leaves_every_artifact_and_a_repro_that_rebuilds_it(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", CASES / "ecmp-lo-prefix24.yaml", "--seed", 4242, tmp_path=tmp_path)
+    assert run.status == 1 and run.failed == {"lo_route"}, run.stdout + run.stderr
+    folder = Path(run.result["artifacts"])
+    assert folder.parent == tmp_path / "artifacts" and f"artifacts: {folder}" in run.stdout
+    for node in ("r1", "lb1", "lb2"):
+        for name in ("zebra.log", "ospfd.log", "ospfd.conf", "kernel-routes.json", "kernel-nexthops.json",
+                     "sysctl.txt", "addresses.json"):
+            assert (folder / node / name).stat().st_size > 0, f"{node}/{name}"
+        neighbours = json.loads((folder / node / "ospf-neighbours.json").read_text())["neighbors"]
+        assert neighbours, f"{node}: no OSPF neighbour in the dump"
+        database = json.loads((folder / node / "ospf-database.json").read_text())
+        assert database["routerId"]
+    r1_rib = json.loads((folder / "r1/frr-routes.json").read_text())
+    assert len(r1_rib[f"{VIP}/32"][0]["nexthops"]) == 2
+    r1_kernel = json.loads((folder / "r1/kernel-routes.json").read_text())
+    assert any(r["dst"] == VIP and r.get("protocol") == "ospf" for r in r1_kernel)
+    assert "net.ipv4.fib_multipath_hash_policy = 1" in (folder / "r1/sysctl.txt").read_text()
+    # The failure itself is visible in the dump: the /24 on lo of every LB.
+    lb_addresses = json.loads((folder / "lb1/addresses.json").read_text())
+    assert any(a["local"] == VIP and a["prefixlen"] == 24 for i in lb_addresses for a in i["addr_info"])
+
+    flows = flow_map(folder)
+    assert len(flows) == run.result["traffic"]["flows"]
+    assert {lb for _, lb in flows.values()} == {"lb1", "lb2"}
+    captures = sorted((folder / "capture").glob("r1-*.pcap"))
+    assert captures and sum(p.stat().st_size for p in captures) <= 32 * 2**20
+    protocols = [p for pcap in captures for p in ip_protocols(pcap)]
+    assert OSPF in protocols and 17 in protocols, "the capture holds neither OSPF nor the UDP flows"
+    repro = (folder / "REPRO.txt").read_text()
+    assert "seed 4242" in repro and "lo_route" in repro
+
+    # The command in REPRO.txt, run as written, fails the same way with the same flow-to-LB map.
+    command = repro_command(folder)
+    assert command[-2:] == ["--seed", "4242"] and Path(command[command.index("run") + 1]).is_absolute()
+    replay = subprocess.run([*command, "--json", str(tmp_path / "replay.json"), "--artifacts",
+                             str(tmp_path / "replay")], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            env=cli_env(), timeout=300)
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    again = json.loads((tmp_path / "replay.json").read_text())
+    assert {c["name"] for c in again["checks"] if not c["passed"]} == {"lo_route"}
+    assert flow_map(Path(again["artifacts"])) == flows
+
+    # Negative control for the comparison: another seed gives other flows and another map.
+    (tmp_path / "other").mkdir()
+    other = vipcheck("run", CASES / "ecmp-lo-prefix24.yaml", "--seed", 4243, tmp_path=tmp_path / "other")
+    assert flow_map(Path(other.result["artifacts"])) != flows
+
+
+def test_dns_design_artifacts_hold_every_daemon_log(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", CASES / "dns-pairs-slow-adverts.yaml", tmp_path=tmp_path)
+    assert run.status == 1, run.stdout + run.stderr
+    folder = Path(run.result["artifacts"])
+    assert (folder / "dns/named.log").stat().st_size > 0
+    assert (folder / "redis/redis.log").stat().st_size > 0
+    for lb in ("lb-a1", "lb-b1"):
+        assert (folder / lb / "keepalived.log").stat().st_size > 0
+        assert "GET /" in (folder / lb / "haproxy.log").read_text() or "POST /" in (folder / lb / "haproxy.log").read_text()
+    assert list(csv.DictReader(open(folder / "flows-vip-a.csv")))
+    assert "vrrp_failover" in (folder / "REPRO.txt").read_text()
+
+
+def test_a_passing_run_leaves_no_artifacts(tmp_path, untouched_root_namespace):
+    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path)
+    assert run.status == 0 and "artifacts" not in run.result
+    assert not (tmp_path / "artifacts").exists()
+
+
+def held_run_id(stdout):
+    headline = next(line for line in stdout.splitlines() if line.startswith("run "))
+    return headline.split()[1]
+
+
+def test_up_exec_vtysh_cli_down(tmp_path, untouched_root_namespace):
+    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml", "--seed", 5)
+    assert up.status == 0, up.stdout + up.stderr
+    run_id = held_run_id(up.stdout)
+    try:
+        assert f"vipcheck exec {run_id} NODE" in up.stdout and "r1" in up.stdout
+        ps = vipcheck("ps")
+        assert any(line.split()[:3] == [run_id, "alive", "held"] for line in ps.stdout.splitlines()), ps.stdout
+
+        route = vipcheck("exec", run_id, "r1", "--", "ip", "-j", "route", "show", VIP)
+        assert route.status == 0, route.stderr
+        assert [hop["gateway"] for hop in json.loads(route.stdout)[0]["nexthops"]] == ["10.2.0.2", "10.2.0.6"]
+        status = vipcheck("exec", run_id, "lb1", "--", "sh", "-c", "exit 7")
+        assert status.status == 7, "exec passes the command's exit status on"
+
+        neighbours = vipcheck("vtysh", run_id, "r1", "-c", "show ip ospf neighbor json")
+        assert neighbours.status == 0, neighbours.stderr
+        states = [n["state"] for ns in json.loads(neighbours.stdout)["neighbors"].values() for n in ns]
+        assert len(states) == 2 and all(s.startswith("Full") for s in states), states
+
+        cli = subprocess.run([PYTHON, "-m", "vipcheck", "cli", run_id], input=f"r1 ip route show {VIP}\nnet\nexit\n",
+                             capture_output=True, text=True, env=cli_env(), cwd=REPO, timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        shown = cli.stdout + cli.stderr  # Mininet prints node output through its logger
+        assert "nexthop via" in shown and f"r1-{run_id}-eth1:lb1-{run_id}-eth0" in shown, shown
+
+        # Wrong names are one-line errors.
+        assert vipcheck("exec", run_id, "nosuchnode", "--", "true").status == 2
+        assert vipcheck("vtysh", run_id, "c1", "-c", "show version").status == 2
+        assert vipcheck("exec", "ffff", "r1", "--", "true").status == 2
+    finally:
+        down = vipcheck("down", run_id)
+    assert down.status == 0, down.stderr
+    assert not (RUNS_DIR / run_id).exists()
+    assert not processes_mentioning(f"/run/vipcheck/{run_id}/")
+    assert not processes_mentioning(f"mininet:r1-{run_id}")
+    assert vipcheck("exec", run_id, "r1", "--", "true").status == 2
+
+
+def test_keep_on_fail_keeps_only_a_failed_network(tmp_path, untouched_root_namespace):
+    kept = vipcheck("run", CASES / "ecmp-lo-prefix24.yaml", "--keep-on-fail", tmp_path=tmp_path)
+    assert kept.status == 1, kept.stdout + kept.stderr
+    assert kept.result["artifacts"], "a kept run still writes its artifacts"
+    run_id = held_run_id(kept.stdout.split("FAILED", 1)[1])
+    try:
+        assert "is kept up" in kept.stdout
+        local = vipcheck("exec", run_id, "lb1", "--", "ip", "-j", "route", "show", "table", "local")
+        assert any(r["dst"] == "10.100.0.0/24" for r in json.loads(local.stdout)), "the failure is there to look at"
+    finally:
+        assert vipcheck("down", run_id).status == 0
+    assert not (RUNS_DIR / run_id).exists()
+
+    (tmp_path / "passing").mkdir()
+    passed = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", "--keep-on-fail", tmp_path=tmp_path / "passing")
+    assert passed.status == 0 and "kept up" not in passed.stdout
+    assert not (RUNS_DIR / passed.result["run_id"]).exists()
+
+
+def running(pid, start):
+    """True while the process lives; an exited one not yet reaped by init is a zombie (Z)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == str(start) and fields[0] != "Z"
+
+
+def start(argv):
+    return subprocess.Popen([PYTHON, "-m", "vipcheck", *map(str, argv)], cwd=REPO, env=cli_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def until(proc, marker):
+    run_id = None
+    for line in proc.stderr:
+        if line.startswith("vipcheck: run "):
+            run_id = line.split()[2].rstrip(",")
+        if marker in line:
+            return run_id
+    pytest.fail(f"the run ended before '{marker}'")
+
+
+@pytest.mark.parametrize("phase", ["converge...", "traffic..."])
+def test_clean_after_sigkill_leaves_nothing(phase, untouched_root_namespace):
+    proc = start(["run", REPO / "topologies/ecmp-failover.yaml"])
+    run_id = until(proc, phase)
+    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    # Negative control: a SIGKILLed run does leave daemons and its folder behind.
+    assert (RUNS_DIR / run_id).exists() and processes_mentioning(f"/run/vipcheck/{run_id}/")
+    ps = vipcheck("ps")
+    assert any(line.split()[:2] == [run_id, "dead"] for line in ps.stdout.splitlines()), ps.stdout
+
+    clean = vipcheck("clean")
+    assert clean.status == 0, clean.stderr
+    assert f"run {run_id}: removed" in clean.stdout
+    assert not (RUNS_DIR / run_id).exists()
+    assert not processes_mentioning(f"/run/vipcheck/{run_id}/")
+    assert not processes_mentioning(f"-{run_id}")
+    for name, entry in state["nodes"].items():  # every node shell, and so every namespace, is gone
+        assert not running(entry["pid"], entry["start"]), f"{name}'s shell survived"
+
+
+def test_clean_after_a_killed_keeper(untouched_root_namespace):
+    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml")
+    run_id = held_run_id(up.stdout)
+    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+    keeper = os.pidfd_open(state["owner_pid"])
+    os.kill(state["owner_pid"], signal.SIGKILL)
+    assert select.select([keeper], [], [], 30)[0], "the keeper outlived SIGKILL"
+    os.close(keeper)
+    assert vipcheck("down", run_id).status == 2, "down refuses a dead run and names clean"
+    assert vipcheck("clean").status == 0
+    assert not (RUNS_DIR / run_id).exists()
+    assert not processes_mentioning(f"/run/vipcheck/{run_id}/")

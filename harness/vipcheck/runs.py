@@ -1,0 +1,155 @@
+"""The runs on this machine, found through their own state files in the runs folder: which are
+alive, how to enter their nodes, how to end a held one, how to clean up after a dead one.
+Processes are only ever ended by the PID and start time a run recorded, never by name."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+from vipcheck.errors import EnvironmentProblem, UsageError
+from vipcheck.run import RUNS_DIR, start_time, alive, end_processes, netns_inode, wait_exit
+
+DOWN_TIMEOUT_S = 120
+STARTING_GRACE_S = 60   # a run writes its state file right after making its folder
+
+
+@dataclass
+class RunInfo:
+    id: str
+    dir: object
+    state: dict
+
+    @property
+    def owner_alive(self):
+        return bool(self.state) and alive(self.state.get("owner_pid", 0), self.state.get("owner_start"))
+
+    @property
+    def age_s(self):
+        started = self.state.get("started_at")
+        return time.time() - started if started else None
+
+    def node(self, name):
+        nodes = self.state.get("nodes", {})
+        if name not in nodes:
+            raise UsageError(f"run {self.id} has no node '{name}' (nodes: {', '.join(sorted(nodes)) or 'none'})")
+        entry = nodes[name]
+        if not alive(entry["pid"], entry["start"]):
+            raise UsageError(f"run {self.id}: node {name} is gone (its namespace ended with the run)")
+        return entry
+
+
+def _read(folder):
+    try:
+        return json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def all_runs():
+    if not RUNS_DIR.is_dir():
+        return []
+    return [RunInfo(folder.name, folder, _read(folder)) for folder in sorted(RUNS_DIR.iterdir()) if folder.is_dir()]
+
+
+def abandoned(info):
+    """A dead run's folder, or one without a state file that is too old to be a run starting now."""
+    if info.state:
+        return True
+    try:
+        return time.time() - info.dir.stat().st_mtime > STARTING_GRACE_S
+    except OSError:
+        return False
+
+
+def find(run_id):
+    folder = RUNS_DIR / run_id
+    if "/" in run_id or not folder.is_dir():
+        alive = [r.id for r in all_runs() if r.owner_alive]
+        raise UsageError(f"no run '{run_id}' on this machine (alive: {', '.join(alive) or 'none'}; see vipcheck ps)")
+    return RunInfo(run_id, folder, _read(folder))
+
+
+def require_alive(info):
+    if not info.owner_alive:
+        raise UsageError(f"run {info.id} is dead (its vipcheck process is gone): vipcheck clean removes what it left")
+    return info
+
+
+def ps_table(runs):
+    lines = [f"{'run':<5} {'state':<6} {'mode':<5} {'owner':>7} {'age':>7} {'nodes':>5}  scenario (seed)"]
+    for r in runs:
+        age = f"{r.age_s:.0f}s" if r.age_s is not None else "-"
+        seed = r.state.get("seed")
+        lines.append(f"{r.id:<5} {'alive' if r.owner_alive else 'dead':<6} {r.state.get('mode', '?'):<5} "
+                     f"{r.state.get('owner_pid', '-'):>7} {age:>7} {len(r.state.get('nodes', {})):>5}  "
+                     f"{r.state.get('scenario') or '?'}" + (f" ({seed})" if seed is not None else ""))
+    return "\n".join(lines)
+
+
+def enter_argv(info, node, argv):
+    """argv run in the node's network namespace (Mininet hosts share the root mount namespace)."""
+    entry = info.node(node)
+    return ["nsenter", f"--net=/proc/{entry['pid']}/ns/net", "--", *argv]
+
+
+def vtysh_argv(info, node, commands):
+    entry = info.node(node)
+    if not entry.get("frr_dir"):
+        frr = sorted(n for n, e in info.state.get("nodes", {}).items() if e.get("frr_dir"))
+        raise UsageError(f"node {node} of run {info.id} runs no FRR (FRR nodes: {', '.join(frr) or 'none'})")
+    return enter_argv(info, node, ["vtysh", "--vty_socket", entry["frr_dir"],
+                                   *[arg for command in commands for arg in ("-c", command)]])
+
+
+def down(info):
+    """Ends a held run's keeper, which tears its network down, and waits until it has."""
+    require_alive(info)
+    if info.state.get("mode") != "held":
+        raise UsageError(f"run {info.id} is not held: it is a `vipcheck run` in progress "
+                         f"(pid {info.state['owner_pid']}); stop it with Ctrl-C or SIGTERM")
+    os.kill(info.state["owner_pid"], signal.SIGTERM)
+    if not wait_exit(info.state["owner_pid"], DOWN_TIMEOUT_S):
+        raise EnvironmentProblem(f"run {info.id}: its keeper (pid {info.state['owner_pid']}) did not end within "
+                                 f"{DOWN_TIMEOUT_S} s", "vipcheck ps, then vipcheck clean once it is dead")
+    if info.dir.exists():  # the keeper died mid-teardown: finish its work
+        return clean(find(info.id))
+    return []
+
+
+def _processes_in(namespaces, since_ticks):
+    """(pid, start) of processes whose network namespace is one of the run's and that started
+    after the run did: what a run killed between starting a daemon and recording it leaves."""
+    found = []
+    for proc in os.listdir("/proc"):
+        if proc.isdigit() and int(proc) != os.getpid():
+            start = start_time(int(proc))
+            if start is not None and start >= since_ticks and netns_inode(int(proc)) in namespaces:
+                found.append((int(proc), start, "in the run's namespace"))
+    return found
+
+
+def clean(info):
+    """Removes what a dead run left: its processes and node shells (so its namespaces end), any
+    of its interfaces still in the root namespace, and its folder. Returns what it removed."""
+    if info.owner_alive:
+        raise UsageError(f"run {info.id} is alive (pid {info.state['owner_pid']}): "
+                         f"vipcheck down {info.id} ends a held run")
+    state, removed = info.state, []
+    recorded = [(p["pid"], p["start"], p["label"]) for p in state.get("processes", [])]
+    shells = [(n["pid"], n["start"], f"{name} shell") for name, n in state.get("nodes", {}).items()]
+    namespaces = {n["netns"] for n in state.get("nodes", {}).values() if n.get("netns")}
+    for pid, _, label in end_processes(recorded + shells, grace_s=2.0):
+        removed.append(f"process {pid} ({label})")
+    if namespaces and state.get("owner_start") is not None:
+        for pid, _, label in end_processes(_processes_in(namespaces, state["owner_start"]), grace_s=2.0):
+            removed.append(f"process {pid} ({label})")
+    for name in state.get("interfaces", []):
+        exists = subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode == 0
+        if exists and subprocess.run(["ip", "link", "del", "dev", name], capture_output=True).returncode == 0:
+            removed.append(f"interface {name}")
+    shutil.rmtree(info.dir, ignore_errors=True)
+    removed.append(f"folder {info.dir}")
+    return removed
