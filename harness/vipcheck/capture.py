@@ -1,5 +1,6 @@
 """A packet capture of the router's interfaces while traffic flows and the checks run, kept in a
 bounded ring of files so a failing run can show what the router saw."""
+import os
 import select
 import shutil
 import signal
@@ -36,16 +37,19 @@ class Capture:
         self.proc = self.node.start_argv(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.run.adopt(self.proc.pid, f"{self.node.logical}/tcpdump", child=self.proc)
         deadline = time.monotonic() + READY_TIMEOUT_S
-        said = []
-        while time.monotonic() < deadline:  # "data link type ..." comes first, then "listening on"
-            ready, _, _ = select.select([self.proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
-            line = self.proc.stderr.readline() if ready else ""
-            if "listening on" in line:
-                return self
-            if not line:
+        said, fd = b"", self.proc.stderr.fileno()
+        # Raw reads: "data link type ..." and "listening on ..." often come in one read, and a
+        # buffered readline would hide the second line from select().
+        while b"listening on" not in said and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 4096) if ready else b""
+            if not chunk:
                 break
-            said.append(line.strip())
-        raise RuntimeError(f"{self.node.logical}: tcpdump did not start: {' '.join(said) or 'no answer'}")
+            said += chunk
+        if b"listening on" not in said:
+            text = " ".join(said.decode(errors="replace").split()) or "no answer"
+            raise RuntimeError(f"{self.node.logical}: tcpdump did not start: {text}")
+        return self
 
     def stop(self):
         """Ends tcpdump (it flushes on SIGTERM) and keeps its closing statistics."""

@@ -95,23 +95,7 @@ def _run(args):
         return EXIT_PASSED if all(r.passed for r in results) else EXIT_CHECK_FAILED
 
     if args.keep_on_fail:
-        def keep_failed(result, run, design):
-            if result.passed:
-                return
-            print(report.table(result))
-            emit([result])
-            holder.keep(run, design.lab, f"run {run.id} failed and is kept up (seed {result.seed}):",
-                        EXIT_CHECK_FAILED)
-
-        def work(keeper):
-            nonlocal holder
-            holder = keeper
-            result = runner.run_scenario(spec, seed=args.seed, hold=keep_failed, **options)
-            if not keeper.held:
-                print(report.table(result))
-            return emit([result]) if not keeper.held else EXIT_CHECK_FAILED
-        holder = None
-        return hold.in_keeper(lambda keeper: _guarded(work, keeper))
+        return hold.in_keeper(lambda keeper: _guarded(_run_kept, (spec, args.seed, options, emit, keeper)))
 
     results = []
     for index in range(args.repeat):
@@ -121,6 +105,24 @@ def _run(args):
         print(report.table(result))
         results.append(result)
     return emit(results)
+
+
+def _run_kept(job):
+    """In the keeper: one run whose network stays up, if it fails, until `vipcheck down`."""
+    spec, seed, options, emit, keeper = job
+    from vipcheck import report, runner
+
+    def keep_failed(result, run, design):
+        if not result.passed:
+            print(report.table(result))
+            emit([result])
+            keeper.keep(run, design.lab, f"run {run.id} failed and is kept up (seed {result.seed}):",
+                        EXIT_CHECK_FAILED)
+    result = runner.run_scenario(spec, seed=seed, hold=keep_failed, **options)
+    if keeper.held:  # reported before it was held; nobody waits for this status any more
+        return EXIT_CHECK_FAILED
+    print(report.table(result))
+    return emit([result])
 
 
 def _up(args):

@@ -82,7 +82,8 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
                 hold(result, run, design)
                 return result
             if capture:
-                packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
+                with phase("capture"):  # tcpdump on the router, listening before the first packet
+                    packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
             with phase("traffic"):
                 design.send_traffic()
             with phase("checks"):
