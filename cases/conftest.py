@@ -2,16 +2,19 @@
 import json
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from root_namespace import state as root_namespace_state
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
 PYTHON = "/usr/bin/python3"
 RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
-SYSCTL_TREES = ("net/ipv4", "net/ipv6", "net/core")
+STARTING_GRACE_S = 60
 
 
 @dataclass
@@ -68,34 +71,6 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     return run
 
 
-def _ip_json(*args):
-    out = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True).stdout
-    return json.loads(out or "[]")
-
-
-def root_namespace_state():
-    """Addresses, links, routes of every table, rules, nexthops and net sysctls of the root
-    namespace, in a form two snapshots can be compared with."""
-    links = [{k: l.get(k) for k in ("ifname", "flags", "mtu", "address", "link_type")} for l in _ip_json("link")]
-    state = {"links": links, "addresses": _ip_json("addr"), "routes4": _ip_json("-4", "route", "show", "table", "all"),
-             "routes6": _ip_json("-6", "route", "show", "table", "all"), "rules": _ip_json("rule"),
-             "nexthops": _ip_json("nexthop")}
-    for entry in state["addresses"]:  # lifetimes count down by themselves
-        for info in entry.get("addr_info", []):
-            info.pop("valid_life_time", None)
-            info.pop("preferred_life_time", None)
-    sysctls = {}
-    for tree in SYSCTL_TREES:
-        for path in sorted(Path("/proc/sys", tree).rglob("*")):
-            if path.is_file():
-                try:
-                    sysctls[str(path)] = path.read_text()
-                except OSError:  # write-only entries such as route/flush
-                    pass
-    state["sysctls"] = sysctls
-    return state
-
-
 def _alive(pid, start):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -114,7 +89,9 @@ def leftover_runs():
         try:
             state = json.loads((folder / "state.json").read_text())
         except (OSError, ValueError):
-            left.append(folder.name)
+            # A run writes its state right after making its folder; only an old one is left over.
+            if time.time() - folder.stat().st_mtime > STARTING_GRACE_S:
+                left.append(folder.name)
             continue
         if not _alive(state["owner_pid"], state["owner_start"]):
             left.append(folder.name)
@@ -134,9 +111,9 @@ def processes_mentioning(text):
     return found
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def untouched_root_namespace():
-    """Fails the test if the root namespace differs afterwards, or a run left anything."""
+    """Around every case: fails it if the root namespace differs afterwards, or a run left anything."""
     if os.geteuid() != 0:
         pytest.fail("these cases build networks: run them as root (sudo make test)")
     before = root_namespace_state()

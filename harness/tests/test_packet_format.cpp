@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <vector>
 
 #include "packet_format.h"
 
@@ -93,3 +94,18 @@ TEST(PacketFormat, ArpParserRejectsOtherFrames) {
     ipv6_arp[19] = 16;  // protocol address length
     EXPECT_FALSE(parse_arp(ipv6_arp));
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+// Negative control for the sanitizer build: it must stop a read past a buffer's end, the
+// kind of bug a parser of network input would have.
+TEST(Sanitizers, StopAnOutOfBoundsRead) {
+    EXPECT_DEATH(
+        {
+            std::vector<uint8_t> frame(20);
+            volatile const uint8_t* past = frame.data() + frame.size();
+            volatile uint8_t byte = *past;
+            (void)byte;
+        },
+        "heap-buffer-overflow");
+}
+#endif

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipcheck import artifacts
+from vipcheck import artifacts, runs
 from vipcheck.capture import Capture
 
 from vipcheck.designs.dns_pairs import DnsPairsDesign
@@ -65,6 +65,7 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
     hold(result, run, design), when given, is called inside the run once there is a verdict
     (or, with `up`, once the network converged) and may keep the network until it returns."""
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+    runs.clean_dead(report)
     result = RunResult(scenario.name, scenario.source, "", seed)
     phase = Phases(report, result.timings)
     started = time.monotonic()
@@ -103,6 +104,7 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
             result.timings["total"] = round(time.monotonic() - started, 4)
             hold(result, run, design)
         teardown_start = time.monotonic()
+        report("teardown...")
     result.timings["teardown"] = round(time.monotonic() - teardown_start, 4)
     result.timings["total"] = round(time.monotonic() - started, 4)
     return result

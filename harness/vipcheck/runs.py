@@ -153,3 +153,12 @@ def clean(info):
     shutil.rmtree(info.dir, ignore_errors=True)
     removed.append(f"folder {info.dir}")
     return removed
+
+
+def clean_dead(report=lambda message: None):
+    """What every run does first: removes the leftovers of runs that died without cleaning up."""
+    for info in all_runs():
+        if not info.owner_alive and abandoned(info):
+            removed = clean(info)
+            report(f"cleaned dead run {info.id}: {len(removed)} leftovers ({', '.join(removed[:3])}"
+                   f"{', ...' if len(removed) > 3 else ''})")

@@ -1,0 +1,63 @@
+"""The root namespace's network state as one comparable snapshot: links, addresses, routes of
+every table, rules, nexthops and the net.* sysctls. Used by the pytest fixture around every
+case and, as a script, by the CTest fixture around the whole suite, C++ tests included:
+    root_namespace.py snapshot FILE    then, after the suite,    root_namespace.py compare FILE
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SYSCTL_TREES = ("net/ipv4", "net/ipv6", "net/core")
+
+
+def _ip_json(*args):
+    out = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True).stdout
+    return json.loads(out or "[]")
+
+
+def state():
+    """Addresses, links, routes of every table, rules, nexthops and net sysctls of the root
+    namespace, in a form two snapshots can be compared with."""
+    links = [{k: l.get(k) for k in ("ifname", "flags", "mtu", "address", "link_type")} for l in _ip_json("link")]
+    state = {"links": links, "addresses": _ip_json("addr"), "routes4": _ip_json("-4", "route", "show", "table", "all"),
+             "routes6": _ip_json("-6", "route", "show", "table", "all"), "rules": _ip_json("rule"), "rules6": _ip_json("-6", "rule"),
+             "nexthops": _ip_json("nexthop")}
+    for entry in state["addresses"]:  # lifetimes count down by themselves
+        for info in entry.get("addr_info", []):
+            info.pop("valid_life_time", None)
+            info.pop("preferred_life_time", None)
+    sysctls = {}
+    for tree in SYSCTL_TREES:
+        for path in sorted(Path("/proc/sys", tree).rglob("*")):
+            if path.is_file():
+                try:
+                    sysctls[str(path)] = path.read_text()
+                except OSError:  # write-only entries such as route/flush
+                    pass
+    state["sysctls"] = sysctls
+    return state
+
+
+
+def differences(before, after):
+    return [key for key in before if after.get(key) != before[key]]
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("snapshot", "compare"):
+        sys.exit("usage: root_namespace.py snapshot|compare FILE")
+    path = Path(argv[2])
+    if argv[1] == "snapshot":
+        path.write_text(json.dumps(state()))
+        return 0
+    changed = differences(json.loads(path.read_text()), state())
+    if changed:
+        print(f"the test suite changed the root namespace's {', '.join(changed)}", file=sys.stderr)
+        return 1
+    print("root namespace: links, addresses, routes, rules, nexthops and net.* sysctls as before the suite")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
