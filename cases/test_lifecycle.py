@@ -1,6 +1,7 @@
 """A run ends every process it started and removes every node, link and file it made: when it
 passes, when it fails, and when SIGINT or SIGTERM cuts it short."""
 import json
+import pwd
 import signal
 import subprocess
 
@@ -78,3 +79,45 @@ def test_root_namespace_guard_sees_changes():
                            capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split() == ["True", "True", "True"]
+
+
+def test_two_runs_at_once_both_pass(tmp_path):
+    """Two designs on one machine at the same time: run ids keep their names, folders and
+    processes apart, and neither disturbs the other's measurements."""
+    results = {name: tmp_path / f"{name}.json" for name in ("ecmp-failover", "dns-pairs")}
+    procs = {name: subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(REPO / f"topologies/{name}.yaml"),
+                                     "--json", str(path), "--artifacts", str(tmp_path / name)],
+                                    cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+             for name, path in results.items()}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{name}: {out}{err}"
+    ids = {json.loads(path.read_text())["run_id"] for path in results.values()}
+    assert len(ids) == 2
+
+
+EXPECTED_USERS = {"zebra": "frr", "ospfd": "frr", "named": "bind", "redis": "redis", "haproxy": "haproxy",
+                  "backend": "nobody", "keepalived": "root"}   # keepalived needs root for VRRP and addresses
+
+
+@pytest.mark.parametrize("scenario", ["ecmp-basic", "dns-pairs"])
+def test_daemons_run_as_their_own_users_in_private_folders(scenario):
+    up = subprocess.run([PYTHON, "-m", "vipcheck", "up", str(REPO / f"topologies/{scenario}.yaml")], cwd=REPO,
+                        env=cli_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert up.returncode == 0, up.stderr
+    run_id = next(line for line in up.stdout.splitlines() if line.startswith("run ")).split()[1]
+    try:
+        state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+        seen = {}
+        for entry in state["processes"]:
+            daemon = entry["label"].split("/")[1]
+            uid = next(line.split()[1] for line in open(f"/proc/{entry['pid']}/status") if line.startswith("Uid:"))
+            seen[daemon] = pwd.getpwuid(int(uid)).pw_name
+        assert seen and all(seen[d] == EXPECTED_USERS[d] for d in seen), seen
+        for folder in (RUNS_DIR / run_id).iterdir():
+            if folder.is_dir():
+                assert folder.stat().st_mode & 0o777 == 0o700, f"{folder} is readable by others"
+        assert (RUNS_DIR / run_id).stat().st_mode & 0o077 in (0o011, 0o000), "the run folder is listable by others"
+    finally:
+        subprocess.run([PYTHON, "-m", "vipcheck", "down", run_id], cwd=REPO, env=cli_env(), capture_output=True)

@@ -132,7 +132,7 @@ def collect(run, design, result, scenario, out_root, capture=None, error=None):
     """Writes OUT_ROOT/<run id>-<scenario>/ and returns its path."""
     folder = Path(out_root).resolve() / f"{result.run_id}-{result.scenario}"
     folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o750)
+    os.chmod(folder, 0o700)  # logs and captures of the network: the developer's eyes only
     if getattr(design, "lab", None):
         _dump_nodes(design, folder)
     _copy_run_files(run, folder)

@@ -9,7 +9,7 @@ from vipcheck.errors import EnvironmentProblem
 
 FIX_DEPS = "sudo make deps"
 PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux",
-            "nsenter": "util-linux", "tcpdump": "tcpdump"}
+            "nsenter": "util-linux", "setpriv": "util-linux", "tcpdump": "tcpdump"}
 TOPOLOGY_PROGRAMS = {
     "ecmp": {"vtysh": "frr"},
     "lo-subnet": {},
@@ -46,12 +46,13 @@ def check_machine(topology):
         for daemon in FRR_DAEMONS:
             if not os.access(f"/usr/lib/frr/{daemon}", os.X_OK):
                 raise EnvironmentProblem(f"FRR daemon /usr/lib/frr/{daemon} not found (package frr)", FIX_DEPS)
-    users = {"ecmp": ("frr", "frr"), "dns-pairs": ("bind", "bind9")}.get(topology)
-    if users:
+    # Daemons run as the users their Debian packages create; tcpdump writes the capture as its own.
+    users = {"ecmp": [("frr", "frr")], "dns-pairs": [("bind", "bind9"), ("redis", "redis-server"),
+                                                    ("haproxy", "haproxy")]}.get(topology, [])
+    for user, package in [*users, ("tcpdump", "tcpdump")]:
         try:
-            pwd.getpwnam(users[0])
+            pwd.getpwnam(user)
         except KeyError:
-            raise EnvironmentProblem(f"user '{users[0]}' does not exist (package {users[1]} creates it)",
-                                     FIX_DEPS) from None
+            raise EnvironmentProblem(f"user '{user}' does not exist (package {package} creates it)", FIX_DEPS) from None
     if not Path("/proc/self/ns/net").exists():
         raise EnvironmentProblem("this kernel has no network namespaces", "run on a kernel with CONFIG_NET_NS")

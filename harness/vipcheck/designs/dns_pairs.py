@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -163,13 +164,22 @@ class DnsPairsDesign:
 
         d.start_forking(lab["dns"], ["named", "-c", str(named_conf), "-u", "bind", "-L", str(dns_dir / "named.log")],
                         dns_dir / "named.pid", "named")
-        redis_dir = self.run.node_dir("redis")
-        d.start_foreground(lab["redis"], ["redis-server", "--bind", self.address["redis"], "--port", str(REDIS_PORT),
+        redis_dir = self.run.node_dir("redis", owner=("redis", "redis"))
+        # As Debian runs it: as the redis user (setpriv execs, so the PID stays the daemon's).
+        d.start_foreground(lab["redis"], ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", "--",
+                                          "redis-server", "--bind", self.address["redis"], "--port", str(REDIS_PORT),
                                           "--protected-mode", "no", "--save", "", "--appendonly", "no",
                                           "--dir", str(redis_dir)], "redis")
         self._await_tcp("redis", self.address["redis"], REDIS_PORT)
         for backend in backend_names(s):
-            d.start_foreground(lab[backend], ["/usr/bin/python3", str(BACKEND_APP), "--name", backend,
+            # The application runs as nobody, from a copy in its own folder: the clone may sit
+            # in a home folder nobody cannot enter.
+            folder = self.run.node_dir(backend, owner=("nobody", "nogroup"))
+            app = folder / BACKEND_APP.name
+            shutil.copyfile(BACKEND_APP, app)
+            shutil.chown(app, "nobody", "nogroup")
+            d.start_foreground(lab[backend], ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                                              "/usr/bin/python3", str(app), "--name", backend,
                                               "--listen", f"{self.address[backend]}:{BACKEND_PORT}",
                                               "--store", s.session_store,
                                               "--redis", f"{self.address['redis']}:{REDIS_PORT}"], "backend")
