@@ -4,7 +4,7 @@ RESULTS ?= $(BUILD)/results
 PYTHON  := /usr/bin/python3
 SCENARIOS := $(wildcard topologies/*.yaml)
 
-.PHONY: all deps build run test bench nightly clean need-root
+.PHONY: all deps build run test bench nightly soak fuzz clean need-root
 
 all: build
 
@@ -40,6 +40,16 @@ bench: need-root deps build
 
 nightly: need-root deps build
 	ci/nightly
+
+# The whole suite N times in a row, failures counted by test and check: make soak N=50
+N ?= 10
+soak: need-root deps build
+	ci/soak $(N)
+
+# libFuzzer on the parsers of network input, SECONDS each: make fuzz SECONDS=300
+SECONDS ?= 60
+fuzz: need-root deps
+	ci/fuzz $(SECONDS)
 
 clean:
 	rm -rf $(BUILD)

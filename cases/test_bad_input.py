@@ -1,6 +1,8 @@
 """Bad input gets one line naming the file, the key and the problem, exit status 2, no
 traceback, and nothing left behind. A broken environment gets exit status 3 and the fix."""
 
+from pathlib import Path
+
 import pytest
 
 from conftest import REPO, cli_env, vipcheck
@@ -80,3 +82,32 @@ def test_missing_program_names_the_package_and_the_fix(tmp_path):
     # With an empty PATH the harness cannot find mnexec, ip or sysctl: it must say which.
     run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(PATH="/nonexistent"))
     assert_one_line_error(run, 3, "not found (package", "fix: sudo make deps")
+
+
+def path_without(tmp_path, program):
+    """A PATH with every program of this machine but one, as on a machine missing its package."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for directory in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for entry in Path(directory).iterdir() if Path(directory).is_dir() else ():
+            if entry.name != program and not (folder / entry.name).exists():
+                (folder / entry.name).symlink_to(entry)
+    return str(folder)
+
+
+@pytest.mark.parametrize("program, scenario", [("named", "dns-pairs"), ("keepalived", "dns-pairs"),
+                                               ("redis-server", "dns-pairs"), ("haproxy", "dns-pairs"),
+                                               ("tcpdump", "ecmp-basic")])
+def test_a_missing_daemon_names_its_package(program, scenario, tmp_path):
+    run = vipcheck("run", REPO / f"topologies/{scenario}.yaml",
+                   env=cli_env(PATH=path_without(tmp_path, program)))
+    assert_one_line_error(run, 3, f"'{program}' not found (package", "fix: sudo make deps")
+
+
+def test_a_missing_frr_daemon_names_frr(tmp_path):
+    frr = tmp_path / "frr"
+    frr.mkdir()
+    for daemon in ("staticd", "ospfd", "bfdd"):  # zebra is missing
+        (frr / daemon).symlink_to(f"/usr/lib/frr/{daemon}")
+    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(VIPCHECK_FRR_DIR=str(frr)))
+    assert_one_line_error(run, 3, "zebra not found (package frr)", "fix: sudo make deps")

@@ -120,8 +120,23 @@ struct RouteQuery {
     VipRoute route;
 };
 
+// Attribute payloads are checked for size before they are read: a truncated or malformed
+// message is skipped, never read past (the parsers are fuzzed, see ci/fuzz).
+bool attr_u32(const nlattr* attr, uint32_t& out) {
+    if (mnl_attr_get_payload_len(attr) < sizeof(uint32_t)) return false;
+    std::memcpy(&out, mnl_attr_get_payload(attr), sizeof(out));
+    return true;
+}
+
+bool attr_ipv4(const nlattr* attr, std::string& out) {
+    if (mnl_attr_get_payload_len(attr) < 4) return false;
+    out = ipv4_text(mnl_attr_get_payload(attr));
+    return true;
+}
+
 int route_cb(const nlmsghdr* nlh, void* data) {
     auto* q = static_cast<RouteQuery*>(data);
+    if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(rtmsg)) return MNL_CB_OK;
     const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
     if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len != q->prefix_len) return MNL_CB_OK;
     uint32_t table = rtm->rtm_table;
@@ -129,14 +144,15 @@ int route_cb(const nlmsghdr* nlh, void* data) {
     const nlattr* multipath = nullptr;
     VipRoute route;
     Nexthop single;
+    uint32_t value = 0;
     for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
         switch (mnl_attr_get_type(attr)) {
-            case RTA_TABLE: table = mnl_attr_get_u32(attr); break;
-            case RTA_DST: dst = mnl_attr_get_u32(attr); break;
-            case RTA_GATEWAY: single.gateway = ipv4_text(mnl_attr_get_payload(attr)); break;
-            case RTA_OIF: single.ifindex = int(mnl_attr_get_u32(attr)); break;
+            case RTA_TABLE: attr_u32(attr, table); break;
+            case RTA_DST: attr_u32(attr, dst); break;
+            case RTA_GATEWAY: attr_ipv4(attr, single.gateway); break;
+            case RTA_OIF: if (attr_u32(attr, value)) single.ifindex = int(value); break;
             case RTA_MULTIPATH: multipath = attr; break;
-            case RTA_NH_ID: route.nhid = mnl_attr_get_u32(attr); break;
+            case RTA_NH_ID: attr_u32(attr, route.nhid); break;
             default: break;
         }
     });
@@ -150,14 +166,15 @@ int route_cb(const nlmsghdr* nlh, void* data) {
     if (multipath) {
         const auto* rtnh = static_cast<const rtnexthop*>(mnl_attr_get_payload(multipath));
         int remaining = int(mnl_attr_get_payload_len(multipath));
-        while (RTNH_OK(rtnh, remaining)) {
+        // RTNH_OK reads rtnh_len before it checks the length left: check that first (ASan found it).
+        while (remaining >= int(sizeof(rtnexthop)) && RTNH_OK(rtnh, remaining)) {
             Nexthop hop;
             hop.ifindex = rtnh->rtnh_ifindex;
             hop.weight = rtnh->rtnh_hops + 1u;
             const auto* attr = reinterpret_cast<const nlattr*>(RTNH_DATA(rtnh));
             int attr_len = int(rtnh->rtnh_len) - int(RTNH_LENGTH(0));
             while (mnl_attr_ok(attr, attr_len)) {
-                if (mnl_attr_get_type(attr) == RTA_GATEWAY) hop.gateway = ipv4_text(mnl_attr_get_payload(attr));
+                if (mnl_attr_get_type(attr) == RTA_GATEWAY) attr_ipv4(attr, hop.gateway);
                 attr_len -= int(MNL_ALIGN(attr->nla_len));
                 attr = mnl_attr_next(attr);
             }
@@ -179,11 +196,16 @@ struct NexthopObject {
 
 int nexthop_cb(const nlmsghdr* nlh, void* data) {
     auto* obj = static_cast<NexthopObject*>(data);
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nhmsg)) return MNL_CB_OK;
     const auto* nhm = static_cast<const nhmsg*>(mnl_nlmsg_get_payload(nlh));
     for_each_attr(nlh, sizeof(*nhm), [&](const nlattr* attr) {
         switch (mnl_attr_get_type(attr)) {
-            case NHA_GATEWAY: obj->hop.gateway = ipv4_text(mnl_attr_get_payload(attr)); break;
-            case NHA_OIF: obj->hop.ifindex = int(mnl_attr_get_u32(attr)); break;
+            case NHA_GATEWAY: attr_ipv4(attr, obj->hop.gateway); break;
+            case NHA_OIF: {
+                uint32_t ifindex = 0;
+                if (attr_u32(attr, ifindex)) obj->hop.ifindex = int(ifindex);
+                break;
+            }
             case NHA_GROUP: {
                 const auto* grp = static_cast<const nexthop_grp*>(mnl_attr_get_payload(attr));
                 size_t count = mnl_attr_get_payload_len(attr) / sizeof(nexthop_grp);
@@ -281,6 +303,7 @@ struct TableQuery {
 
 int table_cb(const nlmsghdr* nlh, void* data) {
     auto* q = static_cast<TableQuery*>(data);
+    if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(rtmsg)) return MNL_CB_OK;
     const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
     if (rtm->rtm_family != AF_INET) return MNL_CB_OK;
     RouteEntry entry;
@@ -290,9 +313,13 @@ int table_cb(const nlmsghdr* nlh, void* data) {
     entry.destination = "0.0.0.0";
     for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
         switch (mnl_attr_get_type(attr)) {
-            case RTA_TABLE: entry.table = mnl_attr_get_u32(attr); break;
-            case RTA_DST: entry.destination = ipv4_text(mnl_attr_get_payload(attr)); break;
-            case RTA_OIF: entry.ifname = interface_name(int(mnl_attr_get_u32(attr))); break;
+            case RTA_TABLE: attr_u32(attr, entry.table); break;
+            case RTA_DST: attr_ipv4(attr, entry.destination); break;
+            case RTA_OIF: {
+                uint32_t ifindex = 0;
+                if (attr_u32(attr, ifindex)) entry.ifname = interface_name(int(ifindex));
+                break;
+            }
             default: break;
         }
     });
@@ -301,6 +328,21 @@ int table_cb(const nlmsghdr* nlh, void* data) {
 }
 
 }  // namespace
+
+std::optional<VipRoute> parse_route_message(std::span<const uint8_t> message, const std::string& destination,
+                                            uint32_t prefix_len) {
+    if (message.size() < NLMSG_HDRLEN) return std::nullopt;
+    // A netlink message must be 4-byte aligned; the caller's bytes may not be.
+    std::vector<uint32_t> aligned((message.size() + 3) / 4);
+    std::memcpy(aligned.data(), message.data(), message.size());
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(aligned.data());
+    // mnl_nlmsg_ok compares nlmsg_len as an int: a length of 2^31 or more passes it (the fuzzer found it).
+    if (nlh->nlmsg_len > message.size() || !mnl_nlmsg_ok(nlh, int(message.size()))) return std::nullopt;
+    RouteQuery q{network_order(destination), prefix_len, {}};
+    route_cb(nlh, &q);
+    if (!q.route.present) return std::nullopt;
+    return q.route;
+}
 
 namespace {
 

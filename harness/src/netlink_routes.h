@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <string>
 #include <vector>
@@ -57,6 +58,11 @@ struct InterfaceAddress {
 // Reads the route for destination/prefix_len from the main table (a dump, not a lookup,
 // so a multipath route keeps all its nexthops).
 VipRoute read_route(const std::string& netns, const std::string& destination, uint32_t prefix_len);
+
+// The route to destination/prefix_len in one RTM_NEWROUTE message of the main table, as the
+// kernel sends it; nullopt when the message is malformed, truncated or about another route.
+std::optional<VipRoute> parse_route_message(std::span<const uint8_t> message, const std::string& destination,
+                                            uint32_t prefix_len);
 
 // Blocks until the route is unicast through exactly `gateways` (in any order), watching
 // RTNLGRP_IPV4_ROUTE and RTNLGRP_NEXTHOP; cancelled() is polled every 50 ms and aborts the wait.

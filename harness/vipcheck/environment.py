@@ -44,8 +44,9 @@ def check_machine(topology):
             raise EnvironmentProblem(f"'{program}' not found (package {package})", FIX_DEPS)
     if topology == "ecmp":
         for daemon in FRR_DAEMONS:
-            if not os.access(f"/usr/lib/frr/{daemon}", os.X_OK):
-                raise EnvironmentProblem(f"FRR daemon /usr/lib/frr/{daemon} not found (package frr)", FIX_DEPS)
+            from vipcheck.frr import FRR_BIN
+            if not os.access(FRR_BIN / daemon, os.X_OK):
+                raise EnvironmentProblem(f"FRR daemon {FRR_BIN / daemon} not found (package frr)", FIX_DEPS)
     # Daemons run as the users their Debian packages create; tcpdump writes the capture as its own.
     users = {"ecmp": [("frr", "frr")], "dns-pairs": [("bind", "bind9"), ("redis", "redis-server"),
                                                     ("haproxy", "haproxy")]}.get(topology, [])

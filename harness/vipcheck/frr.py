@@ -1,6 +1,7 @@
 """FRRouting in a node: per-daemon configs rendered from frr-conf/, checked by FRR's own
 dry run, daemons started with private pid, socket and log files, queried through vtysh."""
 import json
+import os
 import pwd
 import re
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 from vipcheck.errors import ScenarioError
 from vipcheck.templates import render as templates_render
 
-FRR_BIN = Path("/usr/lib/frr")
+FRR_BIN = Path(os.environ.get("VIPCHECK_FRR_DIR", "/usr/lib/frr"))  # where Debian puts FRR's daemons
 # "No such command on config line 7: ...", "Command incomplete on config line 3: ..."; other
 # [EC ...] lines (e.g. "Disabling MPLS support") are warnings about the kernel, not the config.
 FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?P<line>\d+)")
