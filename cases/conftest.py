@@ -52,6 +52,23 @@ def vipcheck(*args, tmp_path=None, env=None, user=None, timeout=300):
     return CliRun(proc.returncode, proc.stdout, proc.stderr, result)
 
 
+def start_vipcheck(*args):
+    """`python3 -m vipcheck ARGS` in the background, its progress lines readable on stderr."""
+    return subprocess.Popen([PYTHON, "-m", "vipcheck", *map(str, args)], cwd=REPO, env=cli_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def read_until(proc, marker):
+    """Reads progress lines until `marker` appears; returns the run id announced on the way."""
+    run_id = None
+    for line in proc.stderr:
+        if line.startswith("vipcheck: run "):
+            run_id = line.split()[2].rstrip(",")
+        if marker in line:
+            return run_id
+    pytest.fail(f"the run ended before '{marker}' (exit {proc.wait()})")
+
+
 def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     """Runs a scenario and asserts it fails exactly `must_fail`, with the cause named in each
     failing check's diagnosis; returns the run for further assertions."""

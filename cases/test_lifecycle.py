@@ -7,29 +7,13 @@ import subprocess
 
 import pytest
 
-from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning
-
-
-def start_run(scenario):
-    return subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(scenario)], cwd=REPO, env=cli_env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def read_until(proc, marker):
-    """Reads progress lines until `marker` appears; returns the run id announced on the way."""
-    run_id = None
-    for line in proc.stderr:
-        if line.startswith("vipcheck: run "):
-            run_id = line.split()[2].rstrip(",")
-        if marker in line:
-            return run_id
-    pytest.fail(f"the run ended before '{marker}' (exit {proc.wait()})")
+from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning, read_until, start_vipcheck
 
 
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
                                            (signal.SIGTERM, "build...")])
 def test_signal_mid_run_leaves_nothing(signum, phase, untouched_root_namespace):
-    proc = start_run(REPO / "topologies/ecmp-basic.yaml")
+    proc = start_vipcheck("run", REPO / "topologies/ecmp-basic.yaml")
     run_id = read_until(proc, phase)
     assert run_id and (RUNS_DIR / run_id).exists()
     proc.send_signal(signum)
@@ -44,7 +28,7 @@ def test_signal_mid_run_leaves_nothing(signum, phase, untouched_root_namespace):
 
 def test_run_records_the_pids_it_owns(untouched_root_namespace):
     """While a run is alive its state file lists every daemon, each alive and in the run's folder."""
-    proc = start_run(REPO / "topologies/ecmp-basic.yaml")
+    proc = start_vipcheck("run", REPO / "topologies/ecmp-basic.yaml")
     run_id = read_until(proc, "converge...")
     state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
     labels = sorted(p["label"] for p in state["processes"])

@@ -10,8 +10,6 @@ import struct
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning, vipcheck
 
 CASES = REPO / "cases"
@@ -177,52 +175,6 @@ def test_keep_on_fail_keeps_only_a_failed_network(tmp_path, untouched_root_names
     passed = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", "--keep-on-fail", tmp_path=tmp_path / "passing")
     assert passed.status == 0 and "kept up" not in passed.stdout
     assert not (RUNS_DIR / passed.result["run_id"]).exists()
-
-
-def running(pid, start):
-    """True while the process lives; an exited one not yet reaped by init is a zombie (Z)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[19] == str(start) and fields[0] != "Z"
-
-
-def start(argv):
-    return subprocess.Popen([PYTHON, "-m", "vipcheck", *map(str, argv)], cwd=REPO, env=cli_env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def until(proc, marker):
-    run_id = None
-    for line in proc.stderr:
-        if line.startswith("vipcheck: run "):
-            run_id = line.split()[2].rstrip(",")
-        if marker in line:
-            return run_id
-    pytest.fail(f"the run ended before '{marker}'")
-
-
-@pytest.mark.parametrize("phase", ["converge...", "traffic..."])
-def test_clean_after_sigkill_leaves_nothing(phase, untouched_root_namespace):
-    proc = start(["run", REPO / "topologies/ecmp-failover.yaml"])
-    run_id = until(proc, phase)
-    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
-    # Negative control: a SIGKILLed run does leave daemons and its folder behind.
-    assert (RUNS_DIR / run_id).exists() and processes_mentioning(f"/run/vipcheck/{run_id}/")
-    ps = vipcheck("ps")
-    assert any(line.split()[:2] == [run_id, "dead"] for line in ps.stdout.splitlines()), ps.stdout
-
-    clean = vipcheck("clean")
-    assert clean.status == 0, clean.stderr
-    assert f"run {run_id}: removed" in clean.stdout
-    assert not (RUNS_DIR / run_id).exists()
-    assert not processes_mentioning(f"/run/vipcheck/{run_id}/")
-    assert not processes_mentioning(f"-{run_id}")
-    for name, entry in state["nodes"].items():  # every node shell, and so every namespace, is gone
-        assert not running(entry["pid"], entry["start"]), f"{name}'s shell survived"
 
 
 def test_clean_after_a_killed_keeper(untouched_root_namespace):
