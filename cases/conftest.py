@@ -1,6 +1,7 @@
 """Shared by every case: run vipcheck as a user would, and prove the root namespace untouched."""
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -126,6 +127,22 @@ def processes_mentioning(text):
             if text in cmdline:
                 found.append(f"{proc.name}: {cmdline.strip()}")
     return found
+
+
+KEPT_ARTIFACTS = BUILD / "test-artifacts"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing case keeps its runs' artifacts in BUILD/test-artifacts/CASE: pytest deletes old
+    temporary folders, and CI uploads this one."""
+    outcome = yield
+    report = outcome.get_result()
+    tmp_path = item.funcargs.get("tmp_path") if hasattr(item, "funcargs") else None
+    if report.failed and tmp_path is not None:
+        for folder in tmp_path.rglob("artifacts"):
+            if folder.is_dir():
+                shutil.copytree(folder, KEPT_ARTIFACTS / item.name / folder.relative_to(tmp_path), dirs_exist_ok=True)
 
 
 @pytest.fixture(autouse=True)
