@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 from root_namespace import state as root_namespace_state
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
+from vipcheck.run import alive  # noqa: E402
+
 BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
 PYTHON = "/usr/bin/python3"
 RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
@@ -89,14 +93,6 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     return run
 
 
-def _alive(pid, start):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19]) == start
-    except (OSError, IndexError, ValueError):
-        return False
-
-
 def leftover_runs():
     """Run folders whose owning vipcheck process is gone: runs that did not clean up. A folder
     whose owner still lives belongs to a run in progress elsewhere on the machine."""
@@ -111,7 +107,7 @@ def leftover_runs():
             if time.time() - folder.stat().st_mtime > STARTING_GRACE_S:
                 left.append(folder.name)
             continue
-        if not _alive(state["owner_pid"], state["owner_start"]):
+        if not alive(state["owner_pid"], state["owner_start"]):
             left.append(folder.name)
     return sorted(left)
 

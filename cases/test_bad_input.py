@@ -38,7 +38,7 @@ def test_invalid_scenario_is_rejected_before_the_kernel(path):
 
 
 @pytest.mark.parametrize("path", INVALID[:5], ids=[p.stem for p in INVALID[:5]])
-def test_run_rejects_invalid_scenario_the_same_way(path, tmp_path, untouched_root_namespace):
+def test_run_rejects_invalid_scenario_the_same_way(path, tmp_path):
     run = vipcheck("run", path, tmp_path=tmp_path)
     assert_one_line_error(run, 2, path.name, expected_message(path))
 
@@ -62,13 +62,13 @@ def test_usage_error_is_one_line():
     assert_one_line_error(run, 2, "frobnicate")
 
 
-def test_frr_rejected_config_reports_frrs_message(tmp_path, untouched_root_namespace):
+def test_frr_rejected_config_reports_frrs_message(tmp_path):
     run = vipcheck("run", REPO / "cases/frr-rejects/scenario.yaml", tmp_path=tmp_path)
     assert_one_line_error(run, 2, "lb/ospfd.conf.j2", "ospfd rejected", "ospf maximum-paths-per-vip 4",
                           "No such command")
 
 
-def test_missing_frr_template(tmp_path, untouched_root_namespace):
+def test_missing_frr_template(tmp_path):
     run = vipcheck("run", REPO / "cases/frr-template-missing/scenario.yaml", tmp_path=tmp_path)
     assert_one_line_error(run, 2, "lb/staticd.conf.j2", "FRR template missing")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, REPO, RUNS_DIR, cli_env, vipcheck
+from conftest import REPO, RUNS_DIR, read_until, start_vipcheck, vipcheck
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
 # 20 kill points: every phase of three designs, and a failing run while it writes its artifacts.
@@ -56,19 +56,11 @@ def leftovers(run_id, state):
 
 def kill_at(scenario, marker, artifacts):
     """Starts a run, SIGKILLs it as it announces `marker`; returns its id and state file."""
-    proc = subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(REPO / scenario), "--artifacts", str(artifacts)],
-                            cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    run_id, state = None, {}
-    for line in proc.stderr:
-        if line.startswith("vipcheck: run "):
-            run_id = line.split()[2].rstrip(",")
-        if marker in line:
-            state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
-            proc.send_signal(signal.SIGKILL)
-            break
+    proc = start_vipcheck("run", REPO / scenario, "--artifacts", artifacts)
+    run_id = read_until(proc, marker)
+    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+    proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    assert run_id and state, f"the run ended before '{marker}'"
     return run_id, state
 
 

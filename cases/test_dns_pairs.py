@@ -29,11 +29,11 @@ DESIGNS = [
 
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
-def test_design(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
+def test_design(scenario, must_fail, diagnosis_words, tmp_path):
     assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
-def test_failover_is_measured_and_the_other_pair_untouched(tmp_path, untouched_root_namespace):
+def test_failover_is_measured_and_the_other_pair_untouched(tmp_path):
     run = vipcheck("run", REPO / "topologies/dns-pairs.yaml", tmp_path=tmp_path)
     failover = run.check("vrrp_failover")["details"]
     assert failover["crashed"] == "lb-a1" and failover["standby"] == "lb-a2"
@@ -46,7 +46,7 @@ def test_failover_is_measured_and_the_other_pair_untouched(tmp_path, untouched_r
     assert steps[-1]["lb"] == "lb-a2"  # the session survived through the standby
 
 
-def test_equal_priorities_elect_one_master_per_pair(tmp_path, untouched_root_namespace):
+def test_equal_priorities_elect_one_master_per_pair(tmp_path):
     run = vipcheck("run", CASES / "dns-pairs-equal-priority.yaml", tmp_path=tmp_path)
     for pair in run.check("vip_pairs")["details"].values():
         assert len(pair["holders"]) == 1 and pair["arp"] == pair["holders"]

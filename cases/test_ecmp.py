@@ -26,12 +26,12 @@ DESIGNS = [
 
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
-def test_design(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
+def test_design(scenario, must_fail, diagnosis_words, tmp_path):
     run = assert_design(scenario, must_fail, diagnosis_words, tmp_path)
     assert run.result["convergence"]["reached"], run.result["convergence"]
 
 
-def test_result_carries_measurements_and_timings(tmp_path, untouched_root_namespace):
+def test_result_carries_measurements_and_timings(tmp_path):
     run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", "--seed", 7, "--junit", tmp_path / "r.xml",
                    tmp_path=tmp_path)
     result = run.result
@@ -50,7 +50,7 @@ def test_result_carries_measurements_and_timings(tmp_path, untouched_root_namesp
     assert "ecmp_routes" in run.stdout and "PASS" in run.stdout  # the table
 
 
-def test_same_seed_same_flow_to_lb_map(tmp_path, untouched_root_namespace):
+def test_same_seed_same_flow_to_lb_map(tmp_path):
     """A seed fixes the 5-tuples and the router's hash seed, so every flow takes the nexthop
     position it took before (which LB sits at a position depends on zebra's install order)."""
     def flow_map(seed):

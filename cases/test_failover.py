@@ -27,11 +27,11 @@ DESIGNS = [
 
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
-def test_failure(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
+def test_failure(scenario, must_fail, diagnosis_words, tmp_path):
     assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
-def test_gap_and_detection_are_measured_on_one_clock(tmp_path, untouched_root_namespace):
+def test_gap_and_detection_are_measured_on_one_clock(tmp_path):
     run = vipcheck("run", REPO / "topologies/ecmp-failover.yaml", tmp_path=tmp_path)
     gap = run.check("failover_gap")["details"]
     # BFD at 50 ms x 3: the router cannot know before 150 ms, and the data plane follows it.
@@ -43,7 +43,7 @@ def test_gap_and_detection_are_measured_on_one_clock(tmp_path, untouched_root_na
     assert moved["failure"]["moved"] == moved["failure"]["own"] > 0
 
 
-def test_repeat_reports_statistics(tmp_path, untouched_root_namespace):
+def test_repeat_reports_statistics(tmp_path):
     run = vipcheck("run", CASES / "ecmp-failover-drain.yaml", "--repeat", 2, "--seed", 3, tmp_path=tmp_path)
     assert run.status == 0, run.stdout
     assert len(run.result["runs"]) == 2 and run.result["passed"]

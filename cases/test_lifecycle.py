@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 
-from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning, read_until, start_vipcheck
+from conftest import PYTHON, REPO, RUNS_DIR, processes_mentioning, read_until, start_vipcheck, vipcheck
 
 
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
                                            (signal.SIGTERM, "build...")])
-def test_signal_mid_run_leaves_nothing(signum, phase, untouched_root_namespace):
+def test_signal_mid_run_leaves_nothing(signum, phase):
     proc = start_vipcheck("run", REPO / "topologies/ecmp-basic.yaml")
     run_id = read_until(proc, phase)
     assert run_id and (RUNS_DIR / run_id).exists()
@@ -26,7 +26,7 @@ def test_signal_mid_run_leaves_nothing(signum, phase, untouched_root_namespace):
     assert not processes_mentioning(f"mininet:r1-{run_id}"), "Mininet node shells survived"
 
 
-def test_run_records_the_pids_it_owns(untouched_root_namespace):
+def test_run_records_the_pids_it_owns():
     """While a run is alive its state file lists every daemon, each alive and in the run's folder."""
     proc = start_vipcheck("run", REPO / "topologies/ecmp-basic.yaml")
     run_id = read_until(proc, "converge...")
@@ -69,10 +69,8 @@ def test_two_runs_at_once_both_pass(tmp_path):
     """Two designs on one machine at the same time: run ids keep their names, folders and
     processes apart, and neither disturbs the other's measurements."""
     results = {name: tmp_path / f"{name}.json" for name in ("ecmp-failover", "dns-pairs")}
-    procs = {name: subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(REPO / f"topologies/{name}.yaml"),
-                                     "--json", str(path), "--artifacts", str(tmp_path / name)],
-                                    cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+    procs = {name: start_vipcheck("run", REPO / f"topologies/{name}.yaml", "--json", path,
+                                  "--artifacts", tmp_path / name)
              for name, path in results.items()}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=300)
@@ -87,9 +85,8 @@ EXPECTED_USERS = {"zebra": "frr", "ospfd": "frr", "named": "bind", "redis": "red
 
 @pytest.mark.parametrize("scenario", ["ecmp-basic", "dns-pairs"])
 def test_daemons_run_as_their_own_users_in_private_folders(scenario):
-    up = subprocess.run([PYTHON, "-m", "vipcheck", "up", str(REPO / f"topologies/{scenario}.yaml")], cwd=REPO,
-                        env=cli_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
-    assert up.returncode == 0, up.stderr
+    up = vipcheck("up", REPO / f"topologies/{scenario}.yaml")
+    assert up.status == 0, up.stderr
     run_id = next(line for line in up.stdout.splitlines() if line.startswith("run ")).split()[1]
     try:
         state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
@@ -104,4 +101,4 @@ def test_daemons_run_as_their_own_users_in_private_folders(scenario):
                 assert folder.stat().st_mode & 0o777 == 0o700, f"{folder} is readable by others"
         assert (RUNS_DIR / run_id).stat().st_mode & 0o077 in (0o011, 0o000), "the run folder is listable by others"
     finally:
-        subprocess.run([PYTHON, "-m", "vipcheck", "down", run_id], cwd=REPO, env=cli_env(), capture_output=True)
+        vipcheck("down", run_id)

@@ -24,11 +24,11 @@ DESIGNS = [
 
 
 @pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
-def test_design(scenario, must_fail, diagnosis_words, tmp_path, untouched_root_namespace):
+def test_design(scenario, must_fail, diagnosis_words, tmp_path):
     assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
-def test_lo_route_reads_the_kernel_not_ip_output(tmp_path, untouched_root_namespace):
+def test_lo_route_reads_the_kernel_not_ip_output(tmp_path):
     """The passing network's details show what netlink returned for every lookup."""
     run = vipcheck("run", REPO / "topologies/lo-subnet.yaml", tmp_path=tmp_path)
     lbs = run.check("lo_route")["details"]["lbs"]
@@ -39,7 +39,7 @@ def test_lo_route_reads_the_kernel_not_ip_output(tmp_path, untouched_root_namesp
             {"neighbour": "unicast", "gateway": "unicast", "outside": "unicast"}
 
 
-def test_arp_replies_name_each_lb_by_its_mac(tmp_path, untouched_root_namespace):
+def test_arp_replies_name_each_lb_by_its_mac(tmp_path):
     run = vipcheck("run", CASES / "lo-subnet-arp-flux.yaml", tmp_path=tmp_path)
     details = run.check("arp_suppression")["details"]
     vip_repliers = {r["lb"] for r in details["replies"] if r["ip"] == "192.168.247.100"}
@@ -50,7 +50,7 @@ def test_arp_replies_name_each_lb_by_its_mac(tmp_path, untouched_root_namespace)
     assert details["sysctl"]["lb1"]["arp_ignore"] == [0, 0]
 
 
-def test_effective_arp_sysctls_are_in_the_result(tmp_path, untouched_root_namespace):
+def test_effective_arp_sysctls_are_in_the_result(tmp_path):
     run = vipcheck("run", REPO / "topologies/lo-subnet.yaml", tmp_path=tmp_path)
     for lb in ("lb1", "lb2"):
         assert run.result["sysctl"][lb]["net.ipv4.conf.all.arp_ignore"] == 1

@@ -10,7 +10,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_nightly_flags_a_regression_and_the_page_renders(tmp_path, untouched_root_namespace):
+def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(f"name: tiny\nbase: {REPO}/topologies/ecmp-failover.yaml\nfailures: [silent_drop]\n"
                       "profiles:\n  dead-minimal: {dead: minimal, hello_multiplier: 4, bfd: false}\n"

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from vipcheck import traffic
+from vipcheck.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_VIEW = {  # file -> argv, run in every node
@@ -77,7 +78,7 @@ def _dump_nodes(design, folder):
 
 def _copy_run_files(run, folder):
     """The daemons' logs and configs from the run folder, per node."""
-    for node_dir in sorted(p for p in run.dir.iterdir() if p.is_dir() and not p.name.endswith("-capture")):
+    for node_dir in sorted(p for p in run.dir.iterdir() if p.is_dir() and not p.name.endswith(CAPTURE_FOLDER_SUFFIX)):
         for path in sorted(node_dir.iterdir()):
             if path.is_file() and path.suffix in COPIED_SUFFIXES:
                 (folder / node_dir.name).mkdir(exist_ok=True)

@@ -12,6 +12,7 @@ RING_FILES = 4             # tcpdump -W: the oldest file is overwritten first
 RING_FILE_MB = 8           # tcpdump -C: so at most 32 MB per run
 FLOW_SAMPLE_MASK = 0xF     # keep 1 flow in 16 of the bulk stream (by source port), all else whole
 READY_TIMEOUT_S = 10
+FOLDER_SUFFIX = "-capture"  # the ring lives in RUN/<node>-capture, owned by tcpdump
 
 
 def capture_filter(stream_port):
@@ -24,7 +25,7 @@ def capture_filter(stream_port):
 class Capture:
     def __init__(self, run, node, stream_port):
         self.run, self.node = run, node
-        self.dir = run.node_dir(f"{node.logical}-capture", owner=("tcpdump", "tcpdump"))
+        self.dir = run.node_dir(f"{node.logical}{FOLDER_SUFFIX}", owner=("tcpdump", "tcpdump"))
         self.path = self.dir / "capture.pcap"
         # --immediate-mode: packets reach the file as they come, not when a 1 s kernel block retires.
         self.argv = ["tcpdump", "-i", "any", "-n", "--immediate-mode", "-s", str(SNAPLEN), "-C", str(RING_FILE_MB),

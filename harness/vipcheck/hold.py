@@ -15,8 +15,8 @@ def reach_lines(run, lab):
     """How to reach each node of a held run, for people."""
     lines = [f"{'node':<8} {'role':<9} addresses"]
     for name, node in sorted(lab.nodes.items()):
-        addresses = [f"{a.address}/{a.prefix_len}" for a in _core.read_addresses(node.netns) if a.ifname != "lo"
-                     or not a.address.startswith("127.")]
+        addresses = [f"{a.address}/{a.prefix_len}" for a in _core.read_addresses(node.netns)
+                     if not a.address.startswith("127.")]
         lines.append(f"{name:<8} {node.role:<9} {' '.join(addresses) or '-'}")
     frr = sorted(n for n, entry in run.nodes.items() if entry.get("frr_dir"))
     lines += ["", "reach it:",

@@ -78,11 +78,10 @@ def netns_inode(pid):
 
 
 class Run:
-    def __init__(self, keep_dir=False, scenario=None, seed=None):
+    def __init__(self, scenario=None, seed=None):
         self.id = None
         self.started_at = None
         self.dir = None
-        self.keep_dir = keep_dir
         self.scenario, self.seed = scenario, seed
         self.mode = "run"     # "held" once `up` or --keep-on-fail keeps the network
         self.nodes = {}       # logical -> {name, role, pid, start, netns, frr_dir}
@@ -129,7 +128,7 @@ class Run:
                 step()
             except Exception as e:  # keep undoing the rest, report at the end
                 errors.append(f"{getattr(step, '__name__', step)}: {e}")
-        if self.dir and not self.keep_dir:
+        if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)

@@ -146,9 +146,10 @@ def clean(info):
     if namespaces and state.get("owner_start") is not None:
         for pid, _, label in end_processes(_processes_in(namespaces, state["owner_start"]), grace_s=2.0):
             removed.append(f"process {pid} ({label})")
-    for name in state.get("interfaces", []):
-        exists = subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode == 0
-        if exists and subprocess.run(["ip", "link", "del", "dev", name], capture_output=True).returncode == 0:
+    present = {link["ifname"] for link in json.loads(
+        subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout or "[]")}
+    for name in sorted(present & set(state.get("interfaces", []))):
+        if subprocess.run(["ip", "link", "del", "dev", name], capture_output=True).returncode == 0:
             removed.append(f"interface {name}")
     shutil.rmtree(info.dir, ignore_errors=True)
     removed.append(f"folder {info.dir}")
