@@ -44,9 +44,10 @@ def cli_env(**extra):
     return env
 
 
-def vipcheck(*args, tmp_path=None, env=None, user=None, timeout=300):
-    """Runs `python3 -m vipcheck ARGS` and, for `run`, reads its JSON result."""
-    argv = [PYTHON, "-m", "vipcheck", *map(str, args)]
+def vipcheck(*args, tmp_path=None, env=None, user=None, wrapper=(), timeout=300):
+    """Runs `python3 -m vipcheck ARGS` (under `wrapper`, an argv prefix) and, for `run`, reads its
+    JSON result."""
+    argv = [*wrapper, PYTHON, "-m", "vipcheck", *map(str, args)]
     json_path = None
     if args and args[0] == "run" and tmp_path is not None:
         json_path = tmp_path / "result.json"
@@ -98,17 +99,18 @@ def leftover_runs():
     whose owner still lives belongs to a run in progress elsewhere on the machine."""
     if not RUNS_DIR.exists():
         return []
-    left = []
+    left = set()
     for folder in RUNS_DIR.iterdir():
+        run_id = folder.name.split(".", 1)[0]  # RUNS_DIR/<run> and its nodes' RUNS_DIR/<run>.<node>
         try:
-            state = json.loads((folder / "state.json").read_text())
+            state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
         except (OSError, ValueError):
             # A run writes its state right after making its folder; only an old one is left over.
             if time.time() - folder.stat().st_mtime > STARTING_GRACE_S:
-                left.append(folder.name)
+                left.add(run_id)
             continue
         if not alive(state["owner_pid"], state["owner_start"]):
-            left.append(folder.name)
+            left.add(run_id)
     return sorted(left)
 
 

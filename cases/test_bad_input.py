@@ -111,3 +111,39 @@ def test_a_missing_frr_daemon_names_frr(tmp_path):
         (frr / daemon).symlink_to(f"/usr/lib/frr/{daemon}")
     run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(VIPCHECK_FRR_DIR=str(frr)))
     assert_one_line_error(run, 3, "zebra not found (package frr)", "fix: sudo make deps")
+
+
+def test_no_namespace_support_is_an_environment_problem(tmp_path):
+    # Root without CAP_SYS_ADMIN, as in an unprivileged container: no namespace can be made.
+    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path,
+                   wrapper=["setpriv", "--bounding-set", "-sys_admin", "--"])
+    assert_one_line_error(run, 3, "cannot create a network namespace", "Operation not permitted", "fix: ")
+
+
+# Every count at the top of its range: the longest interface names a valid scenario can make.
+LARGEST = {"ecmp-basic": {"lbs": 16, "clients": 16}, "lo-subnet": {"lbs": 16},
+           "dns-pairs": {"backends": {"count": 8, "session_store": "redis"}}}
+
+
+@pytest.mark.parametrize("name", sorted(LARGEST))
+def test_interface_names_fit_the_kernel_at_the_largest_counts(name, tmp_path):
+    import yaml
+    from topologies.dns_pairs import DnsPairsTopo
+    from topologies.ecmp import EcmpTopo
+    from topologies.lo_subnet import LoSubnetTopo
+    from vipcheck import scenario
+    from vipcheck.errors import ScenarioError
+    from vipcheck.network import IFNAME_MAX, check_interface_names, link_interfaces
+
+    raw = {**yaml.safe_load((REPO / f"topologies/{name}.yaml").read_text()), **LARGEST[name]}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    s = scenario.load(path)
+    topo = {"ecmp": EcmpTopo, "lo-subnet": LoSubnetTopo, "dns-pairs": DnsPairsTopo}[s.topology](scenario=s,
+                                                                                                run_id="ffff")
+    links = link_interfaces(topo)
+    check_interface_names(s, links)
+    assert max(len(n) for pair in links for n in pair) <= IFNAME_MAX
+    # Negative control: one character more is refused, naming the interface and the limit.
+    with pytest.raises(ScenarioError, match=r"lb16xy-ffff-eth0 would have 16 characters \(Linux allows 15\)"):
+        check_interface_names(s, [*links, ("lb16xy-ffff-eth0", "r1-ffff-eth1")])

@@ -30,7 +30,7 @@ def _netns(pid):
 def leftovers(run_id, state):
     """What of the run is still on the machine, by kind."""
     namespaces = {n["netns"] for n in state.get("nodes", {}).values()}
-    run_dir = f"/run/vipcheck/{run_id}"
+    run_dir = str(RUNS_DIR / run_id)  # a prefix of its node folders too
     processes, live_namespaces = [], set()
     for proc in os.listdir("/proc"):
         if not proc.isdigit() or int(proc) == os.getpid():
@@ -51,7 +51,7 @@ def leftovers(run_id, state):
     return {"processes": processes, "namespaces": sorted(live_namespaces),
             "interfaces": [link["ifname"] for link in links if f"-{run_id}-" in link["ifname"]],
             "mounts": [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if run_dir in line],
-            "folders": [run_dir] if Path(run_dir).exists() else []}
+            "folders": sorted(str(p) for p in RUNS_DIR.glob(f"{run_id}*") if p.name.split(".", 1)[0] == run_id)}
 
 
 def kill_at(scenario, marker, artifacts):

@@ -35,7 +35,7 @@ def test_run_records_the_pids_it_owns():
     assert labels == sorted(["r1/zebra", "r1/ospfd", "lb1/zebra", "lb1/ospfd", "lb2/zebra", "lb2/ospfd"])
     for entry in state["processes"]:
         cmdline = open(f"/proc/{entry['pid']}/cmdline", "rb").read().decode()
-        assert f"/run/vipcheck/{run_id}/" in cmdline
+        assert f"{RUNS_DIR / run_id}.{entry['label'].split('/')[0]}/" in cmdline
     proc.communicate(timeout=120)
     assert proc.returncode == 0
 
@@ -96,9 +96,11 @@ def test_daemons_run_as_their_own_users_in_private_folders(scenario):
             uid = next(line.split()[1] for line in open(f"/proc/{entry['pid']}/status") if line.startswith("Uid:"))
             seen[daemon] = pwd.getpwuid(int(uid)).pw_name
         assert seen and all(seen[d] == EXPECTED_USERS[d] for d in seen), seen
-        for folder in (RUNS_DIR / run_id).iterdir():
-            if folder.is_dir():
-                assert folder.stat().st_mode & 0o777 == 0o700, f"{folder} is readable by others"
-        assert (RUNS_DIR / run_id).stat().st_mode & 0o077 in (0o011, 0o000), "the run folder is listable by others"
+        folders = [RUNS_DIR / run_id, *RUNS_DIR.glob(f"{run_id}.*")]
+        assert len(folders) > 3, folders  # the run's own and one per node with daemons
+        for folder in folders:
+            assert folder.stat().st_mode & 0o777 == 0o700, f"{folder} is open to others"
+        owners = {pwd.getpwuid(folder.stat().st_uid).pw_name for folder in folders}
+        assert owners >= {"root", "frr" if scenario == "ecmp-basic" else "redis"}, owners
     finally:
         vipcheck("down", run_id)

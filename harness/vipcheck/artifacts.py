@@ -14,6 +14,7 @@ from pathlib import Path
 
 from vipcheck import traffic
 from vipcheck.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
+from vipcheck.run import NODE_DIR_SEPARATOR
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_VIEW = {  # file -> argv, run in every node
@@ -78,11 +79,12 @@ def _dump_nodes(design, folder):
 
 def _copy_run_files(run, folder):
     """The daemons' logs and configs from the run folder, per node."""
-    for node_dir in sorted(p for p in run.dir.iterdir() if p.is_dir() and not p.name.endswith(CAPTURE_FOLDER_SUFFIX)):
+    for node_dir in (p for p in run.node_dirs() if not p.name.endswith(CAPTURE_FOLDER_SUFFIX)):
+        node = node_dir.name.split(NODE_DIR_SEPARATOR, 1)[1]
         for path in sorted(node_dir.iterdir()):
             if path.is_file() and path.suffix in COPIED_SUFFIXES:
-                (folder / node_dir.name).mkdir(exist_ok=True)
-                shutil.copyfile(path, folder / node_dir.name / path.name)
+                (folder / node).mkdir(exist_ok=True)
+                shutil.copyfile(path, folder / node / path.name)
 
 
 def _flow_tables(design, folder):

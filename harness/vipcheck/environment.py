@@ -3,6 +3,7 @@ import importlib
 import os
 import pwd
 import shutil
+import subprocess
 from pathlib import Path
 
 from vipcheck.errors import EnvironmentProblem
@@ -55,5 +56,16 @@ def check_machine(topology):
             pwd.getpwnam(user)
         except KeyError:
             raise EnvironmentProblem(f"user '{user}' does not exist (package {package} creates it)", FIX_DEPS) from None
+    check_namespaces()
+
+
+def check_namespaces():
+    """Creates one throw-away network namespace: a kernel without CONFIG_NET_NS, or a container
+    without CAP_SYS_ADMIN, fails here instead of halfway through building the network."""
     if not Path("/proc/self/ns/net").exists():
         raise EnvironmentProblem("this kernel has no network namespaces", "run on a kernel with CONFIG_NET_NS")
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        reason = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else f"exit {probe.returncode}"
+        raise EnvironmentProblem(f"cannot create a network namespace ({reason})",
+                                 "run as root with CAP_SYS_ADMIN (in a container: --privileged)")

@@ -19,6 +19,7 @@ BASELINE_SYSCTL = {
     "redis": {"net.ipv4.ip_forward": 0},
 }
 BRIDGE = "br0"
+IFNAME_MAX = 15  # IFNAMSIZ is 16 with the terminating NUL
 HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")  # Linux 6.11 and later
 EVERY_NODE_SYSCTL = {
     "net.ipv4.conf.all.rp_filter": 0,
@@ -30,16 +31,30 @@ EVERY_NODE_SYSCTL = {
 }
 
 
+def link_interfaces(topo):
+    """The interface-name pairs Mininet will create for `topo`'s links, known before it does."""
+    return [(f"{a}-eth{info['port1']}", f"{b}-eth{info['port2']}") for a, b, info in topo.links(withInfo=True)]
+
+
+def check_interface_names(scenario, links):
+    """Names grow with the node counts; the kernel would refuse one past 15 characters midway
+    through the build, so a scenario that leads there is bad input."""
+    for name in (name for pair in links for name in pair):
+        if len(name) > IFNAME_MAX:
+            raise ScenarioError(scenario.source, "", f"interface name {name} would have {len(name)} characters "
+                                f"(Linux allows {IFNAME_MAX}): fewer nodes or links")
+
+
 class Lab:
     """Mininet hosts by their scenario names; stop() removes every node and link."""
 
-    def __init__(self, run, topo):
+    def __init__(self, run, scenario, topo):
+        links = link_interfaces(topo)
+        check_interface_names(scenario, links)
         # Mininet.init() would run fixLimits(), which writes sysctls in the root namespace.
         Mininet.inited = True
         self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False)
         run.on_cleanup(self.stop)
-        links = [(f"{a}-eth{info['port1']}", f"{b}-eth{info['port2']}")
-                 for a, b, info in topo.links(withInfo=True)]
         run.plan_interfaces([name for pair in links for name in pair])
         self.net.buildFromTopo(topo)
         self.nodes = {host.logical: host for host in self.net.hosts}

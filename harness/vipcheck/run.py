@@ -14,6 +14,7 @@ from pathlib import Path
 from vipcheck.errors import Interrupted
 
 RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
+NODE_DIR_SEPARATOR = "."  # RUNS_DIR/<run id> is the run's folder, RUNS_DIR/<run id>.<node> a node's
 STOP_GRACE_S = 3.0  # SIGTERM, then this long for a clean exit, then SIGKILL
 
 
@@ -77,6 +78,20 @@ def netns_inode(pid):
         return None
 
 
+def node_dirs(run_id):
+    return sorted(RUNS_DIR.glob(f"{run_id}{NODE_DIR_SEPARATOR}*"))
+
+
+def remove_folders(run_id):
+    """The nodes' folders first, the run's own last: a run folder found later still leads to them."""
+    removed = []
+    for folder in [*node_dirs(run_id), RUNS_DIR / run_id]:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 class Run:
     def __init__(self, scenario=None, seed=None):
         self.id = None
@@ -99,7 +114,7 @@ class Run:
         while True:  # ids are short for interface names; retry the rare collision
             run_id = secrets.token_hex(2)
             try:
-                (RUNS_DIR / run_id).mkdir(mode=0o711)
+                (RUNS_DIR / run_id).mkdir(mode=0o700)
                 break
             except FileExistsError:
                 continue
@@ -128,8 +143,8 @@ class Run:
                 step()
             except Exception as e:  # keep undoing the rest, report at the end
                 errors.append(f"{getattr(step, '__name__', step)}: {e}")
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.id:
+            remove_folders(self.id)
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)
         self._old_handlers.clear()
@@ -144,11 +159,16 @@ class Run:
 
     # --- files ----------------------------------------------------------------------------
     def node_dir(self, node, owner=None):
-        path = self.dir / node
+        """A node's private folder, next to the run folder rather than in it: the daemons drop to
+        their own users, and every folder on their path must let them through."""
+        path = RUNS_DIR / f"{self.id}{NODE_DIR_SEPARATOR}{node}"
         path.mkdir(mode=0o700, exist_ok=True)
         if owner:
             shutil.chown(path, *owner)
         return path
+
+    def node_dirs(self):
+        return node_dirs(self.id)
 
     def _save_state(self):
         state = {"run_id": self.id, "owner_pid": os.getpid(), "owner_start": start_time(os.getpid()),

@@ -3,14 +3,14 @@ alive, how to enter their nodes, how to end a held one, how to clean up after a 
 Processes are only ever ended by the PID and start time a run recorded, never by name."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 
 from vipcheck.errors import EnvironmentProblem, UsageError
-from vipcheck.run import RUNS_DIR, start_time, alive, end_processes, netns_inode, wait_exit
+from vipcheck.run import (NODE_DIR_SEPARATOR, RUNS_DIR, alive, end_processes, netns_inode, node_dirs, remove_folders,
+                          start_time, wait_exit)
 
 DOWN_TIMEOUT_S = 120
 STARTING_GRACE_S = 60   # a run writes its state file right after making its folder
@@ -51,22 +51,25 @@ def _read(folder):
 def all_runs():
     if not RUNS_DIR.is_dir():
         return []
-    return [RunInfo(folder.name, folder, _read(folder)) for folder in sorted(RUNS_DIR.iterdir()) if folder.is_dir()]
+    # A node folder whose run folder is gone still names its run, so `clean` finds it too.
+    ids = sorted({folder.name.split(NODE_DIR_SEPARATOR, 1)[0] for folder in RUNS_DIR.iterdir() if folder.is_dir()})
+    return [RunInfo(run_id, RUNS_DIR / run_id, _read(RUNS_DIR / run_id)) for run_id in ids]
 
 
 def abandoned(info):
     """A dead run's folder, or one without a state file that is too old to be a run starting now."""
     if info.state:
         return True
+    folders = [info.dir, *node_dirs(info.id)]
     try:
-        return time.time() - info.dir.stat().st_mtime > STARTING_GRACE_S
-    except OSError:
+        return time.time() - max(f.stat().st_mtime for f in folders if f.exists()) > STARTING_GRACE_S
+    except (OSError, ValueError):
         return False
 
 
 def find(run_id):
     folder = RUNS_DIR / run_id
-    if "/" in run_id or not folder.is_dir():
+    if "/" in run_id or NODE_DIR_SEPARATOR in run_id or not folder.is_dir():
         alive = [r.id for r in all_runs() if r.owner_alive]
         raise UsageError(f"no run '{run_id}' on this machine (alive: {', '.join(alive) or 'none'}; see vipcheck ps)")
     return RunInfo(run_id, folder, _read(folder))
@@ -151,8 +154,7 @@ def clean(info):
     for name in sorted(present & set(state.get("interfaces", []))):
         if subprocess.run(["ip", "link", "del", "dev", name], capture_output=True).returncode == 0:
             removed.append(f"interface {name}")
-    shutil.rmtree(info.dir, ignore_errors=True)
-    removed.append(f"folder {info.dir}")
+    removed += [f"folder {folder}" for folder in remove_folders(info.id)]
     return removed
 
 

@@ -79,7 +79,7 @@ class DnsPairsDesign:
     # --- build ----------------------------------------------------------------------------
     def build(self):
         s, run = self.scenario, self.run
-        lab = self.lab = Lab(run, DnsPairsTopo(scenario=s, run_id=run.id))
+        lab = self.lab = Lab(run, s, DnsPairsTopo(scenario=s, run_id=run.id))
         links = s.client_links.subnets(new_prefix=30)
         client_net, dns_net = next(links), next(links)
         self.client_address, self.dns_address = str(client_net[2]), str(dns_net[2])
@@ -205,7 +205,7 @@ class DnsPairsDesign:
         wait = _core.wait_for_tcp(self.lab[node].netns, address, port, READY_TIMEOUT_MS)
         if not wait.answered:
             raise RuntimeError(f"{node}: nothing answers on {address}:{port} after {READY_TIMEOUT_MS} ms "
-                               f"({wait.last_error}); see its log in {self.run.dir / node}")
+                               f"({wait.last_error}); see its log in {self.run.node_dir(node)}")
 
     def _await_dns(self):
         """named answers within tens of milliseconds of starting: ask until it does."""
@@ -214,7 +214,7 @@ class DnsPairsDesign:
             probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, self.scenario.dns_name, 1, 50, 1)
             if probe.answers:
                 return
-        raise RuntimeError(f"named does not answer; see {self.run.dir / 'dns' / 'named.log'}")
+        raise RuntimeError(f"named does not answer; see {self.run.node_dir('dns') / 'named.log'}")
 
     # --- converge -------------------------------------------------------------------------
     def _arp_lbs(self, pair, window_ms=ARP_WINDOW_MS, rounds=1):

@@ -31,7 +31,7 @@ class EcmpDesign:
 
     def build(self):
         s, plan, run = self.scenario, self.plan, self.run
-        lab = self.lab = Lab(run, EcmpTopo(scenario=s, run_id=run.id))
+        lab = self.lab = Lab(run, s, EcmpTopo(scenario=s, run_id=run.id))
         r1 = lab["r1"]
         commands, r1_links, passive_links, lb_contexts = [], [], [], {}
         self.uplinks = {}

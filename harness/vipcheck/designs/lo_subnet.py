@@ -24,7 +24,7 @@ class LoSubnetDesign:
 
     def build(self):
         s, run = self.scenario, self.run
-        lab = self.lab = Lab(run, LoSubnetTopo(scenario=s, run_id=run.id))
+        lab = self.lab = Lab(run, s, LoSubnetTopo(scenario=s, run_id=run.id))
         plen = s.segment.prefixlen
         commands = []
         self.uplink = {}
