@@ -22,15 +22,9 @@ need-root:
 	  echo "vipcheck builds network namespaces and needs root: sudo make $(MAKECMDGOALS)" >&2; exit 3; fi
 
 # Every shipped scenario, each with JSON and JUnit results, then one summary table.
+# SHARD=K/N runs the K-th of N shares, for CI runners that split the job.
 run: need-root deps build
-	@mkdir -p $(RESULTS)
-	@status=0; for scenario in $(SCENARIOS); do \
-	  name=$$(basename $$scenario .yaml); \
-	  $(BUILD)/vipcheck run $$scenario --json $(RESULTS)/$$name.json --junit $(RESULTS)/$$name.xml || status=1; \
-	done; \
-	echo; echo "Summary (results in $(RESULTS)/):"; \
-	$(BUILD)/vipcheck summary $(RESULTS)/*.json || status=1; \
-	exit $$status
+	$(BUILD)/vipcheck run $(SCENARIOS) --results $(RESULTS) $(if $(SHARD),--shard $(SHARD))
 
 test: need-root deps build
 	cd $(BUILD) && ctest --output-on-failure

@@ -18,9 +18,11 @@ def _parser():
     parser = _Parser(prog="vipcheck", description="Prove active-active load-balancer designs on real traffic.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="build the scenario's network, measure it, check it, tear it down")
-    run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--json", metavar="FILE", help="write the result as JSON")
-    run.add_argument("--junit", metavar="FILE", help="write the result as JUnit XML")
+    run.add_argument("scenarios", nargs="+", metavar="scenario", help="scenario YAML files")
+    run.add_argument("--json", metavar="FILE", help="write the result as JSON (one scenario)")
+    run.add_argument("--junit", metavar="FILE", help="write the result as JUnit XML (one scenario)")
+    run.add_argument("--results", metavar="DIR", help="write NAME.json and NAME.xml per scenario into DIR")
+    run.add_argument("--shard", metavar="K/N", help="run only the K-th of N shares of the scenarios (sorted by path)")
     run.add_argument("--seed", type=int, help="seed for flows, hash seed and failure times (printed when not given)")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
@@ -56,6 +58,8 @@ def _parser():
     nightly.add_argument("--history", help="history file the job appends to (default OUT/history.jsonl)")
     nightly.add_argument("--date", help="the report's date (default today)")
     nightly.add_argument("--seed", type=int)
+    nightly.add_argument("--shard", metavar="K/N", help="run the K-th of N shares of the cells; write only its cells")
+    nightly.add_argument("--merge", nargs="+", metavar="SHARD_JSON", help="build the night's report from shard files")
     summary = sub.add_parser("summary", help="one table over JSON results of earlier runs")
     summary.add_argument("results", nargs="+", help="JSON files written by run --json")
     return parser
@@ -77,25 +81,50 @@ def _prepare(path):
 
 
 def _run(args):
-    spec = _prepare(args.scenario)
-    from vipcheck import hold, report, runner
+    from pathlib import Path
+    from vipcheck import report, shard
+    chosen = shard.pick(sorted(args.scenarios), shard.parse(args.shard) if args.shard else None)
+    if not chosen:
+        print(f"shard {args.shard}: no scenario of the {len(args.scenarios)} given falls to it")
+        return EXIT_PASSED
     if not 1 <= args.repeat <= 1000:
         raise UsageError(f"--repeat must be between 1 and 1000, got {args.repeat}")
+    if len(chosen) > 1 and (args.json or args.junit or args.keep_on_fail):
+        raise UsageError("--json, --junit and --keep-on-fail take one scenario; with several use --results DIR")
     if args.keep_on_fail and args.repeat != 1:
         raise UsageError("--keep-on-fail keeps one failed network: use it without --repeat")
+    specs = [(_prepare(path), Path(path).stem) for path in chosen]  # all judged before any network
+    if args.results:
+        Path(args.results).mkdir(parents=True, exist_ok=True)
+    statuses, last = [], []
+    for spec, stem in specs:
+        json_path = args.json or (args.results and str(Path(args.results) / f"{stem}.json"))
+        junit_path = args.junit or (args.results and str(Path(args.results) / f"{stem}.xml"))
+        status, last_result = _run_one(spec, args, json_path, junit_path)
+        statuses.append(status)
+        last.append(last_result)
+    if len(specs) > 1:
+        print(f"\nSummary{f' (shard {args.shard})' if args.shard else ''}:")
+        print(report.summary([r.as_dict() for r in last if r is not None]))
+    return max(statuses)
+
+
+def _run_one(spec, args, json_path, junit_path):
+    """One scenario, --repeat times; returns its exit status and its last result."""
+    from vipcheck import hold, report, runner
     options = {"report": _progress(args.quiet), "artifacts_root": args.artifacts, "capture": not args.no_capture}
 
     def emit(results):
         if args.repeat > 1:
             print(report.repeat_table(results))
-        if args.json:
-            report.write_json(results[0] if args.repeat == 1 else results, args.json)
-        if args.junit:
-            report.write_junit(results[-1], args.junit)
+        if json_path:
+            report.write_json(results[0] if args.repeat == 1 else results, json_path)
+        if junit_path:
+            report.write_junit(results[-1], junit_path)
         return EXIT_PASSED if all(r.passed for r in results) else EXIT_CHECK_FAILED
 
     if args.keep_on_fail:
-        return hold.in_keeper(lambda keeper: _guarded(_run_kept, (spec, args.seed, options, emit, keeper)))
+        return hold.in_keeper(lambda keeper: _guarded(_run_kept, (spec, args.seed, options, emit, keeper))), None
 
     results = []
     for index in range(args.repeat):
@@ -104,7 +133,7 @@ def _run(args):
         result = runner.run_scenario(spec, seed=seed, **options)
         print(report.table(result))
         results.append(result)
-    return emit(results)
+    return emit(results), results[-1]
 
 
 def _run_kept(job):
@@ -206,17 +235,30 @@ def _nightly(args):
     from pathlib import Path
     from vipcheck import environment
     environment.check_modules(extra=[("matplotlib", "python3-matplotlib")])
-    from vipcheck import nightly
+    from vipcheck import nightly, shard
+    if args.shard and args.merge:
+        raise UsageError("--shard runs a share of the matrix and --merge joins the shares: use one")
     matrix = nightly.load_matrix(args.matrix)
-    environment.check_core()
-    environment.check_machine("ecmp")
+    if not args.merge:  # merging shard files needs neither root nor the drivers
+        environment.check_core()
+        environment.check_machine("ecmp")
     from vipcheck import report_html
     date = args.date or datetime.date.today().isoformat()
     out = Path(args.out) / date
     out.mkdir(parents=True, exist_ok=True)
     history_path = Path(args.history or Path(args.out) / "history.jsonl")
+    if args.merge:
+        report = nightly.merge_shards(matrix, args.merge)
+    else:
+        k_n = shard.parse(args.shard) if args.shard else None
+        report = nightly.run_matrix(matrix, seed=args.seed, shard=k_n)
+        if k_n:
+            part = out / f"shard-{k_n[0]}-of-{k_n[1]}.json"
+            part.write_text(json.dumps({**report, "shard": args.shard}, indent=1) + "\n")
+            print(f"shard {args.shard}: {len(report['cells'])} cell(s) in {part}; "
+                  "merge every shard's file with --merge")
+            return EXIT_PASSED  # as a whole night: failed cells are figures, only a regression fails it
     history = nightly.read_history(history_path)
-    report = nightly.run_matrix(matrix, seed=args.seed)
     flagged = nightly.regressions(report, history, matrix["margin"])
     report.update({"date": date, "regressions": flagged})
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")

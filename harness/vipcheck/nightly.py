@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from vipcheck import runner, scenario as scenarios
-from vipcheck.errors import ScenarioError
+from vipcheck import runner, scenario as scenarios, shard as shards
+from vipcheck.errors import ScenarioError, UsageError
 from vipcheck.report import _percentile
 from vipcheck.scenario import FAILURE_TYPES, Fields
 
@@ -87,19 +87,25 @@ class Progress:
             self.stream.write("\n")
 
 
-def run_matrix(matrix, seed=None, progress=None):
-    cells = [(f, p) for f in matrix["failures"] for p in matrix["profiles"]]
-    progress = progress or Progress(len(cells) * matrix["repeats"])
+def matrix_cells(matrix):
+    return [(f, p) for f in matrix["failures"] for p in matrix["profiles"]]
+
+
+def run_matrix(matrix, seed=None, progress=None, shard=None):
+    """Runs every cell, or with shard=(K, N) the K-th share of them; a cell's seeds depend on its
+    place in the whole matrix, so a sharded night runs exactly what an unsharded one would."""
+    chosen = shards.pick(list(enumerate(matrix_cells(matrix))), shard)
+    progress = progress or Progress(max(1, len(chosen) * matrix["repeats"]))
     results, representative = [], None
     with tempfile.TemporaryDirectory(prefix="vipcheck-nightly-") as folder:
         # Every cell is validated before the first network is built.
-        specs = {(f, p): cell_scenario(matrix, f, p, folder) for f, p in cells}
-        for failure, profile in cells:
+        specs = {cell: cell_scenario(matrix, *cell, folder) for _, cell in chosen}
+        for index, (failure, profile) in chosen:
             spec = specs[(failure, profile)]
             runs = []
             for repeat in range(matrix["repeats"]):
                 progress.show(f"{failure} / {profile} #{repeat + 1}")
-                run_seed = None if seed is None else seed + len(results) * 1000 + repeat
+                run_seed = None if seed is None else seed + index * 1000 + repeat
                 result = runner.run_scenario(spec, seed=run_seed)
                 runs.append(result)
                 if representative is None and result.timeline:
@@ -107,6 +113,33 @@ def run_matrix(matrix, seed=None, progress=None):
                 progress.step(f"{failure} / {profile} #{repeat + 1}")
             results.append(_cell(failure, profile, runs))
     return {"matrix": matrix["name"], "cells": results, "timeline": representative}
+
+
+def merge_shards(matrix, paths):
+    """One night's report from the shard files that N runners wrote: every cell exactly once."""
+    cells, timelines = {}, []
+    for path in paths:
+        try:
+            part = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{path}: not a nightly shard file ({e})") from None
+        if part.get("matrix") != matrix["name"]:
+            raise UsageError(f"{path}: a shard of matrix {part.get('matrix')!r}, not {matrix['name']!r}")
+        for cell in part["cells"]:
+            key = (cell["failure"], cell["profile"])
+            if key in cells:
+                raise UsageError(f"{path}: cell {key[0]}/{key[1]} is in two shard files")
+            cells[key] = cell
+        if part.get("timeline"):
+            timelines.append(part["timeline"])
+    missing = [f"{f}/{p}" for f, p in matrix_cells(matrix) if (f, p) not in cells]
+    if missing:
+        raise UsageError(f"the shard files lack {len(missing)} cell(s): {', '.join(missing[:3])}; "
+                         "pass every shard's file")
+    order = matrix_cells(matrix)
+    timelines.sort(key=lambda t: order.index((t["failure"], t["profile"])))
+    return {"matrix": matrix["name"], "cells": [cells[key] for key in order],
+            "timeline": timelines[0] if timelines else None}
 
 
 def _cell(failure, profile, runs):
