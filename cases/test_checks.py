@@ -2,7 +2,7 @@
 measurements directly, for the failures no shipped design produces on demand yet."""
 from types import SimpleNamespace
 
-from vipcheck.checks.ecmp import EcmpMeasurements, flow_stickiness, no_loss
+from vipcheck.checks.ecmp import EcmpMeasurements, ecmp_routes, flow_stickiness, no_loss
 from vipcheck.scenario import load
 
 from conftest import REPO
@@ -54,3 +54,13 @@ def test_stickiness_cannot_pass_without_arrivals():
 def test_no_loss_fails_on_one_missing_packet():
     result = no_loss(measurements([{"lb1": 4}, {"lb2": 3}]))
     assert not result.passed and "1 lost" in result.measured
+
+
+def test_routes_fail_when_the_second_router_lacks_a_path():
+    m = measurements([{"lb1": 4}, {"lb2": 4}])
+    m.other_routers = {"r2": (route("lb1"), GATEWAYS)}
+    result = ecmp_routes(m)
+    assert not result.passed and "r2: 1 nexthops (lb1)" in result.measured
+    assert "lb2 missing: r2 has no OSPF path" in result.diagnosis
+    m.other_routers = {"r2": (route("lb1", "lb2"), GATEWAYS)}
+    assert ecmp_routes(m).passed

@@ -3,7 +3,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <future>
 
@@ -105,7 +107,20 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("per_ms", &SinkReport::per_ms)
         .def_readonly("packets", &SinkReport::packets)
         .def_readonly("foreign_packets", &SinkReport::foreign_packets)
-        .def_readonly("kernel_drops", &SinkReport::kernel_drops);
+        .def_readonly("kernel_drops", &SinkReport::kernel_drops)
+        .def_readonly("memory_bytes", &SinkReport::memory_bytes)
+        // Compact views for large runs: `flows` converts every record to a Python object.
+        .def("packet_counts", [](const SinkReport& r) {
+                 std::string out(r.flows.size() * sizeof(uint32_t), '\0');
+                 for (size_t i = 0; i < r.flows.size(); ++i) {
+                     const auto n = static_cast<uint32_t>(std::min<uint64_t>(r.flows[i].packets, UINT32_MAX));
+                     std::memcpy(out.data() + i * sizeof n, &n, sizeof n);
+                 }
+                 return py::bytes(out);
+             },
+             "Packets per flow id as native uint32 (array('I').frombytes): 4 bytes a flow.")
+        .def("arrivals", [](const SinkReport& r, uint32_t flow) { return r.flows.at(flow); }, py::arg("flow"),
+             "One flow's record.");
 
     py::class_<FlowSink>(m, "FlowSink")
         .def(py::init([](const std::string& netns, const std::string& vip, uint16_t port, uint32_t run_tag,

@@ -189,6 +189,8 @@ SinkReport FlowSink::stop() {
     if (::write(stop_fd_, &one, sizeof one) != sizeof one) throw sys_error("eventfd write");
     thread_.join();
     stopped_ = true;
+    report_.memory_bytes = report_.flows.capacity() * sizeof(FlowArrivals) +
+                           report_.per_ms.capacity() * sizeof(uint32_t) + sizeof(SinkReport);
     return std::move(report_);
 }
 

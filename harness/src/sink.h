@@ -53,6 +53,7 @@ struct SinkReport {
     uint64_t packets = 0;          // this run's packets
     uint64_t foreign_packets = 0;  // datagrams that were not this run's flows
     uint64_t kernel_drops = 0;     // socket-queue overflows (SO_RXQ_OVFL)
+    uint64_t memory_bytes = 0;     // what the record occupies: the figure the run reports
 };
 
 class FlowSink {

@@ -5,6 +5,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from vipcheck import traffic
 from vipcheck.failures import FailureInjector
 
 ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change
@@ -93,7 +94,7 @@ class Timeline:
     def finish(self, delivery, changes):
         m, snaps = self.measurement, self.snapshots
         m.packets_per_flow = delivery.packets_per_flow
-        final = {lb: [f.packets for f in report.flows] for lb, report in delivery.per_lb.items()}
+        final = {lb: traffic.packet_counts(report) for lb, report in delivery.per_lb.items()}
         lbs = list(final)
         received = [sum(final[lb][i] for lb in lbs) for i in range(delivery.flows)]
         m.lost_per_flow = [delivery.packets_per_flow - r for r in received]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vipcheck import artifacts, runs
 from vipcheck.capture import Capture
+from vipcheck.memory import MemorySampler
 
 from vipcheck.designs.dns_pairs import DnsPairsDesign
 from vipcheck.designs.ecmp import EcmpDesign
@@ -29,6 +30,7 @@ class RunResult:
     sysctl: dict = field(default_factory=dict)
     traffic: dict = field(default_factory=dict)
     timeline: dict = field(default_factory=dict)   # arrivals per ms around a failure, when there was one
+    memory: dict = field(default_factory=dict)     # node processes' peak PSS, the harness's, the sinks'
     artifacts: str = ""                            # the failing run's artifacts folder
 
     @property
@@ -39,6 +41,7 @@ class RunResult:
         return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "run_id": self.run_id,
                 "seed": self.seed, "checks": [c.as_dict() for c in self.checks], "timings": self.timings,
                 "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
+                "memory": self.memory,
                 **({"timeline": self.timeline} if self.timeline else {}),
                 **({"artifacts": self.artifacts} if self.artifacts else {})}
 
@@ -79,6 +82,8 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
                 design.build()
             with phase("converge"):
                 design.converge()
+            memory = MemorySampler(run)
+            memory.sample()
             if up:
                 hold(result, run, design)
                 return result
@@ -87,8 +92,11 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
                     packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
             with phase("traffic"):
                 design.send_traffic()
+            memory.sample()
             with phase("checks"):
                 result.checks += design.check()
+            result.memory = memory.figures(sink_bytes=sum(report.memory_bytes for delivery in design.deliveries.values()
+                                                          for report in delivery.per_lb.values()))
         except RuntimeError as e:  # the harness could not finish the experiment: show what it saw
             if artifacts_root and getattr(design, "lab", None):
                 result.artifacts = str(artifacts.collect(run, design, result, scenario, artifacts_root,

@@ -115,6 +115,11 @@ class EcmpScenario(_NodeNames):
     max_gap_ms: int = 1000
     max_extra_moved: int = 0         # flows allowed to move beyond the failed LB's own
     duration_ms: int = 0             # of the steady stream, when there are failures
+    routers: int = 1                 # every LB links to every router; client i to router i mod routers
+
+    @property
+    def router_names(self):
+        return [f"r{i}" for i in range(1, self.routers + 1)]
 
     @property
     def failure(self):
@@ -310,6 +315,7 @@ def _parse_ecmp(source, top):
     name = top.text("name", Path(source).stem)
     lbs = top.integer("lbs", 2, 2, 16)
     clients = top.integer("clients", 1, 1, 16)
+    routers = top.integer("routers", 1, 1, 2)
     lb_names = [f"lb{i}" for i in range(1, lbs + 1)]
     vip = top.ipv4("vip", "10.100.0.1")
     lo_prefixlen = top.integer("lo_prefixlen", 32, 1, 32)
@@ -352,6 +358,8 @@ def _parse_ecmp(source, top):
     announce = top.text("announce", "stub", re.compile(r"^(stub|external)$"), "stub or external")
     nexthop_groups = top.boolean("router_nexthop_groups", True)
     failures = _failures(top, lb_names)
+    if failures and routers > 1:
+        top.fail("failures", "the failure timeline measures r1's route alone: use routers: 1")
     default_checks = ECMP_CHECKS + (FAILOVER_CHECKS if failures else ())
     checks = top.names("checks", list(default_checks), ECMP_CHECKS + FAILOVER_CHECKS, "check")
     if not checks:
@@ -375,7 +383,7 @@ def _parse_ecmp(source, top):
     client_links = addressing.network("client_links", "10.1.0.0/16")
     lb_links = addressing.network("lb_links", "10.2.0.0/16")
     addressing.finish()
-    for key, net, count in (("client_links", client_links, clients), ("lb_links", lb_links, lbs)):
+    for key, net, count in (("client_links", client_links, clients), ("lb_links", lb_links, lbs * routers)):
         if net.prefixlen > 30 or net.num_addresses // 4 < count:
             addressing.fail(key, f"{net} has room for fewer than {count} /30 links")
         if ipaddress.IPv4Address(vip) in net:
@@ -387,7 +395,7 @@ def _parse_ecmp(source, top):
     top.finish()
     return EcmpScenario(source, name, "ecmp", vip, lbs, clients, lo_prefixlen, sysctl, ospf, traffic,
                         checks, vip_missing_on, client_links, lb_links, timeout, frr_conf, announce, nexthop_groups,
-                        failures, max_gap_ms, max_extra_moved, duration_ms)
+                        failures, max_gap_ms, max_extra_moved, duration_ms, routers)
 
 
 def _failures(top, lb_names):

@@ -1,6 +1,6 @@
 """The ECMP checks: routes, spread, stickiness, loss."""
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vipcheck import _core
 from vipcheck.checks import FALSE_ALARM_RATE, CheckResult
@@ -17,9 +17,10 @@ class EcmpMeasurements:
     delivery: object         # traffic.Delivery
     sysctl: dict             # node -> effective sysctls
     lb_addresses: dict       # lb -> [(ifname, address, prefix_len)]
+    other_routers: dict = field(default_factory=dict)  # r2 -> (its route after traffic, {lb: gateway})
 
-    def nexthop_lbs(self, route=None):
-        by_gateway = {gw: lb for lb, gw in self.lb_gateways.items()}
+    def nexthop_lbs(self, route=None, gateways=None):
+        by_gateway = {gw: lb for lb, gw in (gateways or self.lb_gateways).items()}
         return [by_gateway.get(hop.gateway, hop.gateway or hop.ifname) for hop in (route or self.route).nexthops]
 
     def holds_vip(self, lb):
@@ -27,14 +28,26 @@ class EcmpMeasurements:
 
 
 def ecmp_routes(m):
+    """Every router holds one nexthop per LB; with two routers, both must."""
+    results = [_routes_on(m, "r1", m.route, m.lb_gateways)]
+    results += [_routes_on(m, router, route, gateways) for router, (route, gateways) in m.other_routers.items()]
+    if len(results) == 1:
+        return results[0]
+    return CheckResult("ecmp_routes", all(r.passed for r in results), "; ".join(r.measured for r in results),
+                       f"on every router: {results[0].expected}",
+                       "; ".join(r.diagnosis for r in results if not r.passed),
+                       {f"r{i}": r.details for i, r in enumerate(results, 1)})
+
+
+def _routes_on(m, router, route, gateways):
     lbs = m.scenario.lb_names
-    via = m.nexthop_lbs()
+    via = m.nexthop_lbs(route, gateways)
     expected = f"{len(lbs)} nexthops, one per LB ({', '.join(lbs)})"
-    if not m.route.present:
-        return CheckResult("ecmp_routes", False, f"no route to {m.scenario.vip} on r1", expected,
-                           "r1 learned no route to the VIP: no LB's OSPF announcement reached it "
+    if not route.present:
+        return CheckResult("ecmp_routes", False, f"no route to {m.scenario.vip} on {router}", expected,
+                           f"{router} learned no route to the VIP: no LB's OSPF announcement reached it "
                            "(adjacency down or the VIP not redistributed)")
-    measured = f"{len(via)} nexthops ({', '.join(via) or 'none'}), {m.route.protocol}"
+    measured = f"{router}: {len(via)} nexthops ({', '.join(via) or 'none'}), {route.protocol}"
     missing = [lb for lb in lbs if lb not in via]
     passed = not missing and sorted(via) == sorted(lbs)
     diagnosis = ""
@@ -46,13 +59,13 @@ def ecmp_routes(m):
             diagnosis = (f"{', '.join(dearer)} missing: OSPF cost {costs[dearer[0]]} on its link exceeds the "
                          f"cheapest LB's {cheapest}, and OSPF installs only equal-cost best paths")
         else:
-            diagnosis = (f"{', '.join(missing)} missing: r1 has no OSPF path through it "
+            diagnosis = (f"{', '.join(missing)} missing: {router} has no OSPF path through it "
                          "(adjacency down or its VIP announcement withdrawn)")
     elif not passed:
-        diagnosis = f"r1's route has nexthops that are not LBs: {', '.join(via)}"
+        diagnosis = f"{router}'s route has nexthops that are not LBs: {', '.join(via)}"
     return CheckResult("ecmp_routes", passed, measured, expected, diagnosis,
-                       {"nhid": m.route.nhid, "nexthops": [{"gateway": h.gateway, "ifname": h.ifname,
-                                                            "weight": h.weight} for h in m.route.nexthops]})
+                       {"nhid": route.nhid, "nexthops": [{"gateway": h.gateway, "ifname": h.ifname,
+                                                          "weight": h.weight} for h in route.nexthops]})
 
 
 def ecmp_spread(m):
@@ -99,17 +112,20 @@ def ecmp_spread(m):
 
 def flow_stickiness(m):
     table = m.delivery.flow_table
-    arrived = [seen for seen in table if seen]
-    split = [flow for flow, seen in enumerate(table) if len(seen) > 1]
-    measured = f"{len(arrived) - len(split)}/{len(arrived)} arrived flows at exactly one LB"
-    expected = "every flow at exactly one LB"
     # Hash-threshold ECMP maps hash ranges to nexthop positions, so the seed fixes each flow's
     # position in r1's nexthop list; which LB holds a position follows the order zebra installed.
     position = {lb: str(i) for i, lb in enumerate(m.nexthop_lbs())}
-    position_map = ";".join(",".join(sorted(position.get(lb, "?") for lb in seen)) for seen in table)
-    details = {"split_flows": split[:20], "split_count": len(split), "flows_arrived": len(arrived),
-               "nexthop_order": m.nexthop_lbs(),
-               "flow_position_sha256": hashlib.sha256(position_map.encode()).hexdigest()}
+    position_map = hashlib.sha256()
+    arrived, split = 0, []
+    for flow, seen in enumerate(table):  # one pass, nothing kept per flow: runs reach a million flows
+        arrived += bool(seen)
+        if len(seen) > 1:
+            split.append(flow)
+        position_map.update(((";" if flow else "") + ",".join(sorted(position.get(lb, "?") for lb in seen))).encode())
+    measured = f"{arrived - len(split)}/{arrived} arrived flows at exactly one LB"
+    expected = "every flow at exactly one LB"
+    details = {"split_flows": split[:20], "split_count": len(split), "flows_arrived": arrived,
+               "nexthop_order": m.nexthop_lbs(), "flow_position_sha256": position_map.hexdigest()}
     if not arrived:
         return CheckResult("flow_stickiness", False, measured, expected,
                            "no flow arrived at any LB, so stickiness cannot be shown: see no_loss", details)

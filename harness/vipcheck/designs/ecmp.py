@@ -25,34 +25,39 @@ class EcmpDesign:
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.plan = address_plan(scenario)
-        self.gateways = {link.far: link.far_address for link in self.plan.lb_links}
+        # router -> {lb: the LB's address on that router's link, the router's nexthop}
+        self.gateways_of = {r: {link.far: link.far_address for link in self.plan.router_links(r)}
+                            for r in scenario.router_names}
+        self.gateways = self.gateways_of["r1"]
         self.stream_port = scenario.traffic.port
         self.deliveries = {}
 
     def build(self):
         s, plan, run = self.scenario, self.plan, self.run
         lab = self.lab = Lab(run, s, EcmpTopo(scenario=s, run_id=run.id))
-        r1 = lab["r1"]
-        commands, r1_links, passive_links, lb_contexts = [], [], [], {}
+        commands, lb_contexts = [], {}
+        router_links = {r: [] for r in s.router_names}
+        passive_links = {r: [] for r in s.router_names}
         self.uplinks = {}
         for link in plan.client_links:
-            near_if, far_if = lab.ifnames("r1", link.far)
-            commands += [(r1, ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
+            near_if, far_if = lab.ifnames(link.near, link.far)
+            commands += [(lab[link.near], ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
                          (lab[link.far], ["ip", "addr", "add", f"{link.far_address}/{link.prefixlen}", "dev", far_if])]
-            passive_links.append({"ifname": near_if, "network": link.network})
+            passive_links[link.near].append({"ifname": near_if, "network": link.network})
         for link in plan.lb_links:
-            near_if, far_if = lab.ifnames("r1", link.far)
+            near_if, far_if = lab.ifnames(link.near, link.far)
             lb = lab[link.far]
-            self.uplinks[link.far] = far_if
             cost = s.ospf.cost.get(link.far, DEFAULT_COST)
-            commands += [(r1, ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
+            commands += [(lab[link.near], ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
                          (lb, ["ip", "addr", "add", f"{link.far_address}/{link.prefixlen}", "dev", far_if])]
-            if link.far not in s.vip_missing_on:
-                commands.append((lb, ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
-            r1_links.append({"ifname": near_if, "network": link.network, "cost": cost})
-            lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
-                                     "ospf": s.ospf, "announce": s.announce,
-                                     "ospf_links": [{"ifname": far_if, "network": link.network, "cost": cost}]}
+            router_links[link.near].append({"ifname": near_if, "network": link.network, "cost": cost})
+            if link.far not in lb_contexts:  # its first link: r1's
+                self.uplinks[link.far] = far_if
+                if link.far not in s.vip_missing_on:
+                    commands.append((lb, ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
+                lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
+                                         "ospf": s.ospf, "announce": s.announce, "ospf_links": []}
+            lb_contexts[link.far]["ospf_links"].append({"ifname": far_if, "network": link.network, "cost": cost})
         self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
         run_everywhere(commands)
         lab.bring_up()
@@ -60,19 +65,21 @@ class EcmpDesign:
             lab[link.far].run_argv(["ip", "route", "add", "default", "via", link.near_address])
 
         extra = ["bfdd"] if s.ospf.bfd else []
-        routers = [frr.FrrRouter(run, r1, "router", ["zebra", *extra, "ospfd"],
-                                 {"hostname": "r1", "router_id": plan.lb_links[0].near_address, "ospf": s.ospf,
+        routers = [frr.FrrRouter(run, lab[r], "router", ["zebra", *extra, "ospfd"],
+                                 {"hostname": r, "router_id": plan.router_links(r)[0].near_address, "ospf": s.ospf,
                                   "nexthop_groups": s.nexthop_groups,
-                                  "ospf_links": r1_links, "passive_links": passive_links}, s.frr_conf)]
+                                  "ospf_links": router_links[r], "passive_links": passive_links[r]}, s.frr_conf)
+                   for r in s.router_names]
         static = ["staticd"] if s.announce == "external" else []  # it carries the external announcement
         routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", *static, *extra, "ospfd"], context, s.frr_conf)
                     for lb, context in lb_contexts.items()]
         frr.check_configs(routers)
-        self._pin_nexthop_order(r1)
+        for r in s.router_names:
+            self._pin_nexthop_order(r)
         frr.start_all(routers)
         self.routers = {router.node.logical: router for router in routers}
 
-    def _pin_nexthop_order(self, r1):
+    def _pin_nexthop_order(self, router):
         """zebra orders an ECMP group's members by nexthop id, allocated when a gateway is first
         seen, which depends on adjacency timing; hash ranges follow that order. A kernel route
         via every LB, in LB order, present when zebra starts, fixes the ids and so the order:
@@ -80,27 +87,40 @@ class EcmpDesign:
         networks = [self.scenario.client_links, self.scenario.lb_links, ipaddress.ip_network(f"{self.scenario.vip}/32")]
         prefix = next(candidate for candidate in PIN_PREFIXES
                       if not any(candidate.overlaps(network) for network in networks))
-        hops = [arg for link in self.plan.lb_links for arg in ("nexthop", "via", link.far_address)]
-        r1.run_argv(["ip", "route", "add", str(prefix), *hops])
+        hops = [arg for link in self.plan.router_links(router) for arg in ("nexthop", "via", link.far_address)]
+        self.lab[router].run_argv(["ip", "route", "add", str(prefix), *hops])
 
     def converge(self):
         """Waits on r1's route events until OSPF installed exactly the paths the design calls for:
         the cheapest LBs (all of them when costs are equal)."""
         s = self.scenario
         costs = {lb: s.ospf.cost.get(lb, DEFAULT_COST) for lb in s.lb_names}
-        best = [self.gateways[lb] for lb, cost in costs.items() if cost == min(costs.values())]
-        wait = _core.wait_for_nexthops(self.lab["r1"].netns, s.vip, 32, best, s.convergence_timeout_s * 1000)
+        best_lbs = [lb for lb, cost in costs.items() if cost == min(costs.values())]
+        started_ns, per_router = None, {}
+        for r in s.router_names:  # one after another, each timed from the first wait's start
+            best = [self.gateways_of[r][lb] for lb in best_lbs]
+            wait = _core.wait_for_nexthops(self.lab[r].netns, s.vip, 32, best, s.convergence_timeout_s * 1000)
+            started_ns = started_ns or wait.started_ns
+            per_router[r] = round((wait.reached_ns - started_ns) / 1e9, 4) if wait.reached else None
+            if r == "r1":
+                first = wait
+            if not wait.reached:
+                break
+        best = [self.gateways[lb] for lb in best_lbs]
         self.result.convergence = {
             "reached": wait.reached, "expected_nexthops": best,
-            "seconds": round((wait.reached_ns - wait.started_ns) / 1e9, 4) if wait.reached else None,
-            "route_changes": [{"after_s": round((c.at_ns - wait.started_ns) / 1e9, 4),
-                               "nexthops": [h.gateway for h in c.route.nexthops]} for c in wait.changes]}
+            "seconds": max(per_router.values()) if wait.reached else None,
+            "route_changes": [{"after_s": round((c.at_ns - started_ns) / 1e9, 4),
+                               "nexthops": [h.gateway for h in c.route.nexthops]} for c in first.changes],
+            **({"routers": per_router} if s.routers > 1 else {})}
         if wait.reached and s.ospf.bfd:
             self.result.convergence["bfd_up_s"] = self._await_bfd()
         if not wait.reached:
+            router = next(r for r, seconds in per_router.items() if seconds is None)
             self.result.checks.append(CheckResult(
-                "convergence", False, f"{len(wait.route.nexthops)} nexthops after {s.convergence_timeout_s} s",
-                f"nexthops {', '.join(best)}", "OSPF did not converge: see the FRR logs in the run folder"))
+                "convergence", False, f"{len(wait.route.nexthops)} nexthops on {router} after "
+                f"{s.convergence_timeout_s} s", f"nexthops {', '.join(self.gateways_of[router][lb] for lb in best_lbs)}",
+                "OSPF did not converge: see the FRR logs in the run folder"))
 
     def best_gateways(self, excluding=()):
         """The gateways OSPF should install: the cheapest LBs among those still in service."""
@@ -139,6 +159,8 @@ class EcmpDesign:
                                         during=during)
         self.deliveries = {"stream": self.delivery}
         self.route_after = _core.read_route(lab["r1"].netns, s.vip, 32)
+        self.other_routes = {r: (_core.read_route(lab[r].netns, s.vip, 32), self.gateways_of[r])
+                             for r in s.router_names[1:]}
         self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
                                "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}
         if s.failures:
@@ -160,7 +182,7 @@ class EcmpDesign:
         lb_addresses = {lb: [(a.ifname, a.address, a.prefix_len) for a in _core.read_addresses(lab[lb].netns)]
                         for lb in s.lb_names}
         m = EcmpMeasurements(s, self.gateways, self.route_after, self.route_before, self.delivery,
-                             self.result.sysctl, lb_addresses)
+                             self.result.sysctl, lb_addresses, self.other_routes)
         results = []
         for name in s.checks:
             if name in FAILOVER_CHECKS:
@@ -170,7 +192,7 @@ class EcmpDesign:
                     lo_routes.measure(lab[link.far], link.far, s.vip, self.uplinks[link.far],
                                       {"router r1": link.near_address,
                                        "outside client": self.plan.client_links[0].far_address})
-                    for link in self.plan.lb_links]))
+                    for link in self.plan.router_links("r1")]))
             else:
                 results.append(CHECKS[name](m))
         return results

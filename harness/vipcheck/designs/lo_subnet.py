@@ -76,11 +76,11 @@ class LoSubnetDesign:
             senders = [(lb, self.lb_address[lb], address) for lb in s.lb_names]
             plans = traffic.plan_flows(senders, REACH_FLOWS * len(senders), rng.randrange(2**31))
             delivery = traffic.deliver(lab, {node: address}, s.traffic, plans, rng.getrandbits(32))
-            arrivals = delivery.per_lb[node].flows
+            arrivals = traffic.packet_counts(delivery.per_lb[node])
             for plan in plans:
                 ids = range(plan.first_flow_id, plan.first_flow_id + len(plan.src_ports))
                 results.append(Reachability(plan.client, target, address, len(ids) * s.traffic.packets_per_flow,
-                                            sum(arrivals[i].packets for i in ids)))
+                                            sum(arrivals[i] for i in ids)))
         return results
 
     def _arp(self):
