@@ -27,7 +27,7 @@ run: need-root deps build
 	$(BUILD)/vipcheck run $(SCENARIOS) --results $(RESULTS) $(if $(SHARD),--shard $(SHARD))
 
 test: need-root deps build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j 2
 
 bench: need-root deps build
 	ci/bench

@@ -17,7 +17,7 @@ POINTS = ([("topologies/ecmp-failover.yaml", p) for p in PHASES]
           + [("topologies/dns-pairs.yaml", p) for p in PHASES]
           + [("topologies/lo-subnet.yaml", p) for p in PHASES]
           + [("cases/ecmp-lo-prefix24.yaml", "artifacts...")]
-          + [("cases/dns-pairs-slow-adverts.yaml", "artifacts...")])
+          + [("cases/dns-pairs-no-rotation.yaml", "artifacts...")])
 
 
 def _netns(pid):

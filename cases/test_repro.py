@@ -97,7 +97,7 @@ def test_failing_run_leaves_every_artifact_and_a_repro_that_rebuilds_it(tmp_path
 
 
 def test_dns_design_artifacts_hold_every_daemon_log(tmp_path):
-    run = vipcheck("run", CASES / "dns-pairs-slow-adverts.yaml", tmp_path=tmp_path)
+    run = vipcheck("run", CASES / "dns-pairs-local-sessions.yaml", tmp_path=tmp_path)
     assert run.status == 1, run.stdout + run.stderr
     folder = Path(run.result["artifacts"])
     assert (folder / "dns/named.log").stat().st_size > 0
@@ -106,7 +106,7 @@ def test_dns_design_artifacts_hold_every_daemon_log(tmp_path):
         assert (folder / lb / "keepalived.log").stat().st_size > 0
         assert re.search(r'"(GET|POST) /', (folder / lb / "haproxy.log").read_text()), f"{lb}: no request logged"
     assert list(csv.DictReader(open(folder / "flows-vip-a.csv")))
-    assert "vrrp_failover" in (folder / "REPRO.txt").read_text()
+    assert "session_sharing" in (folder / "REPRO.txt").read_text()
 
 
 def test_a_passing_run_leaves_no_artifacts(tmp_path):
