@@ -91,8 +91,9 @@ class EcmpDesign:
         self.lab[router].run_argv(["ip", "route", "add", str(prefix), *hops])
 
     def converge(self):
-        """Waits on r1's route events until OSPF installed exactly the paths the design calls for:
-        the cheapest LBs (all of them when costs are equal)."""
+        """Waits on each router's route events until OSPF installed exactly the paths the design
+        calls for (the cheapest LBs, all of them when costs are equal), then until every LB has
+        its route back to the clients."""
         s = self.scenario
         costs = {lb: s.ospf.cost.get(lb, DEFAULT_COST) for lb in s.lb_names}
         best_lbs = [lb for lb, cost in costs.items() if cost == min(costs.values())]
@@ -106,21 +107,33 @@ class EcmpDesign:
                 first = wait
             if not wait.reached:
                 break
+        if wait.reached:
+            # Converged means every LB too: each has learned the way back to the clients (r1's
+            # route can be complete while a dearer LB's adjacency is still loading).
+            client_net = ipaddress.ip_network(self.plan.client_links[0].network)
+            for link in self.plan.router_links("r1"):
+                wait = _core.wait_for_nexthops(self.lab[link.far].netns, str(client_net.network_address),
+                                               client_net.prefixlen, [link.near_address],
+                                               s.convergence_timeout_s * 1000)
+                per_router[link.far] = round((wait.reached_ns - started_ns) / 1e9, 4) if wait.reached else None
+                if not wait.reached:
+                    break
         best = [self.gateways[lb] for lb in best_lbs]
         self.result.convergence = {
             "reached": wait.reached, "expected_nexthops": best,
             "seconds": max(per_router.values()) if wait.reached else None,
             "route_changes": [{"after_s": round((c.at_ns - started_ns) / 1e9, 4),
                                "nexthops": [h.gateway for h in c.route.nexthops]} for c in first.changes],
-            **({"routers": per_router} if s.routers > 1 else {})}
+            **({"routers": {r: per_router.get(r) for r in s.router_names}} if s.routers > 1 else {})}
         if wait.reached and s.ospf.bfd:
             self.result.convergence["bfd_up_s"] = self._await_bfd()
         if not wait.reached:
-            router = next(r for r, seconds in per_router.items() if seconds is None)
+            node = next(n for n, seconds in per_router.items() if seconds is None)
+            expected = (f"nexthops {', '.join(self.gateways_of[node][lb] for lb in best_lbs)}" if node in self.gateways_of
+                        else f"a route back to the clients ({self.plan.client_links[0].network})")
             self.result.checks.append(CheckResult(
-                "convergence", False, f"{len(wait.route.nexthops)} nexthops on {router} after "
-                f"{s.convergence_timeout_s} s", f"nexthops {', '.join(self.gateways_of[router][lb] for lb in best_lbs)}",
-                "OSPF did not converge: see the FRR logs in the run folder"))
+                "convergence", False, f"{len(wait.route.nexthops)} nexthops on {node} after "
+                f"{s.convergence_timeout_s} s", expected, "OSPF did not converge: see the FRR logs in the run folder"))
 
     def best_gateways(self, excluding=()):
         """The gateways OSPF should install: the cheapest LBs among those still in service."""
