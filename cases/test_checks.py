@@ -3,6 +3,8 @@ measurements directly, for the failures no shipped design produces on demand yet
 from types import SimpleNamespace
 
 from vipcheck.checks.ecmp import EcmpMeasurements, ecmp_routes, flow_stickiness, no_loss
+from vipcheck.checks.failover import recovery
+from vipcheck.failover import FailoverMeasurement, Window
 from vipcheck.scenario import load
 
 from conftest import REPO
@@ -64,3 +66,18 @@ def test_routes_fail_when_the_second_router_lacks_a_path():
     assert "lb2 missing: r2 has no OSPF path" in result.diagnosis
     m.other_routers = {"r2": (route("lb1", "lb2"), GATEWAYS)}
     assert ecmp_routes(m).passed
+
+
+def recovery_after(restored_counts):
+    scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.0, restored_at_ns=1_000_000_000,
+                            recovered_at_ns=2_240_000_000, lost_per_flow=[0] * len(restored_counts["lb1"]))
+    m.windows["restored"] = Window("restored", restored_counts)
+    return recovery(m, scenario)
+
+
+def test_recovery_needs_flows_after_the_route_is_whole():
+    assert recovery_after({"lb1": [3, 0] * 64, "lb2": [0, 3] * 64}).passed
+    # The route came back, but the stream had ended: nothing shows the spread, and it says why.
+    result = recovery_after({"lb1": [0] * 128, "lb2": [0] * 128})
+    assert not result.passed and "stream ended before r1's route was whole again (1240.0 ms" in result.diagnosis

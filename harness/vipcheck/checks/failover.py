@@ -77,6 +77,9 @@ def recovery(m, scenario):
                      "router_nexthop_groups: false avoids it)")
     elif not m.recovered_at_ns:
         diagnosis = f"{target} came back but r1 did not take it into its ECMP set again"
+    elif not any(counts.values()):
+        diagnosis = (f"the stream ended before r1's route was whole again ({back} ms after the restore), so no "
+                     "flow shows the spread after it: lengthen duration_ms")
     elif not test.consistent:
         diagnosis = f"{target} is routed to again but the flows did not spread back (p={test.p_value:.2g})"
     return CheckResult("recovery", passed, measured, expected, diagnosis,

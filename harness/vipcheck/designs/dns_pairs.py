@@ -197,7 +197,7 @@ class DnsPairsDesign:
     def _start_keepalived(self, lb):
         _, conf, folder = self.lb_configs[lb]
         self.keepalived[lb] = self.daemons.start_foreground(
-            self.lab[lb], ["keepalived", "-n", "-l", "-D", "-f", str(conf), "-p", str(folder / "keepalived.pid"),
+            self.lab[lb], ["keepalived", "-n", "-l", "-G", "-D", "-f", str(conf), "-p", str(folder / "keepalived.pid"),
                            "-r", str(folder / "vrrp.pid"), "-c", str(folder / "checkers.pid")], "keepalived")
         self.keepalived_started[lb] = time.monotonic()
 
