@@ -51,13 +51,27 @@ def wait_exit(pid, timeout_s):
         os.close(fd)
 
 
-def end_processes(processes, grace_s=STOP_GRACE_S):
+def children_of(pid):
+    """The PIDs a process forked, from /proc (its main thread's children)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def end_processes(processes, grace_s=STOP_GRACE_S, at_once=()):
     """SIGTERM, then SIGKILL after grace_s, for (pid, start_time, label) entries whose PID still
-    names the process that was recorded; any process, not only our children."""
+    names the process that was recorded; any process, not only our children. PIDs in `at_once`
+    get SIGKILL straight away, their children first: daemons whose orderly stop only waits."""
     running = [(p, s, l) for p, s, l in processes if alive(p, s)]
     for pid, _, _ in running:
         try:
-            os.kill(pid, signal.SIGTERM)
+            if pid in at_once:
+                for child in children_of(pid):
+                    os.kill(child, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace_s
@@ -103,6 +117,7 @@ class Run:
         self.interfaces = []  # every interface name the run creates: `clean` finds strays by them
         self.links = []       # (interface, interface) pairs, for `vipcheck cli`
         self.processes = []   # (pid, start_time, label)
+        self.stop_at_once = set()  # PIDs whose orderly stop only waits: SIGKILLed at the end
         self.children = []    # Popen objects of processes started in the foreground, reaped at the end
         self._undo = []       # cleanup steps, run last-in first-out
         self._old_handlers = {}
@@ -181,9 +196,11 @@ class Run:
         tmp.replace(self.dir / "state.json")
 
     # --- processes ------------------------------------------------------------------------
-    def adopt(self, pid, label, child=None):
+    def adopt(self, pid, label, child=None, stop_at_once=False):
         """Records a process this run started (a daemon that forked away, or `child`, a Popen
         that runs in the foreground and is reaped after it ends)."""
+        if stop_at_once:
+            self.stop_at_once.add(pid)
         if child is not None:
             self.children.append(child)
         start = start_time(pid)
@@ -194,7 +211,7 @@ class Run:
 
     def end_processes(self):
         """Ends every recorded process, checking each PID still names the process we started."""
-        end_processes(self.processes)
+        end_processes(self.processes, at_once=self.stop_at_once)
         self.processes.clear()
         for child in self.children:
             try:
