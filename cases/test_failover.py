@@ -34,8 +34,9 @@ def test_failure(scenario, must_fail, diagnosis_words, tmp_path):
 def test_gap_and_detection_are_measured_on_one_clock(tmp_path):
     run = vipcheck("run", REPO / "topologies/ecmp-failover.yaml", tmp_path=tmp_path)
     gap = run.check("failover_gap")["details"]
-    # BFD at 50 ms x 3: the router cannot know before 150 ms, and the data plane follows it.
-    assert 100 < gap["detection_ms"] < 300
+    # BFD at 50 ms x 3: 150 ms without a packet, less the time since lb2's last one (up to 50 ms,
+    # more when a busy machine sends late); the data plane follows the router.
+    assert 50 < gap["detection_ms"] < 300
     assert gap["gap_ms_max"] <= gap["detection_ms"] + 2 * gap["flow_interval_ms"]
     assert gap["flows_with_loss"] == len(gap["gap_ms_per_flow"]) > 0
     assert max(gap["gap_ms_per_flow"].values()) == gap["gap_ms_max"]
