@@ -1,5 +1,6 @@
 """Memory a run costs: the proportional set size (shared pages split between their users) of
-its node shells and daemons, sampled at the end of each phase, and the harness's own peak."""
+its node shells and daemons, sampled once converged and again after the traffic, and how far
+the harness's own peak grew meanwhile."""
 from pathlib import Path
 
 from vipcheck.run import alive
