@@ -213,10 +213,10 @@ def _ps(args):
 
 def _clean(args):
     from vipcheck import runs
-    dead = [info for info in runs.all_runs() if not info.owner_alive and runs.abandoned(info)]
-    for info in dead:
-        for item in runs.clean(info):
-            print(f"run {info.id}: removed {item}")
+    dead = runs.clean_dead()
+    for run_id, removed in dead:
+        for item in removed:
+            print(f"run {run_id}: removed {item}")
     print(f"cleaned {len(dead)} dead run(s)" if dead else "nothing to clean: every run on this machine is alive")
     return EXIT_PASSED
 

@@ -44,8 +44,8 @@ def check_machine(topology):
         if not shutil.which(program):
             raise EnvironmentProblem(f"'{program}' not found (package {package})", FIX_DEPS)
     if topology == "ecmp":
+        from vipcheck.frr import FRR_BIN
         for daemon in FRR_DAEMONS:
-            from vipcheck.frr import FRR_BIN
             if not os.access(FRR_BIN / daemon, os.X_OK):
                 raise EnvironmentProblem(f"FRR daemon {FRR_BIN / daemon} not found (package frr)", FIX_DEPS)
     # Daemons run as the users their Debian packages create; tcpdump writes the capture as its own.

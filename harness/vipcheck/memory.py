@@ -40,8 +40,9 @@ class MemorySampler:
 
     def figures(self, sink_bytes=0):
         nodes = max(1, len(self.run.nodes))
+        harness_peak_kib = own_kib("VmHWM")
         return {"nodes": len(self.run.nodes), "node_processes_peak_mib": round(self.peak_kib / 1024, 1),
                 "per_node_mib": round(self.peak_kib / 1024 / nodes, 2),
-                "harness_growth_mib": round((own_kib("VmHWM") - self.harness_start_kib) / 1024, 1),
-                "harness_peak_mib": round(own_kib("VmHWM") / 1024, 1),
+                "harness_growth_mib": round((harness_peak_kib - self.harness_start_kib) / 1024, 1),
+                "harness_peak_mib": round(harness_peak_kib / 1024, 1),
                 "sinks_mib": round(sink_bytes / 2**20, 2)}

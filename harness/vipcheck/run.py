@@ -65,24 +65,25 @@ def end_processes(processes, grace_s=STOP_GRACE_S, at_once=()):
     get SIGKILL straight away, their children first: daemons whose orderly stop only waits."""
     running = [(p, s, l) for p, s, l in processes if alive(p, s)]
     for pid, _, _ in running:
-        try:
-            if pid in at_once:
-                for child in children_of(pid):
-                    os.kill(child, signal.SIGKILL)
-                os.kill(pid, signal.SIGKILL)
-            else:
-                os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        if pid in at_once:
+            for child in children_of(pid):
+                _signal(child, signal.SIGKILL)
+            _signal(pid, signal.SIGKILL)
+        else:
+            _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     for pid, start, _ in running:
         if not wait_exit(pid, max(0.0, deadline - time.monotonic())) and alive(pid, start):
-            try:
-                os.kill(pid, signal.SIGKILL)
-                wait_exit(pid, 1.0)
-            except ProcessLookupError:
-                pass
+            _signal(pid, signal.SIGKILL)
+            wait_exit(pid, 1.0)
     return running
+
+
+def _signal(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:  # it ended on its own meanwhile
+        pass
 
 
 def netns_inode(pid):

@@ -68,7 +68,9 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
     hold(result, run, design), when given, is called inside the run once there is a verdict
     (or, with `up`, once the network converged) and may keep the network until it returns."""
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
-    runs.clean_dead(report)
+    for run_id, removed in runs.clean_dead():
+        report(f"cleaned dead run {run_id}: {len(removed)} leftovers ({', '.join(removed[:3])}"
+               f"{', ...' if len(removed) > 3 else ''})")
     result = RunResult(scenario.name, scenario.source, "", seed)
     phase = Phases(report, result.timings)
     started = time.monotonic()

@@ -50,11 +50,7 @@ class Delivery:
 
     def flows_per_lb(self):
         """lb -> number of flows whose packets reached it (a split flow counts at each LB)."""
-        counts = {lb: 0 for lb in self.per_lb}
-        for seen in self.flow_table:
-            for lb in seen:
-                counts[lb] += 1
-        return counts
+        return self.flow_table.flows_per_lb()
 
 
 def packet_counts(report):
@@ -80,6 +76,9 @@ class FlowTable:
     def __iter__(self):
         for row in zip(*self.columns):
             yield {lb: n for lb, n in zip(self.lbs, row) if n}
+
+    def flows_per_lb(self):
+        return {lb: len(column) - column.count(0) for lb, column in zip(self.lbs, self.columns)}
 
 
 def flow_rows(delivery):

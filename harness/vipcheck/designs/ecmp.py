@@ -22,6 +22,7 @@ PIN_PREFIXES = [ipaddress.ip_network(p) for p in ("198.51.100.255/32", "203.0.11
 
 class EcmpDesign:
     capture_node = "r1"
+
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.plan = address_plan(scenario)
@@ -97,43 +98,34 @@ class EcmpDesign:
         s = self.scenario
         costs = {lb: s.ospf.cost.get(lb, DEFAULT_COST) for lb in s.lb_names}
         best_lbs = [lb for lb, cost in costs.items() if cost == min(costs.values())]
-        started_ns, per_router = None, {}
-        for r in s.router_names:  # one after another, each timed from the first wait's start
-            best = [self.gateways_of[r][lb] for lb in best_lbs]
-            wait = _core.wait_for_nexthops(self.lab[r].netns, s.vip, 32, best, s.convergence_timeout_s * 1000)
+        targets = [(r, s.vip, 32, [self.gateways_of[r][lb] for lb in best_lbs]) for r in s.router_names]
+        # r1's route can be whole while a dearer LB's adjacency is still loading: converged means
+        # every LB has learned its way back to the clients too.
+        clients = ipaddress.ip_network(self.plan.client_links[0].network)
+        targets += [(link.far, str(clients.network_address), clients.prefixlen, [link.near_address])
+                    for link in self.plan.router_links("r1")]
+        waits, started_ns = {}, None
+        for node, destination, prefixlen, gateways in targets:  # each timed from the first wait's start
+            wait = _core.wait_for_nexthops(self.lab[node].netns, destination, prefixlen, gateways,
+                                           s.convergence_timeout_s * 1000)
             started_ns = started_ns or wait.started_ns
-            per_router[r] = round((wait.reached_ns - started_ns) / 1e9, 4) if wait.reached else None
-            if r == "r1":
-                first = wait
+            waits[node] = wait
             if not wait.reached:
                 break
-        if wait.reached:
-            # Converged means every LB too: each has learned the way back to the clients (r1's
-            # route can be complete while a dearer LB's adjacency is still loading).
-            client_net = ipaddress.ip_network(self.plan.client_links[0].network)
-            for link in self.plan.router_links("r1"):
-                wait = _core.wait_for_nexthops(self.lab[link.far].netns, str(client_net.network_address),
-                                               client_net.prefixlen, [link.near_address],
-                                               s.convergence_timeout_s * 1000)
-                per_router[link.far] = round((wait.reached_ns - started_ns) / 1e9, 4) if wait.reached else None
-                if not wait.reached:
-                    break
-        best = [self.gateways[lb] for lb in best_lbs]
+        seconds = {node: round((w.reached_ns - started_ns) / 1e9, 4) for node, w in waits.items() if w.reached}
         self.result.convergence = {
-            "reached": wait.reached, "expected_nexthops": best,
-            "seconds": max(per_router.values()) if wait.reached else None,
+            "reached": wait.reached, "expected_nexthops": targets[0][3],
+            "seconds": max(seconds.values()) if wait.reached else None,
             "route_changes": [{"after_s": round((c.at_ns - started_ns) / 1e9, 4),
-                               "nexthops": [h.gateway for h in c.route.nexthops]} for c in first.changes],
-            **({"routers": {r: per_router.get(r) for r in s.router_names}} if s.routers > 1 else {})}
+                               "nexthops": [h.gateway for h in c.route.nexthops]} for c in waits["r1"].changes],
+            **({"routers": {r: seconds.get(r) for r in s.router_names}} if s.routers > 1 else {})}
         if wait.reached and s.ospf.bfd:
             self.result.convergence["bfd_up_s"] = self._await_bfd()
         if not wait.reached:
-            node = next(n for n, seconds in per_router.items() if seconds is None)
-            expected = (f"nexthops {', '.join(self.gateways_of[node][lb] for lb in best_lbs)}" if node in self.gateways_of
-                        else f"a route back to the clients ({self.plan.client_links[0].network})")
+            node, _, _, gateways = targets[len(waits) - 1]
             self.result.checks.append(CheckResult(
-                "convergence", False, f"{len(wait.route.nexthops)} nexthops on {node} after "
-                f"{s.convergence_timeout_s} s", expected, "OSPF did not converge: see the FRR logs in the run folder"))
+                "convergence", False, f"{len(wait.route.nexthops)} nexthops on {node} after {s.convergence_timeout_s} s",
+                f"nexthops {', '.join(gateways)}", "OSPF did not converge: see the FRR logs in the run folder"))
 
     def best_gateways(self, excluding=()):
         """The gateways OSPF should install: the cheapest LBs among those still in service."""
