@@ -1,9 +1,11 @@
 """Shared by every case: run vipcheck as a user would, and prove the root namespace untouched."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +60,9 @@ def vipcheck(*args, tmp_path=None, env=None, user=None, wrapper=(), timeout=300)
     return CliRun(proc.returncode, proc.stdout, proc.stderr, result)
 
 
-def start_vipcheck(*args):
+def start_vipcheck(*args, env=None):
     """`python3 -m vipcheck ARGS` in the background, its progress lines readable on stderr."""
-    return subprocess.Popen([PYTHON, "-m", "vipcheck", *map(str, args)], cwd=REPO, env=cli_env(),
+    return subprocess.Popen([PYTHON, "-m", "vipcheck", *map(str, args)], cwd=REPO, env=env or cli_env(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -94,22 +96,25 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     return run
 
 
-def leftover_runs():
+def run_owner_alive(runs_dir, run_id):
+    try:
+        state = json.loads((runs_dir / run_id / "state.json").read_text())
+    except (OSError, ValueError):
+        return None  # no state yet (a run starting) or none left (a run gone)
+    return alive(state["owner_pid"], state["owner_start"])
+
+
+def leftover_runs(runs_dir=RUNS_DIR):
     """Run folders whose owning vipcheck process is gone: runs that did not clean up. A folder
     whose owner still lives belongs to a run in progress elsewhere on the machine."""
-    if not RUNS_DIR.exists():
+    if not runs_dir.exists():
         return []
     left = set()
-    for folder in RUNS_DIR.iterdir():
+    for folder in runs_dir.iterdir():
         run_id = folder.name.split(".", 1)[0]  # RUNS_DIR/<run> and its nodes' RUNS_DIR/<run>.<node>
-        try:
-            state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
-        except (OSError, ValueError):
-            # A run writes its state right after making its folder; only an old one is left over.
-            if time.time() - folder.stat().st_mtime > STARTING_GRACE_S:
-                left.add(run_id)
-            continue
-        if not alive(state["owner_pid"], state["owner_start"]):
+        owner_alive = run_owner_alive(runs_dir, run_id)
+        # A run writes its state right after making its folder; only an old one is left over.
+        if owner_alive is False or (owner_alive is None and time.time() - folder.stat().st_mtime > STARTING_GRACE_S):
             left.add(run_id)
     return sorted(left)
 
@@ -125,6 +130,39 @@ def processes_mentioning(text):
             if text in cmdline:
                 found.append(f"{proc.name}: {cmdline.strip()}")
     return found
+
+
+def orphan_processes(runs_dir=RUNS_DIR):
+    """Processes that name a run's folder while that run's owner is gone: daemons a run left.
+    Every run ends its processes before it removes its folder."""
+    folder = re.compile(re.escape(str(runs_dir)) + r"/([0-9a-f]+)\b")
+    return {line for line in processes_mentioning(f"{runs_dir}/")
+            if any(not run_owner_alive(runs_dir, run_id) for run_id in folder.findall(line))}
+
+
+@dataclass
+class RunsFolder:
+    """A runs folder of one case's own (VIPCHECK_RUNS_DIR)."""
+    path: Path
+
+    @property
+    def env(self):
+        return cli_env(VIPCHECK_RUNS_DIR=str(self.path))
+
+
+@pytest.fixture
+def private_runs():
+    """For cases that kill runs and count what they left. In the shared folder a run starting
+    beside them would clean their dead runs first, and the other cases' guard would count those
+    runs as left behind; so these cases can share the machine under ctest -j."""
+    folder = RunsFolder(Path(tempfile.mkdtemp(prefix="vipcheck-case-", dir="/run")))
+    folder.path.chmod(0o711)  # the daemons' users pass through it to their node folders
+    yield folder
+    left = leftover_runs(folder.path)
+    if left:  # a failed case: remove what it left, then say so
+        vipcheck("clean", env=folder.env)
+    shutil.rmtree(folder.path)
+    assert not left, f"run folders left behind in {folder.path}: {left}"
 
 
 KEPT_ARTIFACTS = BUILD / "test-artifacts"
@@ -149,12 +187,12 @@ def untouched_root_namespace():
     if os.geteuid() != 0:
         pytest.fail("these cases build networks: run them as root (sudo make test)")
     before = root_namespace_state()
-    runs_before = set(leftover_runs())
+    runs_before, orphans_before = set(leftover_runs()), orphan_processes()
     yield
     after = root_namespace_state()
     for key in before:
         assert after[key] == before[key], f"the run changed the root namespace's {key}"
     new_runs = set(leftover_runs()) - runs_before
     assert not new_runs, f"run folders left behind: {sorted(new_runs)}"
-    for run_id in new_runs | {"/run/vipcheck/"}:
-        assert not processes_mentioning(f"/run/vipcheck/{run_id}"), "processes of a finished run are alive"
+    orphans = orphan_processes() - orphans_before
+    assert not orphans, f"processes of a finished run are alive: {sorted(orphans)}"

@@ -1,15 +1,18 @@
 """A run SIGKILLed anywhere leaves nothing after `vipcheck clean`, and the next run removes a
 dead run's leftovers by itself. Leftovers are counted by kind: processes, namespaces, root
-namespace interfaces, mounts and folders."""
+namespace interfaces, mounts and folders. Each case has a runs folder of its own, so the cases
+can share the machine."""
 import json
 import os
 import signal
 import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, RUNS_DIR, read_until, start_vipcheck, vipcheck
+from conftest import REPO, read_until, start_vipcheck, vipcheck
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
 # 20 kill points: every phase of three designs, and a failing run while it writes its artifacts.
@@ -25,6 +28,23 @@ POINTS = ([(SHORTER["topologies/ecmp-failover.yaml"] if p in PHASES[4:] else "to
           + [("cases/dns-pairs-no-rotation.yaml", "artifacts...")])
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Killed:
+    run_id: str
+    state: dict     # its state file as the kill found it
+    at_ticks: int   # when, on the clock of a process's start time (boot time, in ticks)
+
+
+def _read(path, binary=False):
+    try:
+        return Path(path).read_bytes() if binary else Path(path).read_text()
+    except OSError:
+        return None
+
+
 def _netns(pid):
     try:
         return os.stat(f"/proc/{pid}/ns/net").st_ino
@@ -32,60 +52,71 @@ def _netns(pid):
         return None
 
 
-def leftovers(run_id, state):
-    """What of the run is still on the machine, by kind."""
+def leftovers(runs, killed):
+    """What of the killed run is still on the machine, by kind."""
+    run_id, state = killed.run_id, killed.state
     namespaces = {n["netns"] for n in state.get("nodes", {}).values()}
-    run_dir = str(RUNS_DIR / run_id)  # a prefix of its node folders too
+    recorded = {(e["pid"], e["start"]) for e in [*state.get("processes", []), *state.get("nodes", {}).values()]}
+    run_dir = str(runs.path / run_id)  # a prefix of its node folders too
+    # Node names carry the run id, which is unique in its runs folder only: a name counts when
+    # the process inherited this case's folder.
+    ours = f"VIPCHECK_RUNS_DIR={runs.path}".encode()
     processes, live_namespaces = [], set()
     for proc in os.listdir("/proc"):
         if not proc.isdigit() or int(proc) == os.getpid():
             continue
-        try:
-            cmdline = Path(f"/proc/{proc}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            status = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
+        cmdline, stat = _read(f"/proc/{proc}/cmdline", binary=True), _read(f"/proc/{proc}/stat")
+        if cmdline is None or stat is None:
             continue
+        cmdline = cmdline.replace(b"\0", b" ").decode(errors="replace")
+        fields = stat.rsplit(")", 1)[1].split()
+        status, start = fields[0], int(fields[19])
         if status == "Z":
             continue
         inode = _netns(proc)
-        if inode in namespaces:
-            live_namespaces.add(inode)
-        if inode in namespaces or run_dir in cmdline or f"-{run_id}" in cmdline:
+        # A namespace's inode number is reused once it is freed: another case's run may hold it
+        # now, with processes that started after the kill.
+        if ((int(proc), start) in recorded or run_dir in cmdline
+                or (inode in namespaces and start <= killed.at_ticks)
+                or (f"-{run_id}" in cmdline and ours in (_read(f"/proc/{proc}/environ", binary=True) or b"").split(b"\0"))):
             processes.append(f"{proc}: {cmdline.strip()[:80]}")
+            if inode in namespaces:
+                live_namespaces.add(inode)
     links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True).stdout or "[]")
     return {"processes": processes, "namespaces": sorted(live_namespaces),
             "interfaces": [link["ifname"] for link in links if f"-{run_id}-" in link["ifname"]],
             "mounts": [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if run_dir in line],
-            "folders": sorted(str(p) for p in RUNS_DIR.glob(f"{run_id}*") if p.name.split(".", 1)[0] == run_id)}
+            "folders": sorted(str(p) for p in runs.path.glob(f"{run_id}*") if p.name.split(".", 1)[0] == run_id)}
 
 
-def kill_at(scenario, marker, artifacts):
-    """Starts a run, SIGKILLs it as it announces `marker`; returns its id and state file."""
-    proc = start_vipcheck("run", REPO / scenario, "--artifacts", artifacts)
+def kill_at(runs, scenario, marker, artifacts):
+    """Starts a run and SIGKILLs it as it announces `marker`."""
+    proc = start_vipcheck("run", REPO / scenario, "--artifacts", artifacts, env=runs.env)
     run_id = read_until(proc, marker)
-    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+    state = json.loads((runs.path / run_id / "state.json").read_text())
     proc.send_signal(signal.SIGKILL)
+    at_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * TICKS_PER_S) + 1
     proc.communicate(timeout=60)
-    return run_id, state
+    return Killed(run_id, state, at_ticks)
 
 
 @pytest.mark.parametrize("scenario, marker", POINTS, ids=[f"{Path(s).stem}-{m.rstrip('.')}" for s, m in POINTS])
-def test_sigkill_then_clean_leaves_nothing(scenario, marker, tmp_path):
-    run_id, state = kill_at(scenario, marker, tmp_path)
-    left = leftovers(run_id, state)
+def test_sigkill_then_clean_leaves_nothing(scenario, marker, tmp_path, private_runs):
+    killed = kill_at(private_runs, scenario, marker, tmp_path)
+    left = leftovers(private_runs, killed)
     # Negative control: a killed run does leave its folder (and, past the build, its nodes).
     assert left["folders"], left
-    clean = vipcheck("clean")
-    assert clean.status == 0 and f"run {run_id}: removed" in clean.stdout, clean.stdout + clean.stderr
-    after = leftovers(run_id, state)
+    clean = vipcheck("clean", env=private_runs.env)
+    assert clean.status == 0 and f"run {killed.run_id}: removed" in clean.stdout, clean.stdout + clean.stderr
+    after = leftovers(private_runs, killed)
     assert not any(after.values()), after
 
 
-def test_the_next_run_cleans_a_sigkilled_run_by_itself(tmp_path):
-    run_id, state = kill_at("topologies/ecmp-failover.yaml", "traffic...", tmp_path)
-    assert leftovers(run_id, state)["processes"], "the killed run left its daemons"
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path)
+def test_the_next_run_cleans_a_sigkilled_run_by_itself(tmp_path, private_runs):
+    killed = kill_at(private_runs, "topologies/ecmp-failover.yaml", "traffic...", tmp_path)
+    assert leftovers(private_runs, killed)["processes"], "the killed run left its daemons"
+    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path, env=private_runs.env)
     assert run.status == 0, run.stdout + run.stderr
-    assert f"cleaned dead run {run_id}" in run.stderr
-    after = leftovers(run_id, state)
+    assert f"cleaned dead run {killed.run_id}" in run.stderr
+    after = leftovers(private_runs, killed)
     assert not any(after.values()), after

@@ -4,10 +4,12 @@ import json
 import pwd
 import signal
 import subprocess
+import time
 
 import pytest
+import yaml
 
-from conftest import PYTHON, REPO, RUNS_DIR, processes_mentioning, read_until, start_vipcheck, vipcheck
+from conftest import PYTHON, REPO, RUNS_DIR, orphan_processes, processes_mentioning, read_until, start_vipcheck, vipcheck
 
 
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
@@ -22,7 +24,7 @@ def test_signal_mid_run_leaves_nothing(signum, phase):
     assert f"interrupted by {signal.Signals(signum).name}" in err
     assert "Traceback" not in err
     assert not (RUNS_DIR / run_id).exists()
-    assert not processes_mentioning(f"/run/vipcheck/{run_id}/"), "FRR daemons survived"
+    assert not processes_mentioning(f"{RUNS_DIR / run_id}/"), "FRR daemons survived"
     assert not processes_mentioning(f"mininet:r1-{run_id}"), "Mininet node shells survived"
 
 
@@ -65,18 +67,40 @@ def test_root_namespace_guard_sees_changes():
     assert probe.stdout.split() == ["True", "True", "True"]
 
 
+def test_the_guard_sees_a_process_of_a_gone_run(private_runs):
+    """Negative control for the check around every case: a process that names the folder of a
+    run that no longer exists is an orphan."""
+    orphan = subprocess.Popen([PYTHON, "-c", "import sys; sys.stdin.read()", f"{private_runs.path}/ffff.r1/ospfd.conf"],
+                              stdin=subprocess.PIPE)
+    try:
+        assert [line for line in orphan_processes(private_runs.path) if line.startswith(f"{orphan.pid}: ")]
+    finally:
+        orphan.stdin.close()
+        orphan.wait()
+    assert not orphan_processes(private_runs.path)
+
+
 def test_two_runs_at_once_both_pass(tmp_path):
     """Two designs on one machine at the same time: run ids keep their names, folders and
-    processes apart, and neither disturbs the other's measurements."""
-    results = {name: tmp_path / f"{name}.json" for name in ("ecmp-failover", "dns-pairs")}
-    procs = {name: start_vipcheck("run", REPO / f"topologies/{name}.yaml", "--json", path,
-                                  "--artifacts", tmp_path / name)
-             for name, path in results.items()}
-    for name, proc in procs.items():
+    processes apart, and neither disturbs the other's measurements. The second run starts as
+    the first one's stream (about 4 s) begins."""
+    design = yaml.safe_load((REPO / "topologies/ecmp-basic.yaml").read_text())
+    design["traffic"].update(packets_per_flow=40, rate_pps=20000)  # 81,920 packets at a rate a busy machine keeps
+    scenario = tmp_path / "ecmp-long-stream.yaml"
+    scenario.write_text(yaml.safe_dump(design))
+    results = {name: tmp_path / f"{name}.json" for name in ("ecmp", "lo-subnet")}
+    ecmp = start_vipcheck("run", scenario, "--json", results["ecmp"], "--artifacts", tmp_path / "ecmp")
+    read_until(ecmp, "traffic...")
+    streaming_since = time.monotonic()
+    lo_subnet = start_vipcheck("run", REPO / "topologies/lo-subnet.yaml", "--json", results["lo-subnet"],
+                               "--artifacts", tmp_path / "lo-subnet")
+    second_started_s = time.monotonic() - streaming_since
+    for name, proc in (("lo-subnet", lo_subnet), ("ecmp", ecmp)):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"{name}: {out}{err}"
-    ids = {json.loads(path.read_text())["run_id"] for path in results.values()}
-    assert len(ids) == 2
+    runs = {name: json.loads(path.read_text()) for name, path in results.items()}
+    assert runs["ecmp"]["timings"]["traffic"] > second_started_s, "the runs did not overlap"
+    assert runs["ecmp"]["run_id"] != runs["lo-subnet"]["run_id"]
 
 
 EXPECTED_USERS = {"zebra": "frr", "ospfd": "frr", "named": "bind", "redis": "redis", "haproxy": "haproxy",

@@ -13,24 +13,25 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(f"name: tiny\nbase: {REPO}/topologies/ecmp-failover.yaml\nfailures: [silent_drop]\n"
-                      "profiles:\n  dead-minimal: {dead: minimal, hello_multiplier: 4, bfd: false}\n"
+                      "profiles:\n  bfd: {dead: minimal, hello_multiplier: 4, bfd: {interval_ms: 50, multiplier: 3}}\n"
                       "repeats: 2\nregression_margin: 0.25\n")
     history = tmp_path / "history.jsonl"
-    # Seven past nights at 100 ms: detection by dead minimal (1 s) must show as a regression.
-    history.write_text("".join(json.dumps({"date": f"2026-11-{day:02d}", "medians": {"silent_drop/dead-minimal": 100.0}})
+    # Seven past nights at 20 ms: detection by BFD at 50 ms x 3 must show as a regression.
+    history.write_text("".join(json.dumps({"date": f"2026-11-{day:02d}", "medians": {"silent_drop/bfd": 20.0}})
                                + "\n" for day in range(10, 17)))
     run = vipcheck("nightly", matrix, "--out", tmp_path / "reports", "--history", history, "--date", "2026-11-24",
                    "--seed", 5)
     assert run.status == 1, run.stdout + run.stderr
-    assert "REGRESSION silent_drop/dead-minimal" in run.stdout
+    assert "REGRESSION silent_drop/bfd" in run.stdout
     folder = tmp_path / "reports" / "2026-11-24"
     report = json.loads((folder / "report.json").read_text())
     cell = report["cells"][0]
     assert cell["runs"] == 2 and len(cell["figures"]["gap_ms"]["values"]) == 2
-    # Dead minimal: 1 s without a hello, less the time since lb2's last hello (250 ms apart, later
-    # when the machine is busy), so well above BFD's 150 ms and the 100 ms baseline.
-    assert 500 < cell["figures"]["gap_ms"]["median"] < 2000
-    assert report["regressions"][0]["baseline_ms"] == 100.0
+    # BFD: 150 ms without a packet, less the time since lb2's last one. The bounds only say the
+    # figure is a real gap; the regression test is the point, not the timing (this case runs
+    # beside others, so it holds no time).
+    assert 50 < cell["figures"]["gap_ms"]["median"] < 2000
+    assert report["regressions"][0]["baseline_ms"] == 20.0
     assert report["timeline"]["route_change_ms"] > report["timeline"]["failure_ms"]
     assert len(history.read_text().splitlines()) == 8  # tonight appended
 

@@ -154,7 +154,7 @@ def test_up_exec_vtysh_cli_down(tmp_path):
         down = vipcheck("down", run_id)
     assert down.status == 0, down.stderr
     assert not (RUNS_DIR / run_id).exists()
-    assert not processes_mentioning(f"/run/vipcheck/{run_id}/")
+    assert not processes_mentioning(f"{RUNS_DIR / run_id}/")
     assert not processes_mentioning(f"mininet:r1-{run_id}")
     assert vipcheck("exec", run_id, "r1", "--", "true").status == 2
 
@@ -178,15 +178,15 @@ def test_keep_on_fail_keeps_only_a_failed_network(tmp_path):
     assert not (RUNS_DIR / passed.result["run_id"]).exists()
 
 
-def test_clean_after_a_killed_keeper():
-    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml")
+def test_clean_after_a_killed_keeper(private_runs):
+    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml", env=private_runs.env)
     run_id = held_run_id(up.stdout)
-    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+    state = json.loads((private_runs.path / run_id / "state.json").read_text())
     keeper = os.pidfd_open(state["owner_pid"])
     os.kill(state["owner_pid"], signal.SIGKILL)
     assert select.select([keeper], [], [], 30)[0], "the keeper outlived SIGKILL"
     os.close(keeper)
-    assert vipcheck("down", run_id).status == 2, "down refuses a dead run and names clean"
-    assert vipcheck("clean").status == 0
-    assert not (RUNS_DIR / run_id).exists()
-    assert not processes_mentioning(f"/run/vipcheck/{run_id}/")
+    assert vipcheck("down", run_id, env=private_runs.env).status == 2, "down refuses a dead run and names clean"
+    assert vipcheck("clean", env=private_runs.env).status == 0
+    assert not (private_runs.path / run_id).exists()
+    assert not processes_mentioning(f"{private_runs.path / run_id}/")

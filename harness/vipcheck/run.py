@@ -64,19 +64,36 @@ def end_processes(processes, grace_s=STOP_GRACE_S, at_once=()):
     names the process that was recorded; any process, not only our children. PIDs in `at_once`
     get SIGKILL straight away, their children first: daemons whose orderly stop only waits."""
     running = [(p, s, l) for p, s, l in processes if alive(p, s)]
-    for pid, _, _ in running:
+    killed_children = []  # waited for too: the run is not over while one still exits
+    for pid, _, label in running:
         if pid in at_once:
+            _stop(pid)  # frozen first: a parent that respawns its children cannot replace one we kill
             for child in children_of(pid):
+                killed_children.append((child, start_time(child), f"{label} child"))
                 _signal(child, signal.SIGKILL)
             _signal(pid, signal.SIGKILL)
         else:
             _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    for pid, start, _ in running:
+    for pid, start, _ in running + killed_children:
         if not wait_exit(pid, max(0.0, deadline - time.monotonic())) and alive(pid, start):
             _signal(pid, signal.SIGKILL)
             wait_exit(pid, 1.0)
     return running
+
+
+def _stop(pid, timeout_s=1.0):
+    """SIGSTOP, then waits until the kernel reports the process stopped (or gone)."""
+    _signal(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("T", "Z", "X"):
+                    return
+        except OSError:
+            return
+        time.sleep(0.001)
 
 
 def _signal(pid, signum):

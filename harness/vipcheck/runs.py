@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from vipcheck.errors import EnvironmentProblem, UsageError
 from vipcheck.run import (NODE_DIR_SEPARATOR, RUNS_DIR, alive, end_processes, netns_inode, node_dirs, remove_folders,
@@ -122,15 +123,37 @@ def down(info):
     return []
 
 
-def _processes_in(namespaces, since_ticks):
-    """(pid, start) of processes whose network namespace is one of the run's and that started
-    after the run did: what a run killed between starting a daemon and recording it leaves."""
+def _held_namespaces(recorded, namespaces):
+    """The run's namespaces that one of its recorded processes still holds. The kernel reuses a
+    freed namespace's inode number, so one no longer held may belong to another run by now."""
+    held = set()
+    for pid, start, _ in recorded:
+        inode = netns_inode(pid)
+        if inode in namespaces and alive(pid, start):  # checked after the read: the PID still named it
+            held.add(inode)
+    return held
+
+
+def _strays(run_id, namespaces, since_ticks, known):
+    """(pid, start, why) of processes the run started but did not record (it was killed between
+    starting a daemon and writing it down): in one of its held namespaces, or naming its folder."""
+    folders = (f"{RUNS_DIR / run_id}/", f"{RUNS_DIR / run_id}{NODE_DIR_SEPARATOR}")
     found = []
     for proc in os.listdir("/proc"):
-        if proc.isdigit() and int(proc) != os.getpid():
-            start = start_time(int(proc))
-            if start is not None and start >= since_ticks and netns_inode(int(proc)) in namespaces:
-                found.append((int(proc), start, "in the run's namespace"))
+        if not proc.isdigit() or int(proc) == os.getpid() or int(proc) in known:
+            continue
+        start = start_time(int(proc))
+        if start is None or start < since_ticks:
+            continue
+        if netns_inode(int(proc)) in namespaces:
+            found.append((int(proc), start, "in the run's namespace"))
+            continue
+        try:
+            cmdline = Path(f"/proc/{proc}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(folder in cmdline for folder in folders):
+            found.append((int(proc), start, "names the run's folder"))
     return found
 
 
@@ -142,13 +165,14 @@ def clean(info):
                          f"vipcheck down {info.id} ends a held run")
     state, removed = info.state, []
     recorded = [(p["pid"], p["start"], p["label"]) for p in state.get("processes", [])]
-    shells = [(n["pid"], n["start"], f"{name} shell") for name, n in state.get("nodes", {}).items()]
-    namespaces = {n["netns"] for n in state.get("nodes", {}).values() if n.get("netns")}
-    for pid, _, label in end_processes(recorded + shells, grace_s=2.0):
+    recorded += [(n["pid"], n["start"], f"{name} shell") for name, n in state.get("nodes", {}).items()]
+    recorded = [entry for entry in recorded if alive(entry[0], entry[1])]
+    if state.get("owner_start") is not None:
+        # Found before anything ends: once the recorded ones have, a namespace may be reused.
+        namespaces = _held_namespaces(recorded, {n["netns"] for n in state.get("nodes", {}).values()})
+        recorded += _strays(info.id, namespaces, state["owner_start"], {pid for pid, _, _ in recorded})
+    for pid, _, label in end_processes(recorded, grace_s=2.0):
         removed.append(f"process {pid} ({label})")
-    if namespaces and state.get("owner_start") is not None:
-        for pid, _, label in end_processes(_processes_in(namespaces, state["owner_start"]), grace_s=2.0):
-            removed.append(f"process {pid} ({label})")
     present = {link["ifname"] for link in json.loads(
         subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout or "[]")}
     for name in sorted(present & set(state.get("interfaces", []))):
