@@ -3,7 +3,9 @@ measurements directly, for the failures no shipped design produces on demand yet
 from types import SimpleNamespace
 
 from vipcheck.checks.ecmp import EcmpMeasurements, ecmp_routes, flow_stickiness, no_loss
-from vipcheck.checks.failover import recovery
+from vipcheck import runner
+from vipcheck.checks import CheckResult
+from vipcheck.checks.failover import failover_gap, recovery
 from vipcheck.failover import FailoverMeasurement, Window
 from vipcheck.scenario import load
 
@@ -81,3 +83,48 @@ def test_recovery_needs_flows_after_the_route_is_whole():
     # The route came back, but the stream had ended: nothing shows the spread, and it says why.
     result = recovery_after({"lb1": [0] * 128, "lb2": [0] * 128})
     assert not result.passed and "stream ended before r1's route was whole again (1240.0 ms" in result.diagnosis
+
+
+def gap_of(lost_per_flow):
+    """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay."""
+    scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
+                            withdrawn_at_ns=1_150_000_000, lost_per_flow=lost_per_flow)
+    m.windows["before"] = Window("before", {"lb1": [9, 0, 9, 0], "lb2": [0, 9, 0, 9]})
+    m.windows["failed"] = Window("failed", {"lb1": [9, 9, 9, 9], "lb2": [0, 0, 0, 0]})
+    return failover_gap(m, scenario)
+
+
+def test_a_gap_every_flow_shared_is_the_machine_not_the_design():
+    result = gap_of([50, 90, 50, 90])  # lb1's flows lost 250 ms too, though lb1 never left the route
+    assert not result.passed and result.disturbed
+    assert result.details["stream_stall_ms"] == 250.0 and "the machine stalled the stream" in result.diagnosis
+
+
+def test_a_slow_design_is_not_taken_for_a_stall():
+    slow = gap_of([0, 90, 0, 90])
+    assert not slow.passed and not slow.disturbed and "BFD" in slow.diagnosis
+    partly = gap_of([0, 90, 50, 90])  # one of lb1's flows whole: no stall that every flow shared
+    assert not partly.passed and not partly.disturbed
+
+
+def test_a_disturbed_run_is_measured_once_more_and_a_broken_one_still_fails(monkeypatch):
+    def attempt(outcomes):
+        runs = iter(outcomes)
+
+        def run_once(*_args):
+            passed, disturbed = next(runs)
+            result = runner.RunResult("s", "s.yaml", f"r{len(seen)}", 1)
+            result.checks = [CheckResult("failover_gap", passed, "", "", "stalled", disturbed=disturbed)]
+            seen.append(result.run_id)
+            return result
+        seen = []
+        monkeypatch.setattr(runner, "_run_once", run_once)
+        return runner.run_scenario(None, seed=1), seen
+
+    result, seen = attempt([(False, True), (True, False)])
+    assert result.passed and seen == ["r0", "r1"] and result.remeasured[0]["run_id"] == "r0"
+    result, seen = attempt([(False, True), (False, True)])  # disturbed every time: the verdict stands
+    assert not result.passed and len(seen) == runner.MEASUREMENTS
+    result, seen = attempt([(False, False)])  # a design's own failure is not measured again
+    assert not result.passed and seen == ["r0"] and not result.remeasured

@@ -31,6 +31,8 @@ def table(result):
     lines.append(f"{'PASSED' if result.passed else 'FAILED'}  {timing}")
     if result.artifacts:
         lines.append(f"artifacts: {result.artifacts} (REPRO.txt there rebuilds this run)")
+    for earlier in result.remeasured:
+        lines.append(f"measured again: run {earlier['run_id']} was disturbed ({earlier['why']})")
     return "\n".join(lines)
 
 

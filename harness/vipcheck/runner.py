@@ -16,6 +16,7 @@ from vipcheck.errors import RunIncomplete
 from vipcheck.run import Run
 
 DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign, "dns-pairs": DnsPairsDesign}
+MEASUREMENTS = 2  # attempts for a run whose failure the machine caused (a stalled stream)
 
 
 @dataclass
@@ -32,10 +33,16 @@ class RunResult:
     timeline: dict = field(default_factory=dict)   # arrivals per ms around a failure, when there was one
     memory: dict = field(default_factory=dict)     # node processes' peak PSS, the harness's, the sinks'
     artifacts: str = ""                            # the failing run's artifacts folder
+    remeasured: list = field(default_factory=list)  # earlier attempts the machine disturbed: id, why
 
     @property
     def passed(self):
         return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def disturbed(self):
+        """Failed, with a failing check whose measurement the machine spoiled."""
+        return any(c.disturbed and not c.passed for c in self.checks)
 
     def as_dict(self):
         return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "run_id": self.run_id,
@@ -43,6 +50,7 @@ class RunResult:
                 "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
                 "memory": self.memory,
                 **({"timeline": self.timeline} if self.timeline else {}),
+                **({"remeasured": self.remeasured} if self.remeasured else {}),
                 **({"artifacts": self.artifacts} if self.artifacts else {})}
 
 
@@ -66,8 +74,22 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
                  hold=None, up=False):
     """Runs one scenario. A failing run writes its artifacts under artifacts_root (when given).
     hold(result, run, design), when given, is called inside the run once there is a verdict
-    (or, with `up`, once the network converged) and may keep the network until it returns."""
+    (or, with `up`, once the network converged) and may keep the network until it returns.
+    A run that failed because the machine stalled its stream is measured again, on a new network
+    with the same seed, up to MEASUREMENTS times: a broken design fails every time."""
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+    remeasured = []
+    for attempt in range(1, MEASUREMENTS + 1):
+        result = _run_once(scenario, seed, report, artifacts_root, capture, hold, up)
+        if up or hold or not result.disturbed or attempt == MEASUREMENTS:
+            result.remeasured = remeasured
+            return result
+        why = "; ".join(c.diagnosis for c in result.checks if c.disturbed and not c.passed)
+        remeasured.append({"run_id": result.run_id, "why": why, "artifacts": result.artifacts})
+        report(f"run {result.run_id} disturbed ({why}): measuring again")
+
+
+def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
     for run_id, removed in runs.clean_dead():
         report(f"cleaned dead run {run_id}: {len(removed)} leftovers ({', '.join(removed[:3])}"
                f"{', ...' if len(removed) > 3 else ''})")

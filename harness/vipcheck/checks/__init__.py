@@ -15,7 +15,9 @@ class CheckResult:
     expected: str
     diagnosis: str = ""
     details: dict = field(default_factory=dict)
+    disturbed: bool = False   # the machine, not the design, spoiled the measurement: measure again
 
     def as_dict(self):
         return {"name": self.name, "passed": self.passed, "measured": self.measured,
-                "expected": self.expected, "diagnosis": self.diagnosis, "details": self.details}
+                "expected": self.expected, "diagnosis": self.diagnosis, "details": self.details,
+                **({"disturbed": True} if self.disturbed else {})}
