@@ -70,9 +70,11 @@ def test_root_namespace_guard_sees_changes():
 def test_the_guard_sees_a_process_of_a_gone_run(private_runs):
     """Negative control for the check around every case: a process that names the folder of a
     run that no longer exists is an orphan."""
-    orphan = subprocess.Popen([PYTHON, "-c", "import sys; sys.stdin.read()", f"{private_runs.path}/ffff.r1/ospfd.conf"],
-                              stdin=subprocess.PIPE)
+    orphan = subprocess.Popen([PYTHON, "-c", "import sys; print(flush=True); sys.stdin.read()",
+                               f"{private_runs.path}/ffff.r1/ospfd.conf"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        # Popen returns inside execve, before the kernel has set the new command line: wait for its first line.
+        orphan.stdout.readline()
         assert [line for line in orphan_processes(private_runs.path) if line.startswith(f"{orphan.pid}: ")]
     finally:
         orphan.stdin.close()
