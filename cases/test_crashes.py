@@ -45,6 +45,10 @@ def _read(path, binary=False):
         return None
 
 
+def _environment(pid):
+    return (_read(f"/proc/{pid}/environ", binary=True) or b"").split(b"\0")
+
+
 def _netns(pid):
     try:
         return os.stat(f"/proc/{pid}/ns/net").st_ino
@@ -78,7 +82,7 @@ def leftovers(runs, killed):
         # now, with processes that started after the kill.
         if ((int(proc), start) in recorded or run_dir in cmdline
                 or (inode in namespaces and start <= killed.at_ticks)
-                or (f"-{run_id}" in cmdline and ours in (_read(f"/proc/{proc}/environ", binary=True) or b"").split(b"\0"))):
+                or (f"-{run_id}" in cmdline and ours in _environment(proc))):
             processes.append(f"{proc}: {cmdline.strip()[:80]}")
             if inode in namespaces:
                 live_namespaces.add(inode)

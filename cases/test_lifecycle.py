@@ -9,7 +9,8 @@ import time
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, RUNS_DIR, orphan_processes, processes_mentioning, read_until, start_vipcheck, vipcheck
+from conftest import (PYTHON, REPO, RUNS_DIR, orphan_processes, processes_mentioning, read_until, start_vipcheck,
+                      vipcheck)
 
 
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
@@ -71,10 +72,10 @@ def test_the_guard_sees_a_process_of_a_gone_run(private_runs):
     """Negative control for the check around every case: a process that names the folder of a
     run that no longer exists is an orphan."""
     orphan = subprocess.Popen([PYTHON, "-c", "import sys; print(flush=True); sys.stdin.read()",
-                               f"{private_runs.path}/ffff.r1/ospfd.conf"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                               f"{private_runs.path}/ffff.r1/ospfd.conf"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        # Popen returns inside execve, before the kernel has set the new command line: wait for its first line.
-        orphan.stdout.readline()
+        orphan.stdout.readline()  # Popen returns inside execve, before the new command line is set
         assert [line for line in orphan_processes(private_runs.path) if line.startswith(f"{orphan.pid}: ")]
     finally:
         orphan.stdin.close()
