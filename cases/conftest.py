@@ -24,6 +24,11 @@ RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
 STARTING_GRACE_S = 60
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timed: holds a design to a time (BFD detection, VRRP takeover, recovery "
+                            "within the stream); CTest runs these cases one at a time")
+
+
 @dataclass
 class CliRun:
     status: int

@@ -15,11 +15,13 @@ DESIGNS = [
                  id="rrset-order-none"),
     pytest.param(CASES / "dns-pairs-random.yaml", set(), {}, id="rrset-order-random"),
     pytest.param(CASES / "dns-pairs-bind-default.yaml", set(), {}, id="rrset-order-bind-default"),
-    pytest.param(CASES / "dns-pairs-no-preempt.yaml", set(), {}, id="no-preempt-standby-keeps-vip"),
+    pytest.param(CASES / "dns-pairs-no-preempt.yaml", set(), {}, id="no-preempt-standby-keeps-vip",
+                 marks=pytest.mark.timed),
     pytest.param(CASES / "dns-pairs-split-brain.yaml", {"vip_pairs"},
                  {"vip_pairs": ["2 LBs hold VIP A (lb-a1, lb-a2): split brain"]}, id="vrrp-blocked"),
     pytest.param(CASES / "dns-pairs-slow-adverts.yaml", {"vrrp_failover"},
-                 {"vrrp_failover": ["exceeds 1000 ms", "at advert_interval 0.5 s"]}, id="slow-vrrp-adverts"),
+                 {"vrrp_failover": ["exceeds 1000 ms", "at advert_interval 0.5 s"]}, id="slow-vrrp-adverts",
+                 marks=pytest.mark.timed),
     pytest.param(CASES / "dns-pairs-local-sessions.yaml", {"session_sharing"},
                  {"session_sharing": ["the session was unknown", "not in the shared Redis"]},
                  id="sessions-not-shared"),
@@ -31,6 +33,7 @@ def test_design(scenario, must_fail, diagnosis_words, tmp_path):
     assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
+@pytest.mark.timed
 def test_shipped_design_passes_failover_measured_other_pair_untouched(tmp_path):
     run = assert_design(REPO / "topologies/dns-pairs.yaml", set(), {}, tmp_path)
     failover = run.check("vrrp_failover")["details"]

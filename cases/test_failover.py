@@ -5,6 +5,7 @@ import pytest
 from conftest import REPO, assert_design, vipcheck
 
 CASES = REPO / "cases"
+pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
 
 DESIGNS = [
     pytest.param(CASES / "ecmp-failover-dead3.yaml", {"failover_gap"},

@@ -1,6 +1,8 @@
 """--shard K/N: N runners that each run one share do exactly the work of one runner, once."""
 import json
 
+import pytest
+
 from conftest import REPO, vipcheck
 
 SCENARIOS = [REPO / "topologies/lo-subnet.yaml", REPO / "topologies/ecmp-basic.yaml",
@@ -34,6 +36,7 @@ def test_run_shard_arguments_are_checked(tmp_path):
     assert run.status == 0 and "no scenario" in run.stdout
 
 
+@pytest.mark.timed  # every cell must pass
 def test_nightly_shards_merge_into_the_unsharded_report(tmp_path):
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(f"name: tiny\nbase: {REPO}/topologies/ecmp-failover.yaml\nfailures: [silent_drop, drain]\n"
