@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, read_until, start_vipcheck, vipcheck
+from vipcheck.run import netns_inode
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
 # 20 kill points: every phase of three designs, and a failing run while it writes its artifacts.
@@ -49,13 +50,6 @@ def _environment(pid):
     return (_read(f"/proc/{pid}/environ", binary=True) or b"").split(b"\0")
 
 
-def _netns(pid):
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
 def leftovers(runs, killed):
     """What of the killed run is still on the machine, by kind."""
     run_id, state = killed.run_id, killed.state
@@ -77,7 +71,7 @@ def leftovers(runs, killed):
         status, start = fields[0], int(fields[19])
         if status == "Z":
             continue
-        inode = _netns(proc)
+        inode = netns_inode(proc)
         # A namespace's inode number is reused once it is freed: another case's run may hold it
         # now, with processes that started after the kill.
         if ((int(proc), start) in recorded or run_dir in cmdline
