@@ -4,6 +4,7 @@ import json
 import pwd
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 
 from conftest import (PYTHON, REPO, RUNS_DIR, orphan_processes, processes_mentioning, read_until, start_vipcheck,
                       vipcheck)
+from vipcheck.threads import start_threads
 
 
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
@@ -28,6 +30,43 @@ def test_signal_mid_run_leaves_nothing(signum, phase):
     assert not processes_mentioning(f"{RUNS_DIR / run_id}/"), "FRR daemons survived"
     assert not processes_mentioning(f"mininet:r1-{run_id}"), "Mininet node shells survived"
 
+
+
+class _Cut(Exception):
+    """What a signal handler raises, like the run's Interrupted."""
+
+
+def test_a_signal_while_threads_start_is_delivered_after_all_started():
+    """The SIGINT traffic case once printed a traceback: a handler that raised inside
+    Thread.start() left a started thread to die on a KeyError in threading's own code."""
+    ran = []
+
+    class SignalledOnStart(threading.Thread):
+        def start(self):
+            signal.raise_signal(signal.SIGINT)  # arrives within the start sequence
+            super().start()
+
+    def cut(_signum, _frame):
+        raise _Cut()
+
+    def both():
+        return [SignalledOnStart(target=ran.append, args=(1,)), threading.Thread(target=ran.append, args=(2,))]
+
+    old = signal.signal(signal.SIGINT, cut)
+    try:
+        with pytest.raises(_Cut):  # control: a plain start loop is cut short
+            for thread in both():
+                thread.start()
+        assert ran == []
+        threads = both()
+        with pytest.raises(_Cut):  # the signal still arrives, once every thread runs
+            start_threads(threads)
+        assert signal.getsignal(signal.SIGINT) is cut  # the handler is back
+        for thread in threads:
+            thread.join()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert sorted(ran) == [1, 2]
 
 def test_run_records_the_pids_it_owns():
     """While a run is alive its state file lists every daemon, each alive and in the run's folder."""

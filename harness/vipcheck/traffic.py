@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from vipcheck import _core
+from vipcheck.threads import start_threads
 
 QUIET_MS = 300        # no arrival for this long after the last send: nothing more is coming
 ARRIVAL_SLACK_S = 5   # beyond the paced send time, the longest we wait for stragglers
@@ -142,8 +143,7 @@ def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None):
     try:
         threads = [threading.Thread(target=send, args=(plan,)) for plan in flow_plans]
         started_ns = time.monotonic_ns()
-        for thread in threads:
-            thread.start()
+        start_threads(threads)
         if during:
             during(lambda: {node: sink.snapshot() for node, sink in sinks.items()}, started_ns)
         for thread in threads:

@@ -18,6 +18,7 @@ from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 from vipcheck.scenario import TrafficSpec
 from vipcheck.templates import DAEMON_CONF, REPO, render
+from vipcheck.threads import start_threads
 
 BACKEND_APP = REPO / "topologies/apps/session_backend.py"
 BACKEND_PORT = 8080
@@ -325,8 +326,7 @@ class DnsPairsDesign:
                 errors.append(e)
 
         threads = [threading.Thread(target=stream_to, args=(p,)) for p in (pair, other)]
-        for thread in threads:
-            thread.start()
+        start_threads(threads)
         time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
         crash_ns = time.monotonic_ns()
         self._crash(crashed)
