@@ -119,9 +119,18 @@ def leftover_runs(runs_dir=RUNS_DIR):
         run_id = folder.name.split(".", 1)[0]  # RUNS_DIR/<run> and its nodes' RUNS_DIR/<run>.<node>
         owner_alive = run_owner_alive(runs_dir, run_id)
         # A run writes its state right after making its folder; only an old one is left over.
-        if owner_alive is False or (owner_alive is None and time.time() - folder.stat().st_mtime > STARTING_GRACE_S):
+        if owner_alive is False or (owner_alive is None and _age_s(folder) > STARTING_GRACE_S):
             left.add(run_id)
     return sorted(left)
+
+
+def _age_s(folder):
+    """Seconds since the folder changed; 0 if it is gone, removed by a run finishing its cleanup
+    between the listing and this look (a soak round saw that)."""
+    try:
+        return time.time() - folder.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def processes_mentioning(text):
