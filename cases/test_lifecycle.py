@@ -31,7 +31,6 @@ def test_signal_mid_run_leaves_nothing(signum, phase):
     assert not processes_mentioning(f"mininet:r1-{run_id}"), "Mininet node shells survived"
 
 
-
 class _Cut(Exception):
     """What a signal handler raises, like the run's Interrupted."""
 
@@ -67,6 +66,7 @@ def test_a_signal_while_threads_start_is_delivered_after_all_started():
     finally:
         signal.signal(signal.SIGINT, old)
     assert sorted(ran) == [1, 2]
+
 
 def test_run_records_the_pids_it_owns():
     """While a run is alive its state file lists every daemon, each alive and in the run's folder."""
