@@ -85,6 +85,28 @@ def test_recovery_needs_flows_after_the_route_is_whole():
     assert not result.passed and "stream ended before r1's route was whole again (1240.0 ms" in result.diagnosis
 
 
+def unrecovered(rib, fib):
+    """recovery when lb2's restore never made r1's kernel route whole: zebra's RIB and the kernel's
+    route read once zebra had settled (or its wait ended)."""
+    scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.0, restored_at_ns=1_000_000_000,
+                            recovery_wait_ms=5000, gateways=GATEWAYS,
+                            rib_gateways=[GATEWAYS[lb] for lb in rib], fib_gateways=[GATEWAYS[lb] for lb in fib])
+    m.windows["restored"] = Window("restored", {"lb1": [3, 3], "lb2": [0, 0]})
+    result = recovery(m, scenario)
+    assert not result.passed
+    return result.diagnosis
+
+
+def test_recovery_tells_a_rib_fib_disagreement_from_a_lost_or_slow_adjacency():
+    assert "RIB and FIB disagree" in unrecovered(rib=("lb1", "lb2"), fib=("lb1",))
+    # zebra never re-learned lb2 (the soak once read the RIB before it had): not a disagreement.
+    lost = unrecovered(rib=("lb1",), fib=("lb1",))
+    assert "did not re-learn its path" in lost and "disagree" not in lost
+    late = unrecovered(rib=("lb1", "lb2"), fib=("lb1", "lb2"))
+    assert "only after the recovery wait (5000 ms)" in late and "disagree" not in late
+
+
 def gap_of(lost_per_flow):
     """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay."""
     scenario = load(REPO / "topologies/ecmp-failover.yaml")

@@ -33,6 +33,7 @@ class FailoverMeasurement:
     withdrawn_at_ns: int = 0          # r1's route left the failed LB (0: never)
     restored_at_ns: int = 0
     recovered_at_ns: int = 0          # r1's route was whole again (0: never)
+    recovery_wait_ms: int = 0         # how long after the restore the route may take to be whole
     lost_per_flow: list = field(default_factory=list)
     windows: dict = field(default_factory=dict)   # before, failed, restored -> Window
     route_changes: list = field(default_factory=list)
@@ -79,8 +80,8 @@ class Timeline:
             m.restored_at_ns = time.monotonic_ns()
             self.injector.restore(failure, failure.target)
             # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
-            change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns,
-                                                  int((self.timeout_s + s.ospf.detection_s()) * 1000))
+            m.recovery_wait_ms = int((self.timeout_s + s.ospf.detection_s()) * 1000)
+            change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
             m.recovered_at_ns = change.at_ns if change else 0
             self.snapshots["restored"] = snapshot()
 

@@ -84,13 +84,18 @@ def recovery(m, scenario):
     expected = f"after {target} returns, r1 routes through every LB and flows spread evenly (p >= {FALSE_ALARM_RATE:g})"
     passed = bool(m.recovered_at_ns) and test.consistent
     diagnosis = ""
-    if not m.recovered_at_ns and m.rib_gateways != m.fib_gateways:
+    if not m.recovered_at_ns and m.gateways[target] not in m.rib_gateways:
+        diagnosis = (f"{target} came back but r1's OSPF did not re-learn its path within convergence_timeout_s "
+                     f"(zebra's RIB routes the VIP via {', '.join(m.rib_gateways) or 'nothing'}): "
+                     "see r1's ospf-neighbours.json")
+    elif not m.recovered_at_ns and m.rib_gateways != m.fib_gateways:
         diagnosis = (f"{target} came back and zebra's RIB routes the VIP via {', '.join(m.rib_gateways)}, but the "
                      f"kernel's route holds only {', '.join(m.fib_gateways) or 'nothing'}: RIB and FIB disagree "
                      "(zebra re-used a kernel nexthop group that shrank during the outage; "
                      "router_nexthop_groups: false avoids it)")
     elif not m.recovered_at_ns:
-        diagnosis = f"{target} came back but r1 did not take it into its ECMP set again"
+        diagnosis = (f"{target} came back but r1 took it into its ECMP set again only after the recovery wait "
+                     f"({m.recovery_wait_ms} ms)")
     elif not any(counts.values()):
         diagnosis = (f"the stream ended before r1's route was whole again ({back} ms after the restore), so no "
                      "flow shows the spread after it: lengthen duration_ms")

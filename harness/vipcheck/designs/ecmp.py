@@ -171,16 +171,27 @@ class EcmpDesign:
         if s.failures:
             self.monitor.stop()
             self.timeline.finish(self.delivery, self.monitor.changes())
-            self.timeline.measurement.rib_gateways = self._rib_gateways()
-            self.timeline.measurement.fib_gateways = sorted(h.gateway for h in self.route_after.nexthops)
-            self.result.timeline = self.timeline.measurement.timeline
+            m = self.timeline.measurement
+            m.rib_gateways, m.fib_gateways = self._settled_routes(m)
+            self.result.timeline = m.timeline
 
-    def _rib_gateways(self):
-        """The nexthops zebra believes it installed for the VIP (flagged fib in its RIB)."""
+    def _settled_routes(self, m):
+        """(zebra's RIB nexthops, the kernel's) for the VIP after the stream. When the route did not
+        recover, first waits for zebra to list and install every LB again: a slow adjacency must
+        not pass for a RIB/FIB disagreement, nor the reverse (soak: a RIB read too early)."""
+        wanted = set(self.best_gateways()) if m.restore and not m.recovered_at_ns else set()
+        deadline = time.monotonic() + self.scenario.convergence_timeout_s
+        hops = self._rib_nexthops()
+        while not wanted <= {ip for ip, fib in hops if fib} and time.monotonic() < deadline:
+            hops = self._rib_nexthops()
+        kernel = _core.read_route(self.lab["r1"].netns, self.scenario.vip, 32)
+        return sorted(ip for ip, _ in hops), sorted(h.gateway for h in kernel.nexthops)
+
+    def _rib_nexthops(self):
+        """(gateway, zebra believes it installed it) for each active nexthop of the VIP's selected route."""
         rib = self.routers["r1"].vtysh_json(f"show ip route {self.scenario.vip}/32")
-        entries = rib.get(f"{self.scenario.vip}/32", [])
-        return sorted(hop.get("ip", "") for entry in entries if entry.get("selected")
-                      for hop in entry.get("nexthops", []) if hop.get("fib"))
+        return [(hop.get("ip", ""), bool(hop.get("fib"))) for entry in rib.get(f"{self.scenario.vip}/32", [])
+                if entry.get("selected") for hop in entry.get("nexthops", []) if hop.get("active")]
 
     def check(self):
         s, lab = self.scenario, self.lab
