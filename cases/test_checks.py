@@ -107,11 +107,15 @@ def test_recovery_tells_a_rib_fib_disagreement_from_a_lost_or_slow_adjacency():
     assert "only after the recovery wait (5000 ms)" in late and "disagree" not in late
 
 
-def gap_of(lost_per_flow):
-    """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay."""
+def gap_of(lost_per_flow, gap_ms_per_flow=None):
+    """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay. Each
+    flow lost one stretch, sent on schedule (5 ms a packet) unless its sender-clock gap is given."""
     scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    gap_ms_per_flow = gap_ms_per_flow or [lost * 5.0 for lost in lost_per_flow]
     m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
-                            withdrawn_at_ns=1_150_000_000, lost_per_flow=lost_per_flow)
+                            withdrawn_at_ns=1_150_000_000, lost_per_flow=lost_per_flow,
+                            flow_gaps=[SimpleNamespace(gap_ms=gap, lost=lost)
+                                       for gap, lost in zip(gap_ms_per_flow, lost_per_flow)])
     m.windows["before"] = Window("before", {"lb1": [9, 0, 9, 0], "lb2": [0, 9, 0, 9]})
     m.windows["failed"] = Window("failed", {"lb1": [9, 9, 9, 9], "lb2": [0, 0, 0, 0]})
     return failover_gap(m, scenario)
@@ -128,6 +132,18 @@ def test_a_slow_design_is_not_taken_for_a_stall():
     assert not slow.passed and not slow.disturbed and "BFD" in slow.diagnosis
     partly = gap_of([0, 90, 50, 90])  # one of lb1's flows whole: no stall that every flow shared
     assert not partly.passed and not partly.disturbed
+
+
+def test_a_sender_catching_up_does_not_stretch_the_gap():
+    # Soak: the sender ran 150 ms late and sent 62 packets (310 ms of schedule) into a 160 ms outage.
+    caught_up = gap_of([0, 62, 0, 62], [0, 160.0, 0, 160.0])
+    assert caught_up.passed and caught_up.details["gap_ms_max"] == 160.0
+    assert not gap_of([0, 62, 0, 62]).passed  # the same loss sent on schedule: 310 ms
+
+
+def test_a_sender_paused_in_the_gap_is_measured_again():
+    paused = gap_of([0, 20, 0, 20], [0, 400.0, 0, 400.0])  # 20 packets in 400 ms: the sender stood still
+    assert not paused.passed and paused.disturbed and "paused the sender" in paused.diagnosis
 
 
 def test_a_disturbed_run_is_measured_once_more_and_a_broken_one_still_fails(monkeypatch):

@@ -11,6 +11,7 @@
 
 #include "arp_probe.h"
 #include "dns_probe.h"
+#include "flow_gaps.h"
 #include "http_client.h"
 #include "tcp_wait.h"
 #include "injector.h"
@@ -122,14 +123,30 @@ PYBIND11_MODULE(_core, m) {
         .def("arrivals", [](const SinkReport& r, uint32_t flow) { return r.flows.at(flow); }, py::arg("flow"),
              "One flow's record.");
 
+    py::class_<FlowGap>(m, "FlowGap")
+        .def_readonly("gap_ms", &FlowGap::gap_ms)
+        .def_readonly("lost", &FlowGap::lost);
+
+    m.def(
+        "flow_gaps",
+        [](const py::list& reports, uint32_t packets_per_flow, double interval_ms) {
+            std::vector<const SinkReport*> sinks;
+            for (const auto& report : reports) sinks.push_back(&report.cast<const SinkReport&>());
+            return flow_gaps(sinks, packets_per_flow, interval_ms);
+        },
+        py::arg("reports"), py::arg("packets_per_flow"), py::arg("interval_ms"),
+        "Per flow, the longest stretch of its packets that reached none of the sinks (recorded with "
+        "record_runs), timed on the sender's clock.");
+
     py::class_<FlowSink>(m, "FlowSink")
         .def(py::init([](const std::string& netns, const std::string& vip, uint16_t port, uint32_t run_tag,
-                         uint32_t flow_count, std::shared_ptr<ArrivalCounter> counter) {
+                         uint32_t flow_count, std::shared_ptr<ArrivalCounter> counter, bool record_runs) {
                  SinkConfig config{netns, parse_ipv4(vip), port, run_tag, flow_count};
+                 config.record_runs = record_runs;
                  return std::make_unique<FlowSink>(config, std::move(counter));
              }),
              py::arg("netns"), py::arg("vip"), py::arg("port"), py::arg("run_tag"), py::arg("flow_count"),
-             py::arg("counter"), py::call_guard<py::gil_scoped_release>())
+             py::arg("counter"), py::arg("record_runs") = false, py::call_guard<py::gil_scoped_release>())
         .def("snapshot", &FlowSink::snapshot, py::call_guard<py::gil_scoped_release>(),
              "Packets per flow so far; the sink keeps running.")
         .def("stop", &FlowSink::stop, py::call_guard<py::gil_scoped_release>());

@@ -28,6 +28,23 @@ std::runtime_error sys_error(const std::string& what) {
     return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+void record_run(FlowRuns& flow, uint32_t seq, uint64_t send_ns) {
+    if (!flow.runs.empty()) {
+        SeqRun& last = flow.runs.back();
+        if (seq == last.last_seq + 1) {
+            last.last_seq = seq;
+            last.last_send_ns = send_ns;
+            return;
+        }
+        if (seq <= last.last_seq) return;  // late or duplicate: the hole it fills stays counted
+    }
+    if (flow.runs.size() == kMaxRunsPerFlow) {
+        flow.overflowed = true;
+        return;
+    }
+    flow.runs.push_back({seq, seq, send_ns, send_ns});
+}
+
 }  // namespace
 
 void ArrivalCounter::add(uint64_t packets, uint64_t now_ns) {
@@ -62,6 +79,7 @@ uint64_t ArrivalCounter::wait_for(uint64_t expected, uint32_t quiet_ms, uint32_t
 FlowSink::FlowSink(SinkConfig config, std::shared_ptr<ArrivalCounter> counter)
     : config_(std::move(config)), counter_(std::move(counter)) {
     report_.flows.resize(config_.flow_count);
+    if (config_.record_runs) report_.runs.resize(config_.flow_count);
     report_.origin_ns = monotonic_ns();
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop_fd_ < 0) throw sys_error("eventfd");
@@ -155,6 +173,7 @@ void FlowSink::receive_loop(int sock) {
                 } else {
                     ++flow.reordered;
                 }
+                if (config_.record_runs) record_run(report_.runs[payload->flow_id], payload->seq, payload->send_ns);
                 ++ours;
             }
             report_.packets += ours;
@@ -190,7 +209,9 @@ SinkReport FlowSink::stop() {
     thread_.join();
     stopped_ = true;
     report_.memory_bytes = report_.flows.capacity() * sizeof(FlowArrivals) +
-                           report_.per_ms.capacity() * sizeof(uint32_t) + sizeof(SinkReport);
+                           report_.per_ms.capacity() * sizeof(uint32_t) + sizeof(SinkReport) +
+                           report_.runs.capacity() * sizeof(FlowRuns);
+    for (const FlowRuns& flow : report_.runs) report_.memory_bytes += flow.runs.capacity() * sizeof(SeqRun);
     return std::move(report_);
 }
 

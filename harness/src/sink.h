@@ -36,6 +36,22 @@ struct FlowArrivals {
     uint32_t reordered = 0;    // arrivals below next_seq (late or duplicate)
 };
 
+// A stretch of consecutive sequence numbers one sink received from one flow, with the sender's
+// clock at both ends: the failover gap is the time between two stretches.
+struct SeqRun {
+    uint32_t first_seq = 0;
+    uint32_t last_seq = 0;
+    uint64_t first_send_ns = 0;
+    uint64_t last_send_ns = 0;
+};
+
+inline constexpr size_t kMaxRunsPerFlow = 64;
+
+struct FlowRuns {
+    std::vector<SeqRun> runs;   // in arrival order
+    bool overflowed = false;    // more than kMaxRunsPerFlow stretches: the later ones are not kept
+};
+
 struct SinkConfig {
     std::string netns;
     uint32_t vip = 0;          // host byte order
@@ -44,10 +60,12 @@ struct SinkConfig {
     uint32_t flow_count = 0;   // flow ids are 0..flow_count-1
     int rcvbuf_bytes = 64 << 20;
     uint32_t max_timeline_ms = 600'000;  // per-ms counts stop growing after this (10 minutes)
+    bool record_runs = false;  // keep each flow's SeqRuns (failover streams); costs memory per loss
 };
 
 struct SinkReport {
     std::vector<FlowArrivals> flows;
+    std::vector<FlowRuns> runs;          // per flow, when SinkConfig::record_runs
     uint64_t origin_ns = 0;              // when the sink started: bucket 0 of per_ms
     std::vector<uint32_t> per_ms;        // packets per millisecond since origin_ns
     uint64_t packets = 0;          // this run's packets

@@ -292,3 +292,27 @@ TEST_F(Drivers, SinkSnapshotCountsWhileItRuns) {
     EXPECT_EQ(timeline, 10u);  // every packet lands in one millisecond bucket
     EXPECT_GT(report.origin_ns, 0u);
 }
+
+TEST_F(Drivers, SinkKeepsEachFlowsSequenceRunsWithTheSendersClock) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "via", "10.0.2.2"});
+    auto counter = std::make_shared<ArrivalCounter>();
+    SinkConfig config{net.lb1.path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, 2};
+    config.record_runs = true;
+    FlowSink sink(config, counter);
+    InjectionReport sent = inject_flows(net.flows({30000, 30001}, 5, 1000, kTag));
+    inject_flows(net.flows({30000}, 2, 1000, kTag));  // seq 0 and 1 again: late, no new run
+    counter->wait_for(12, 300, 2000);
+    SinkReport report = sink.stop();
+    ASSERT_EQ(report.runs.size(), 2u);
+    for (const FlowRuns& flow : report.runs) {
+        ASSERT_EQ(flow.runs.size(), 1u);
+        EXPECT_FALSE(flow.overflowed);
+        EXPECT_EQ(flow.runs[0].first_seq, 0u);
+        EXPECT_EQ(flow.runs[0].last_seq, 4u);
+        EXPECT_GE(flow.runs[0].first_send_ns, sent.first_send_ns);
+        EXPECT_LE(flow.runs[0].last_send_ns, sent.last_send_ns);
+        EXPECT_GT(flow.runs[0].last_send_ns, flow.runs[0].first_send_ns);  // 4 packets at 1000 pps apart
+    }
+    EXPECT_GT(report.memory_bytes, 2 * sizeof(FlowRuns));
+}

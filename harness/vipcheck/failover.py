@@ -5,7 +5,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from vipcheck import traffic
+from vipcheck import _core, traffic
 from vipcheck.failures import FailureInjector
 
 ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change
@@ -35,6 +35,7 @@ class FailoverMeasurement:
     recovered_at_ns: int = 0          # r1's route was whole again (0: never)
     recovery_wait_ms: int = 0         # how long after the restore the route may take to be whole
     lost_per_flow: list = field(default_factory=list)
+    flow_gaps: list = field(default_factory=list)  # per flow: its longest hole (_core.FlowGap: gap_ms, lost)
     windows: dict = field(default_factory=dict)   # before, failed, restored -> Window
     route_changes: list = field(default_factory=list)
     gateways: dict = field(default_factory=dict)  # lb -> gateway
@@ -99,6 +100,7 @@ class Timeline:
         lbs = list(final)
         received = [sum(final[lb][i] for lb in lbs) for i in range(delivery.flows)]
         m.lost_per_flow = [delivery.packets_per_flow - r for r in received]
+        m.flow_gaps = _core.flow_gaps(list(delivery.per_lb.values()), delivery.packets_per_flow, m.flow_interval_ms)
 
         def diff(later, earlier):
             return {lb: [a - b for a, b in zip(later[lb], earlier[lb])] for lb in lbs}

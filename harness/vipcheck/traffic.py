@@ -124,7 +124,9 @@ def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None):
     every sink's per-flow counts and the CLOCK_MONOTONIC time the sending started."""
     flows = sum(len(plan.src_ports) for plan in flow_plans)
     counter = _core.ArrivalCounter()
-    sinks = {node: _core.FlowSink(lab[node].netns, address, traffic.port, run_tag, flows, counter)
+    # A timeline measures failover gaps, which need each flow's sequence runs.
+    sinks = {node: _core.FlowSink(lab[node].netns, address, traffic.port, run_tag, flows, counter,
+                                  record_runs=during is not None)
              for node, address in sinks_at.items()}
     delivery = Delivery(flows, traffic.packets_per_flow, plans=tuple(flow_plans), port=traffic.port,
                         rate_pps=traffic.rate_pps)
