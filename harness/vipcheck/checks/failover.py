@@ -21,7 +21,7 @@ def _stream_stall_ms(m):
     before, during = m.windows["before"], m.windows["failed"]
     stayed = [flow for flow in range(len(m.flow_gaps))
               if before.lb_of(flow) not in (None, failed) and during.lb_of(flow) == before.lb_of(flow)]
-    return min(m.flow_gaps[flow].gap_ms if m.flow_gaps[flow].lost else 0.0 for flow in stayed) if stayed else 0.0
+    return min(m.flow_gaps[flow].gap_ms for flow in stayed) if stayed else 0.0  # 0 ms where none was lost
 
 
 def _sender_paused(m, flow, max_gap_ms):

@@ -179,12 +179,13 @@ class EcmpDesign:
         """(zebra's RIB nexthops, the kernel's) for the VIP after the stream. When the route did not
         recover, first waits for zebra to list and install every LB again: a slow adjacency must
         not pass for a RIB/FIB disagreement, nor the reverse (soak: a RIB read too early)."""
-        wanted = set(self.best_gateways()) if m.restore and not m.recovered_at_ns else set()
-        deadline = time.monotonic() + self.scenario.convergence_timeout_s
         hops = self._rib_nexthops()
-        while not wanted <= {ip for ip, fib in hops if fib} and time.monotonic() < deadline:
-            hops = self._rib_nexthops()
-        kernel = _core.read_route(self.lab["r1"].netns, self.scenario.vip, 32)
+        kernel = self.route_after
+        if m.restore and not m.recovered_at_ns:
+            wanted, deadline = set(self.best_gateways()), time.monotonic() + self.scenario.convergence_timeout_s
+            while not wanted <= {ip for ip, fib in hops if fib} and time.monotonic() < deadline:
+                hops = self._rib_nexthops()
+            kernel = _core.read_route(self.lab["r1"].netns, self.scenario.vip, 32)
         return sorted(ip for ip, _ in hops), sorted(h.gateway for h in kernel.nexthops)
 
     def _rib_nexthops(self):
