@@ -16,17 +16,48 @@ from root_namespace import state as root_namespace_state
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
+from vipcheck.lab import cgroup, reaper  # noqa: E402
 from vipcheck.run import alive  # noqa: E402
 
 BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
 PYTHON = "/usr/bin/python3"
-RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
 STARTING_GRACE_S = 60
+# Programs only a run starts on these machines: one alive under PID 1 outlived its run.
+RUN_PROGRAMS = {"zebra", "ospfd", "bfdd", "staticd", "keepalived", "named", "redis-server", "haproxy", "tcpdump",
+                "mnexec"}
+
+
+def _case_runs_folder():
+    """Every pytest process (CTest starts one per case) has a runs folder of its own, so the
+    check after a case may demand that its cgroup tree is empty: no other case's run is in it.
+    The daemons' users pass through it to their node folders."""
+    if "VIPCHECK_RUNS_DIR" not in os.environ:
+        folder = Path(tempfile.mkdtemp(prefix="vipcheck-case-", dir="/run")) if os.geteuid() == 0 else \
+            Path("/run/vipcheck")
+        folder.chmod(0o711) if os.geteuid() == 0 else None
+        os.environ["VIPCHECK_RUNS_DIR"] = str(folder)
+    return Path(os.environ["VIPCHECK_RUNS_DIR"])
+
+
+RUNS_DIR = _case_runs_folder()
+if os.geteuid() == 0:
+    # A SIGKILLed harness's daemons come to this process, not to PID 1 (which reaps late).
+    reaper.become_subreaper()
+
+
+def pytest_unconfigure(config):
+    if _readable_copy:
+        shutil.rmtree(_readable_copy[0], ignore_errors=True)
+    if RUNS_DIR.name.startswith("vipcheck-case-") and RUNS_DIR.is_dir() and not any(RUNS_DIR.iterdir()):
+        RUNS_DIR.rmdir()
+        cgroup.remove_tree_if_empty(RUNS_DIR)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "timed: holds a design to a time (BFD detection, VRRP takeover, recovery "
                             "within the stream); CTest runs these cases one at a time")
+    config.addinivalue_line("markers", "machine_wide: compares folders every case shares (/tmp, /run, /var/tmp); "
+                            "CTest runs these cases alone")
 
 
 @dataclass
@@ -51,15 +82,40 @@ def cli_env(**extra):
     return env
 
 
+_readable_copy = []
+
+
+def readable_checkout():
+    """A copy of the checkout that any user can read, made once per pytest process. Debian makes
+    home folders 0700 and /root is 0700: a case that runs the CLI as another user from the
+    checkout itself fails there with "No module named vipcheck"."""
+    if not _readable_copy:
+        root = Path(tempfile.mkdtemp(prefix="vipcheck-readable-"))
+        for part in ("harness", "topologies", "cases", "frr-conf", "daemon-conf"):
+            shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(BUILD / "python", root / "build-python")
+        for folder, dirs, files in os.walk(root):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+        _readable_copy.append(root)
+    return _readable_copy[0]
+
+
 def vipcheck(*args, tmp_path=None, env=None, user=None, wrapper=(), timeout=300):
     """Runs `python3 -m vipcheck ARGS` (under `wrapper`, an argv prefix) and, for `run`, reads its
-    JSON result."""
+    JSON result. With `user`, from a copy of the checkout that user can read, paths translated."""
+    cwd = REPO
+    if user is not None:
+        cwd = readable_checkout()
+        args = [cwd / Path(a).relative_to(REPO) if Path(str(a)).is_relative_to(REPO) else a for a in args]
+        env = dict(env or cli_env(), PYTHONPATH=f"{cwd}:{cwd / 'harness'}:{cwd / 'build-python'}")
     argv = [*wrapper, PYTHON, "-m", "vipcheck", *map(str, args)]
     json_path = None
     if args and args[0] == "run" and tmp_path is not None:
         json_path = tmp_path / "result.json"
         argv += ["--json", str(json_path), "--artifacts", str(tmp_path / "artifacts")]
-    proc = subprocess.run(argv, cwd=REPO, env=env or cli_env(), capture_output=True, text=True,
+    proc = subprocess.run(argv, cwd=cwd, env=env or cli_env(), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, user=user)
     result = json.loads(json_path.read_text()) if json_path and json_path.exists() else {}
     return CliRun(proc.returncode, proc.stdout, proc.stderr, result)
@@ -156,7 +212,7 @@ def orphan_processes(runs_dir=RUNS_DIR):
 
 @dataclass
 class RunsFolder:
-    """A runs folder of one case's own (VIPCHECK_RUNS_DIR)."""
+    """The case's runs folder (VIPCHECK_RUNS_DIR), for cases that kill runs and count what they left."""
     path: Path
 
     @property
@@ -166,17 +222,63 @@ class RunsFolder:
 
 @pytest.fixture
 def private_runs():
-    """For cases that kill runs and count what they left. In the shared folder a run starting
-    beside them would clean their dead runs first, and the other cases' guard would count those
-    runs as left behind; so these cases can share the machine under ctest -j."""
-    folder = RunsFolder(Path(tempfile.mkdtemp(prefix="vipcheck-case-", dir="/run")))
-    folder.path.chmod(0o711)  # the daemons' users pass through it to their node folders
+    """The case's own runs folder; what a failed case left there is cleaned, then reported. The
+    daemons `clean` kills were the killed harness's orphans and so this process's children: reaped."""
+    folder = RunsFolder(RUNS_DIR)
     yield folder
     left = leftover_runs(folder.path)
-    if left:  # a failed case: remove what it left, then say so
+    if left:
         vipcheck("clean", env=folder.env)
-    shutil.rmtree(folder.path)
+    reaper.reap()
     assert not left, f"run folders left behind in {folder.path}: {left}"
+
+
+def run_cgroups(runs_dir=RUNS_DIR):
+    """The cgroups of runs in this runs folder, with the processes still in each."""
+    return {run_id: group.pids() for run_id, group in cgroup.runs_in(runs_dir).items()}
+
+
+def zombie_children():
+    """Exited children nobody reaped: a run's daemons that its harness left to this process."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            fields = _stat(proc)
+            comm = _comm(proc)
+            # A held run's keeper is an orphan of its command by design, and comes here too.
+            if fields and fields[0] == "Z" and int(fields[1]) == os.getpid() and comm in RUN_PROGRAMS:
+                found.append(f"{proc.name} ({comm})")
+    return found
+
+
+def escaped_to_init(since_ticks):
+    """Processes of the programs a run starts that now have PID 1 as parent, zombies included,
+    and started after `since_ticks`: they outlived the harness that should have ended them."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            fields, comm = _stat(proc), _comm(proc)
+            if fields and int(fields[1]) == 1 and int(fields[19]) >= since_ticks and comm in RUN_PROGRAMS:
+                found.append(f"{proc.name} ({comm}, state {fields[0]})")
+    return found
+
+
+def _comm(proc):
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _stat(proc):
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def boot_ticks():
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
 
 
 KEPT_ARTIFACTS = BUILD / "test-artifacts"
@@ -201,12 +303,17 @@ def untouched_root_namespace():
     if os.geteuid() != 0:
         pytest.fail("these cases build networks: run them as root (sudo make test)")
     before = root_namespace_state()
-    runs_before, orphans_before = set(leftover_runs()), orphan_processes()
+    started = boot_ticks()
     yield
     after = root_namespace_state()
     for key in before:
         assert after[key] == before[key], f"the run changed the root namespace's {key}"
-    new_runs = set(leftover_runs()) - runs_before
-    assert not new_runs, f"run folders left behind: {sorted(new_runs)}"
-    orphans = orphan_processes() - orphans_before
-    assert not orphans, f"processes of a finished run are alive: {sorted(orphans)}"
+    assert not leftover_runs(), f"run folders left behind: {leftover_runs()}"
+    # The case's runs folder is its own: any cgroup left in its tree is a run that did not end.
+    assert not run_cgroups(), f"run cgroups left behind (run id: PIDs still in it): {run_cgroups()}"
+    assert not orphan_processes(), f"processes of a finished run are alive: {sorted(orphan_processes())}"
+    zombies = zombie_children()
+    reaper.reap()
+    assert not zombies, f"a harness left its children unreaped: {zombies}"
+    escaped = escaped_to_init(started)
+    assert not escaped, f"processes of a run outlived it under PID 1: {escaped}"

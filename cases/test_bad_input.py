@@ -1,11 +1,14 @@
 """Bad input gets one line naming the file, the key and the problem, exit status 2, no
 traceback, and nothing left behind. A broken environment gets exit status 3 and the fix."""
 
+import shutil
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli_env, vipcheck
+from conftest import BUILD, PYTHON, REPO, cli_env, vipcheck
 
 INVALID = sorted((REPO / "cases/invalid").glob("*.yaml"))
 
@@ -41,6 +44,21 @@ def test_invalid_scenario_is_rejected_before_the_kernel(path):
 def test_run_rejects_invalid_scenario_the_same_way(path, tmp_path):
     run = vipcheck("run", path, tmp_path=tmp_path)
     assert_one_line_error(run, 2, path.name, expected_message(path))
+
+
+def test_other_users_run_from_a_readable_copy_of_a_private_checkout(tmp_path):
+    """Issue 18: in a clone inside a 0700 folder (a Debian home, /root) the cases that run the CLI
+    as nobody failed with "No module named vipcheck". pytest's own folder is 0700: a checkout there
+    reproduces it, and the copy the cases use instead does not."""
+    private = tmp_path / "checkout"
+    shutil.copytree(REPO / "harness", private / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    assert stat.S_IMODE(tmp_path.parent.parent.stat().st_mode) == 0o700
+    path = REPO / "topologies/ecmp-basic.yaml"
+    run = subprocess.run([PYTHON, "-m", "vipcheck", "validate", str(path)], cwd="/", user="nobody",
+                         env=cli_env(PYTHONPATH=f"{private / 'harness'}:{BUILD / 'python'}"), capture_output=True,
+                         text=True)
+    assert run.returncode == 1 and "No module named vipcheck" in run.stderr, run.stderr
+    assert vipcheck("validate", path, user="nobody").status == 0
 
 
 def test_every_shipped_scenario_and_case_validates():

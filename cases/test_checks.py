@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from vipcheck.checks.ecmp import EcmpMeasurements, ecmp_routes, flow_stickiness, no_loss
 from vipcheck import runner
 from vipcheck.checks import CheckResult
-from vipcheck.checks.failover import failover_gap, recovery
+from vipcheck.checks.failover import failover_gap, recovery, route_withdrawn
 from vipcheck.failover import FailoverMeasurement, Window
 from vipcheck.scenario import load
 
@@ -166,3 +166,22 @@ def test_a_disturbed_run_is_measured_once_more_and_a_broken_one_still_fails(monk
     assert not result.passed and len(seen) == runner.MEASUREMENTS
     result, seen = attempt([(False, False)])  # a design's own failure is not measured again
     assert not result.passed and seen == ["r0"] and not result.remeasured
+
+
+def withdrawal(returned_at_ns):
+    """route_withdrawn on service_down of lb2: withdrawn 48.7 ms after the failure, then taken
+    back (returned_at_ns) or not (0), with no restore before the stream ended."""
+    scenario = load(REPO / "cases/ecmp-failover-service-down.yaml")
+    m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
+                            withdrawn_at_ns=1_048_745_000, returned_at_ns=returned_at_ns, gateways=GATEWAYS)
+    return route_withdrawn(m, scenario)
+
+
+def test_a_withdrawal_that_comes_straight_back_is_a_flap_not_a_pass():
+    """Issue 18: the service-down control passed, 'lb2's nexthop left r1's route 48.745 ms after
+    service_down': deleting the VIP removed the connected route, and the static one re-announced it."""
+    flap = withdrawal(returned_at_ns=1_100_000_000)
+    assert not flap.passed and flap.details["flap_ms"] == 51.255
+    assert "a flap of 51.255 ms" in flap.diagnosis and "outlives the service" in flap.diagnosis
+    stayed = withdrawal(returned_at_ns=0)  # the control: out for good is a withdrawal
+    assert stayed.passed and "stayed out until the end of the stream" in stayed.measured

@@ -180,13 +180,17 @@ def _exec(args):
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise UsageError("exec needs a command: vipcheck exec RUN NODE -- CMD...")
-    command = runs.enter_argv(_held_run(args.run_id), args.node, argv)
+    info = _held_run(args.run_id)
+    command = runs.enter_argv(info, args.node, argv)
+    runs.join(info)  # what the user starts in a node is the run's, and ends with it
     os.execvp(command[0], command)
 
 
 def _vtysh(args):
     from vipcheck import runs
-    command = runs.vtysh_argv(_held_run(args.run_id), args.node, args.commands)
+    info = _held_run(args.run_id)
+    command = runs.vtysh_argv(info, args.node, args.commands)
+    runs.join(info)
     os.execvp(command[0], command)
 
 

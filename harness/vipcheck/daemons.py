@@ -37,12 +37,11 @@ class Daemons:
             raise RuntimeError(f"{node.logical}: {label} did not start: {err.strip()}")
         self.run.adopt(int(pidfile.read_text().split()[0]), f"{node.logical}/{label}")
 
-    def start_foreground(self, node, argv, label, stop_at_once=False):
-        """A daemon that stays in the foreground, its output in LABEL.log in the node's folder.
-        stop_at_once: the run ends it (and its children) with SIGKILL instead of SIGTERM."""
+    def start_foreground(self, node, argv, label):
+        """A daemon that stays in the foreground, its output in LABEL.log in the node's folder."""
         log = open(self.run.node_dir(node.logical) / f"{label}.log", "w")
         proc = node.start_argv(argv, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         # mnexec execs the program, so the Popen's pid is the daemon's own.
-        self.run.adopt(proc.pid, f"{node.logical}/{label}", child=proc, stop_at_once=stop_at_once)
+        self.run.adopt(proc.pid, f"{node.logical}/{label}", child=proc)
         return proc

@@ -29,8 +29,10 @@ class FailoverMeasurement:
     restore: object
     packets_per_flow: int
     flow_interval_ms: float           # time between two packets of one flow
-    failed_at_ns: int = 0
+    failed_at_ns: int = 0             # the failure was in effect (its command returned)
+    failed_uncertainty_ms: float = 0  # it took effect within this long before failed_at_ns
     withdrawn_at_ns: int = 0          # r1's route left the failed LB (0: never)
+    returned_at_ns: int = 0           # ... and took it back before the restore (0: it stayed out)
     restored_at_ns: int = 0
     recovered_at_ns: int = 0          # r1's route was whole again (0: never)
     recovery_wait_ms: int = 0         # how long after the restore the route may take to be whole
@@ -69,17 +71,19 @@ class Timeline:
         failure, restore = s.failure, s.restore
         self._at(started_ns, m.scheduled_ms["failure"])
         self.snapshots["failure"] = snapshot()
-        m.failed_at_ns = time.monotonic_ns()
+        before_ns = time.monotonic_ns()
         self.injector.apply(failure)
+        m.failed_at_ns = time.monotonic_ns()  # one atomic change, in effect once its command returned
+        m.failed_uncertainty_ms = round((m.failed_at_ns - before_ns) / 1e6, 3)
         change = self.design.monitor.wait_for(self.design.best_gateways(excluding=[failure.target]),
-                                              m.failed_at_ns, int(self.timeout_s * 1000))
+                                              before_ns, int(self.timeout_s * 1000))
         m.withdrawn_at_ns = change.at_ns if change else 0
         self.snapshots["failed"] = snapshot()
         if restore:
             self._at(started_ns, m.scheduled_ms["restore"])
             self.snapshots["restore"] = snapshot()
-            m.restored_at_ns = time.monotonic_ns()
             self.injector.restore(failure, failure.target)
+            m.restored_at_ns = time.monotonic_ns()
             # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
             m.recovery_wait_ms = int((self.timeout_s + s.ospf.detection_s()) * 1000)
             change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
@@ -115,8 +119,13 @@ class Timeline:
                                  for lb, r in delivery.per_lb.items()},
                       "scheduled_ms": m.scheduled_ms,
                       "failure_ms": (m.failed_at_ns - origin) / 1e6,
+                      "failure_uncertainty_ms": m.failed_uncertainty_ms,
                       "route_change_ms": (m.withdrawn_at_ns - origin) / 1e6 if m.withdrawn_at_ns else None,
                       "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None}
-        base = changes[0].at_ns if changes else 0
-        m.route_changes = [{"after_ms": round((c.at_ns - base) / 1e6, 3),
+        # Every time of the timeline counts from the stream's first packet, as failure_ms does.
+        m.route_changes = [{"at_ms": round((c.at_ns - origin) / 1e6, 3),
                             "nexthops": [h.gateway for h in c.route.nexthops]} for c in changes]
+        target = m.gateways[m.failure.target]
+        end_ns = m.restored_at_ns or float("inf")
+        m.returned_at_ns = next((c.at_ns for c in changes if m.withdrawn_at_ns < c.at_ns < end_ns and
+                                 target in [h.gateway for h in c.route.nexthops]), 0) if m.withdrawn_at_ns else 0

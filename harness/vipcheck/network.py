@@ -74,7 +74,12 @@ class Lab:
         return link.intf2.name, link.intf1.name
 
     def stop(self):
-        self.net.stop()
+        """Runs after the run's cgroup is killed: with every node shell gone the namespaces, and
+        the veths in them, are gone too, so only the shells' terminals are left to close.
+        (Mininet's own stop would send `ip link del` through each dead shell.)"""
+        for host in self.net.hosts:
+            host.waitExited = False  # reaped with the run's other children
+            host.cleanup()
 
     def bridge(self, segment):
         """Makes node `segment` an L2 segment: a bridge inside its own namespace, every port in it."""

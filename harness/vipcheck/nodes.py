@@ -27,9 +27,9 @@ class LabHost(Host):
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         return self.popen(list(argv), universal_newlines=True, **kwargs)
 
-    def run_argv(self, argv, check=True):
-        proc = self.start_argv(argv)
-        out, err = proc.communicate()
+    def run_argv(self, argv, check=True, stdin_text=None):
+        proc = self.start_argv(argv, **({"stdin": subprocess.PIPE} if stdin_text is not None else {}))
+        out, err = proc.communicate(stdin_text)
         if check and proc.returncode != 0:
             raise NodeCommandError(self.logical, argv, proc.returncode, err)
         return out

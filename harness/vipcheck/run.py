@@ -1,6 +1,6 @@
-"""One run's identity and everything it owns: a short id, a private folder, the PIDs it
-started. Leaving the `with` block undoes it all, also on failure, SIGINT or SIGTERM."""
-import errno
+"""One run's identity and everything it owns: a short id, a private folder, a cgroup that
+every process it starts is born in. Leaving the `with` block undoes it all, also on failure,
+SIGINT or SIGTERM: the cgroup is killed, the orphans reaped, the folders removed."""
 import json
 import os
 import secrets
@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from vipcheck.errors import Interrupted
+from vipcheck.lab import frr_tmp, reaper
+from vipcheck.lab.cgroup import RunCgroup
 
 RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
 NODE_DIR_SEPARATOR = "."  # RUNS_DIR/<run id> is the run's folder, RUNS_DIR/<run id>.<node> a node's
@@ -59,27 +61,37 @@ def children_of(pid):
         return []
 
 
-def end_processes(processes, grace_s=STOP_GRACE_S, at_once=()):
+def end_processes(processes, grace_s=STOP_GRACE_S):
     """SIGTERM, then SIGKILL after grace_s, for (pid, start_time, label) entries whose PID still
-    names the process that was recorded; any process, not only our children. PIDs in `at_once`
-    get SIGKILL straight away, their children first: daemons whose orderly stop only waits."""
+    names the process that was recorded: a capture that must flush before the run ends."""
     running = [(p, s, l) for p, s, l in processes if alive(p, s)]
-    killed_children = []  # waited for too: the run is not over while one still exits
-    for pid, _, label in running:
-        if pid in at_once:
-            _stop(pid)  # frozen first: a parent that respawns its children cannot replace one we kill
-            for child in children_of(pid):
-                killed_children.append((child, start_time(child), f"{label} child"))
-                _signal(child, signal.SIGKILL)
-            _signal(pid, signal.SIGKILL)
-        else:
-            _signal(pid, signal.SIGTERM)
+    for pid, _, _ in running:
+        _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    for pid, start, _ in running + killed_children:
+    for pid, start, _ in running:
         if not wait_exit(pid, max(0.0, deadline - time.monotonic())) and alive(pid, start):
             _signal(pid, signal.SIGKILL)
             wait_exit(pid, 1.0)
     return running
+
+
+def kill_daemon(pid, popen=None):
+    """SIGKILL for a daemon and the children it forked, as a crash: the parent is stopped first,
+    so it cannot respawn a child killed before it (keepalived does, and the new child outlived
+    the crash while its parent died). Everything killed is reaped (through `popen` when the
+    daemon is one): as a subreaper the harness inherits the orphans, and an unreaped zombie
+    still answers kill(pid, 0), so a restarted keepalived would think its old self runs."""
+    _stop(pid)
+    children = children_of(pid)
+    for child in children:
+        _signal(child, signal.SIGKILL)
+    _signal(pid, signal.SIGKILL)
+    if popen is not None:
+        popen.wait()
+    else:
+        reaper.reap_orphan(pid)
+    for child in children:
+        reaper.reap_orphan(child)
 
 
 def _stop(pid, timeout_s=1.0):
@@ -87,13 +99,17 @@ def _stop(pid, timeout_s=1.0):
     _signal(pid, signal.SIGSTOP)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("T", "Z", "X"):
-                    return
-        except OSError:
+        if _state(pid) in ("T", "Z", "X", None):
             return
         time.sleep(0.001)
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _signal(pid, signum):
@@ -135,8 +151,8 @@ class Run:
         self.interfaces = []  # every interface name the run creates: `clean` finds strays by them
         self.links = []       # (interface, interface) pairs, for `vipcheck cli`
         self.processes = []   # (pid, start_time, label)
-        self.stop_at_once = set()  # PIDs whose orderly stop only waits: SIGKILLed at the end
         self.children = []    # Popen objects of processes started in the foreground, reaped at the end
+        self.cgroup = None    # every process the run starts is born in it
         self._undo = []       # cleanup steps, run last-in first-out
         self._old_handlers = {}
         self._cleaning = False
@@ -156,6 +172,17 @@ class Run:
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._old_handlers[signum] = signal.signal(signum, self._on_signal)
         self._save_state()
+        # The folder exists before the cgroup and outlives it: a cgroup without its folder is a
+        # dead run's (`clean` relies on that order).
+        try:
+            frr_tmp.make_private()
+            reaper.become_subreaper()
+            self.cgroup = RunCgroup.for_run(RUNS_DIR, run_id).create()
+            self.cgroup.enter()
+            self._save_state()
+        except BaseException:
+            self.cleanup()
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -169,14 +196,20 @@ class Run:
     def cleanup(self):
         self._cleaning = True
         errors = []
-        self.end_processes()  # daemons first, while their nodes still exist
+        try:
+            self.end_processes()
+        except Exception as e:  # keep undoing; a cgroup that would not die keeps its folder for `clean`
+            errors.append(f"cgroup: {e}")
         while self._undo:
             step = self._undo.pop()
             try:
                 step()
             except Exception as e:  # keep undoing the rest, report at the end
                 errors.append(f"{getattr(step, '__name__', step)}: {e}")
-        if self.id:
+        reaper.reap(self.children)
+        self.children.clear()
+        frr_tmp.empty()
+        if self.id and not (self.cgroup and self.cgroup.exists):
             remove_folders(self.id)
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)
@@ -206,7 +239,8 @@ class Run:
     def _save_state(self):
         state = {"run_id": self.id, "owner_pid": os.getpid(), "owner_start": start_time(os.getpid()),
                  "mode": self.mode, "scenario": str(self.scenario or ""), "seed": self.seed,
-                 "started_at": self.started_at, "nodes": self.nodes, "interfaces": self.interfaces,
+                 "started_at": self.started_at, "cgroup": str(self.cgroup.path) if self.cgroup else None,
+                 "nodes": self.nodes, "interfaces": self.interfaces,
                  "links": self.links,
                  "processes": [{"pid": p, "start": s, "label": l} for p, s, l in self.processes]}
         tmp = self.dir / "state.json.tmp"
@@ -214,11 +248,9 @@ class Run:
         tmp.replace(self.dir / "state.json")
 
     # --- processes ------------------------------------------------------------------------
-    def adopt(self, pid, label, child=None, stop_at_once=False):
+    def adopt(self, pid, label, child=None):
         """Records a process this run started (a daemon that forked away, or `child`, a Popen
-        that runs in the foreground and is reaped after it ends)."""
-        if stop_at_once:
-            self.stop_at_once.add(pid)
+        that runs in the foreground and is reaped after it ends): `ps` and the artifacts name it."""
         if child is not None:
             self.children.append(child)
         start = start_time(pid)
@@ -228,21 +260,12 @@ class Run:
         self._save_state()
 
     def end_processes(self):
-        """Ends every recorded process, checking each PID still names the process we started."""
-        end_processes(self.processes, at_once=self.stop_at_once)
+        """Every process of the run at once, through its cgroup: node shells, daemons, and what
+        they forked or respawned, recorded or not."""
+        if self.cgroup:
+            self.cgroup.leave()
+            self.cgroup.kill()
         self.processes.clear()
-        for child in self.children:
-            try:
-                child.wait(timeout=1.0)
-            except Exception:  # already reaped, or stuck in the kernel: nothing more to do
-                pass
-        self.children.clear()
-        if self.dir and self.dir.exists():
-            try:
-                self._save_state()
-            except OSError as e:
-                if e.errno != errno.ENOENT:
-                    raise
 
     def end_process(self, pid):
         """Ends one recorded process before the run ends (a packet capture that must flush)."""

@@ -1,6 +1,6 @@
-"""The runs on this machine, found through their own state files in the runs folder: which are
-alive, how to enter their nodes, how to end a held one, how to clean up after a dead one.
-Processes are only ever ended by the PID and start time a run recorded, never by name."""
+"""The runs on this machine, found through their folders and their cgroups: which are alive,
+how to enter their nodes, how to end a held one, how to clean up after a dead one. A dead
+run's processes are ended through its cgroup, never by name."""
 import json
 import os
 import signal
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vipcheck.errors import EnvironmentProblem, UsageError
-from vipcheck.run import (NODE_DIR_SEPARATOR, RUNS_DIR, alive, end_processes, netns_inode, node_dirs, remove_folders,
-                          start_time, wait_exit)
+from vipcheck.lab import cgroup
+from vipcheck.run import NODE_DIR_SEPARATOR, RUNS_DIR, alive, node_dirs, remove_folders, wait_exit
 
 DOWN_TIMEOUT_S = 120
 STARTING_GRACE_S = 60   # a run writes its state file right after making its folder
@@ -22,6 +22,7 @@ class RunInfo:
     id: str
     dir: object
     state: dict
+    cgroup: object = None   # cgroup.RunCgroup, while the run has one
 
     @property
     def owner_alive(self):
@@ -50,16 +51,20 @@ def _read(folder):
 
 
 def all_runs():
-    if not RUNS_DIR.is_dir():
-        return []
+    # Folders first, cgroups second: a run makes its folder before its cgroup and removes it
+    # after, so a cgroup seen after its folder was missing is a dead run's.
     # A node folder whose run folder is gone still names its run, so `clean` finds it too.
-    ids = sorted({folder.name.split(NODE_DIR_SEPARATOR, 1)[0] for folder in RUNS_DIR.iterdir() if folder.is_dir()})
-    return [RunInfo(run_id, RUNS_DIR / run_id, _read(RUNS_DIR / run_id)) for run_id in ids]
+    ids = {folder.name.split(NODE_DIR_SEPARATOR, 1)[0] for folder in RUNS_DIR.iterdir() if folder.is_dir()} \
+        if RUNS_DIR.is_dir() else set()
+    cgroups = cgroup.runs_in(RUNS_DIR)
+    return [RunInfo(run_id, RUNS_DIR / run_id, _read(RUNS_DIR / run_id), cgroups.get(run_id))
+            for run_id in sorted(ids | set(cgroups))]
 
 
 def abandoned(info):
-    """A dead run's folder, or one without a state file that is too old to be a run starting now."""
-    if info.state:
+    """A dead run's folder, a cgroup whose run folder is gone, or a folder without a state file
+    that is too old to be a run starting now."""
+    if info.state or (info.cgroup and not info.dir.exists()):
         return True
     folders = [info.dir, *node_dirs(info.id)]
     try:
@@ -73,7 +78,7 @@ def find(run_id):
     if "/" in run_id or NODE_DIR_SEPARATOR in run_id or not folder.is_dir():
         alive = [r.id for r in all_runs() if r.owner_alive]
         raise UsageError(f"no run '{run_id}' on this machine (alive: {', '.join(alive) or 'none'}; see vipcheck ps)")
-    return RunInfo(run_id, folder, _read(folder))
+    return RunInfo(run_id, folder, _read(folder), cgroup.runs_in(RUNS_DIR).get(run_id))
 
 
 def require_alive(info):
@@ -83,14 +88,23 @@ def require_alive(info):
 
 
 def ps_table(runs):
-    lines = [f"{'run':<5} {'state':<6} {'mode':<5} {'owner':>7} {'age':>7} {'nodes':>5}  scenario (seed)"]
+    lines = [f"{'run':<5} {'state':<6} {'mode':<5} {'owner':>7} {'age':>7} {'nodes':>5} {'procs':>5}  scenario (seed)"]
     for r in runs:
         age = f"{r.age_s:.0f}s" if r.age_s is not None else "-"
         seed = r.state.get("seed")
+        procs = len(r.cgroup.pids()) if r.cgroup else 0
+        scenario = r.state.get("scenario") or ("? (its folder is gone; vipcheck clean ends it)" if r.cgroup else "?")
         lines.append(f"{r.id:<5} {'alive' if r.owner_alive else 'dead':<6} {r.state.get('mode', '?'):<5} "
-                     f"{r.state.get('owner_pid', '-'):>7} {age:>7} {len(r.state.get('nodes', {})):>5}  "
-                     f"{r.state.get('scenario') or '?'}" + (f" ({seed})" if seed is not None else ""))
+                     f"{r.state.get('owner_pid', '-'):>7} {age:>7} {len(r.state.get('nodes', {})):>5} {procs:>5}  "
+                     f"{scenario}" + (f" ({seed})" if seed is not None else ""))
     return "\n".join(lines)
+
+
+def join(info):
+    """Puts the calling process into a held run's cgroup: what a user starts in its nodes
+    (`vipcheck exec`) ends with the run."""
+    if info.cgroup:
+        (info.cgroup.path / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def enter_argv(info, node, argv):
@@ -123,56 +137,20 @@ def down(info):
     return []
 
 
-def _held_namespaces(recorded, namespaces):
-    """The run's namespaces that one of its recorded processes still holds. The kernel reuses a
-    freed namespace's inode number, so one no longer held may belong to another run by now."""
-    held = set()
-    for pid, start, _ in recorded:
-        inode = netns_inode(pid)
-        if inode in namespaces and alive(pid, start):  # checked after the read: the PID still named it
-            held.add(inode)
-    return held
-
-
-def _strays(run_id, namespaces, since_ticks, known):
-    """(pid, start, why) of processes the run started but did not record (it was killed between
-    starting a daemon and writing it down): in one of its held namespaces, or naming its folder."""
-    folders = (f"{RUNS_DIR / run_id}/", f"{RUNS_DIR / run_id}{NODE_DIR_SEPARATOR}")
-    found = []
-    for proc in os.listdir("/proc"):
-        if not proc.isdigit() or int(proc) == os.getpid() or int(proc) in known:
-            continue
-        start = start_time(int(proc))
-        if start is None or start < since_ticks:
-            continue
-        if netns_inode(int(proc)) in namespaces:
-            found.append((int(proc), start, "in the run's namespace"))
-            continue
-        try:
-            cmdline = Path(f"/proc/{proc}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if any(folder in cmdline for folder in folders):
-            found.append((int(proc), start, "names the run's folder"))
-    return found
-
-
 def clean(info):
-    """Removes what a dead run left: its processes and node shells (so its namespaces end), any
-    of its interfaces still in the root namespace, and its folder. Returns what it removed."""
+    """Removes what a dead run left: every process in its cgroup (so its namespaces end), the
+    cgroup, any of its interfaces still in the root namespace, and its folders. Returns what
+    it removed."""
     if info.owner_alive:
         raise UsageError(f"run {info.id} is alive (pid {info.state['owner_pid']}): "
                          f"vipcheck down {info.id} ends a held run")
     state, removed = info.state, []
-    recorded = [(p["pid"], p["start"], p["label"]) for p in state.get("processes", [])]
-    recorded += [(n["pid"], n["start"], f"{name} shell") for name, n in state.get("nodes", {}).items()]
-    recorded = [entry for entry in recorded if alive(entry[0], entry[1])]
-    if state.get("owner_start") is not None:
-        # Found before anything ends: once the recorded ones have, a namespace may be reused.
-        namespaces = _held_namespaces(recorded, {n["netns"] for n in state.get("nodes", {}).values()})
-        recorded += _strays(info.id, namespaces, state["owner_start"], {pid for pid, _, _ in recorded})
-    for pid, _, label in end_processes(recorded, grace_s=2.0):
-        removed.append(f"process {pid} ({label})")
+    if info.cgroup:
+        labels = {p["pid"]: p["label"] for p in state.get("processes", [])}
+        labels.update({n["pid"]: f"{name} shell" for name, n in state.get("nodes", {}).items()})
+        names = {pid: labels.get(pid) or _command(pid) for pid in info.cgroup.pids()}  # before they are gone
+        removed += [f"process {pid} ({names.get(pid, '?')})" for pid in info.cgroup.kill()]
+        removed.append(f"cgroup {info.cgroup.path}")
     present = {link["ifname"] for link in json.loads(
         subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout or "[]")}
     for name in sorted(present & set(state.get("interfaces", []))):
@@ -180,6 +158,13 @@ def clean(info):
             removed.append(f"interface {name}")
     removed += [f"folder {folder}" for folder in remove_folders(info.id)]
     return removed
+
+
+def _command(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace") or "?"
+    except OSError:
+        return "gone"
 
 
 def clean_dead():

@@ -66,17 +66,35 @@ def failover_gap(m, scenario):
 
 
 def route_withdrawn(m, scenario):
+    """The failed LB's nexthop left r1's route and stayed out until the restore (or the end of the
+    stream): an announcement that is withdrawn and comes straight back is a flap, not a withdrawal."""
     target = m.failure.target
     detect = m.ms_after(m.withdrawn_at_ns, m.failed_at_ns)
-    measured = (f"{target}'s nexthop left r1's route {detect} ms after {m.failure.type}" if m.withdrawn_at_ns
-                else f"{target}'s nexthop stayed in r1's route")
-    expected = f"r1 withdraws {target} ({m.gateways[target]}) from the VIP's route"
-    diagnosis = "" if m.withdrawn_at_ns else (
-        f"{target} still announces the VIP after {m.failure.type}: the announcement is not tied to the "
-        "service's health" if m.failure.type == "service_down" else
-        f"r1 did not notice within {2 * scenario.ospf.detection_s() + 2:.1f} s: {scenario.ospf.detection_cause()}")
-    return CheckResult("route_withdrawn", bool(m.withdrawn_at_ns), measured, expected, diagnosis,
-                       {"detection_ms": detect, "route_changes": m.route_changes})
+    flap = m.ms_after(m.returned_at_ns, m.withdrawn_at_ns)
+    until = "the restore" if m.restored_at_ns else "the end of the stream"
+    if not m.withdrawn_at_ns:
+        measured = f"{target}'s nexthop stayed in r1's route"
+    elif m.returned_at_ns:
+        measured = (f"{target}'s nexthop left r1's route {detect} ms after {m.failure.type} and came back "
+                    f"{flap} ms later, before {until}")
+    else:
+        measured = f"{target}'s nexthop left r1's route {detect} ms after {m.failure.type} and stayed out until {until}"
+    measured += f" (failure stamped to within {m.failed_uncertainty_ms} ms)"
+    expected = f"r1 withdraws {target} ({m.gateways[target]}) from the VIP's route and keeps it out until {until}"
+    passed = bool(m.withdrawn_at_ns) and not m.returned_at_ns
+    diagnosis = ""
+    if m.returned_at_ns:
+        diagnosis = (f"a flap of {flap} ms: {target} withdrew the VIP and announced it again while it was still "
+                     f"failed ({m.failure.type}); its announcement outlives the service (here its source changed, "
+                     "and OSPF re-originated it)")
+    elif not m.withdrawn_at_ns:
+        diagnosis = (f"{target} still announces the VIP after {m.failure.type}: the announcement outlives the "
+                     "service (it is not tied to the service's health)" if m.failure.type == "service_down" else
+                     f"r1 did not notice within {2 * scenario.ospf.detection_s() + 2:.1f} s: "
+                     f"{scenario.ospf.detection_cause()}")
+    return CheckResult("route_withdrawn", passed, measured, expected, diagnosis,
+                       {"detection_ms": detect, "flap_ms": flap, "failure_uncertainty_ms": m.failed_uncertainty_ms,
+                        "route_changes": m.route_changes})
 
 
 def recovery(m, scenario):

@@ -1,10 +1,8 @@
 """The dns-pairs design: DNS round-robin over two VIPs, each held by an active/standby pair
 (keepalived VRRP) in front of HAProxy, backends and a shared Redis session store."""
 import json
-import os
 import random
 import shutil
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from vipcheck.checks.pairs import session_sharing, vip_pairs, vrrp_failover
 from vipcheck.daemons import Daemons
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
+from vipcheck.run import kill_daemon
 from vipcheck.scenario import TrafficSpec
 from vipcheck.templates import DAEMON_CONF, REPO, render
 from vipcheck.threads import start_threads
@@ -199,9 +198,7 @@ class DnsPairsDesign:
         _, conf, folder = self.lb_configs[lb]
         self.keepalived[lb] = self.daemons.start_foreground(
             self.lab[lb], ["keepalived", "-n", "-l", "-G", "-D", "-f", str(conf), "-p", str(folder / "keepalived.pid"),
-                           "-r", str(folder / "vrrp.pid"), "-c", str(folder / "checkers.pid")], "keepalived",
-            # keepalived's VRRP child waits out a fixed second after SIGTERM; the network goes anyway.
-            stop_at_once=True)
+                           "-r", str(folder / "vrrp.pid"), "-c", str(folder / "checkers.pid")], "keepalived")
         self.keepalived_started[lb] = time.monotonic()
 
     def _await_tcp(self, node, address, port):
@@ -358,13 +355,7 @@ class DnsPairsDesign:
         pair = next(spec for spec in self.scenario.pairs.values() if lb in spec.lbs)
         node.run_argv(["ip", "addr", "del", f"{pair.vip}/{pair.segment.prefixlen}", "dev", self.uplink[lb]],
                       check=False)
-        folder = self.lb_configs[lb][2]
-        for pid in (int((folder / "vrrp.pid").read_text().split()[0]), self.keepalived[lb].pid):
-            try:
-                os.kill(pid, signal.SIGKILL)  # our own keepalived, by the PID we started
-            except ProcessLookupError:
-                pass
-        self.keepalived[lb].wait()
+        kill_daemon(self.keepalived[lb].pid, self.keepalived[lb])  # our own keepalived, by the PID we started
 
     def _restore(self, lb, result):
         s = self.scenario
