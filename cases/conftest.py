@@ -149,6 +149,8 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     for name, words in diagnosis_words.items():
         for word in words:
             assert word in run.check(name)["diagnosis"], run.check(name)
+    # A broken design fails for certain: no failure it must show may pass for the machine's.
+    assert all(run.check(name)["verdict"] == "FAIL" for name in must_fail), run.stdout
     # A failing run leaves its artifacts, and only a failing one.
     assert bool(run.result.get("artifacts")) is bool(must_fail), run.result.get("artifacts")
     if must_fail:

@@ -123,15 +123,15 @@ def gap_of(lost_per_flow, gap_ms_per_flow=None):
 
 def test_a_gap_every_flow_shared_is_the_machine_not_the_design():
     result = gap_of([50, 90, 50, 90])  # lb1's flows lost 250 ms too, though lb1 never left the route
-    assert not result.passed and result.disturbed
-    assert result.details["stream_stall_ms"] == 250.0 and "the machine stalled the stream" in result.diagnosis
+    assert not result.passed and result.inconclusive and result.verdict == "INCONCLUSIVE"
+    assert result.details["stream_stall_ms"] == 250.0 and "every surviving flow lost 250.0 ms" in result.diagnosis
 
 
 def test_a_slow_design_is_not_taken_for_a_stall():
     slow = gap_of([0, 90, 0, 90])
-    assert not slow.passed and not slow.disturbed and "BFD" in slow.diagnosis
+    assert not slow.passed and not slow.inconclusive and "BFD" in slow.diagnosis
     partly = gap_of([0, 90, 50, 90])  # one of lb1's flows whole: no stall that every flow shared
-    assert not partly.passed and not partly.disturbed
+    assert not partly.passed and not partly.inconclusive
 
 
 def test_a_sender_catching_up_does_not_stretch_the_gap():
@@ -143,17 +143,17 @@ def test_a_sender_catching_up_does_not_stretch_the_gap():
 
 def test_a_sender_paused_in_the_gap_is_measured_again():
     paused = gap_of([0, 20, 0, 20], [0, 400.0, 0, 400.0])  # 20 packets in 400 ms: the sender stood still
-    assert not paused.passed and paused.disturbed and "paused the sender" in paused.diagnosis
+    assert not paused.passed and paused.inconclusive and "the sender stood still 295.0 ms" in paused.diagnosis
 
 
-def test_a_disturbed_run_is_measured_once_more_and_a_broken_one_still_fails(monkeypatch):
+def test_an_inconclusive_run_is_measured_again_and_a_broken_one_still_fails(monkeypatch):
     def attempt(outcomes):
         runs = iter(outcomes)
 
         def run_once(*_args):
-            passed, disturbed = next(runs)
+            passed, inconclusive = next(runs)
             result = runner.RunResult("s", "s.yaml", f"r{len(seen)}", 1)
-            result.checks = [CheckResult("failover_gap", passed, "", "", "stalled", disturbed=disturbed)]
+            result.checks = [CheckResult("failover_gap", passed, "", "", "stalled", inconclusive=inconclusive)]
             seen.append(result.run_id)
             return result
         seen = []
@@ -162,8 +162,10 @@ def test_a_disturbed_run_is_measured_once_more_and_a_broken_one_still_fails(monk
 
     result, seen = attempt([(False, True), (True, False)])
     assert result.passed and seen == ["r0", "r1"] and result.remeasured[0]["run_id"] == "r0"
-    result, seen = attempt([(False, True), (False, True)])  # disturbed every time: the verdict stands
-    assert not result.passed and len(seen) == runner.MEASUREMENTS
+    # Inconclusive every time: never PASS, and the run says it stayed inconclusive.
+    result, seen = attempt([(False, True)] * 3)
+    assert not result.passed and result.inconclusive and result.verdict == "INCONCLUSIVE"
+    assert len(seen) == runner.MEASUREMENTS == 3 and len(result.remeasured) == 2
     result, seen = attempt([(False, False)])  # a design's own failure is not measured again
     assert not result.passed and seen == ["r0"] and not result.remeasured
 

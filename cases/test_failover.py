@@ -1,8 +1,13 @@
 """Failover on the ECMP design, measured: each failure type runs under steady traffic, and
 each check has a design that must fail it."""
+import json
+import os
+import signal
+import time
+
 import pytest
 
-from conftest import REPO, assert_design, vipcheck
+from conftest import REPO, assert_design, start_vipcheck, vipcheck
 
 CASES = REPO / "cases"
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
@@ -31,18 +36,23 @@ def test_failure(scenario, must_fail, diagnosis_words, tmp_path):
 
 
 def test_bfd_silent_drop_within_300ms_gap_and_detection_on_one_clock(tmp_path):
-    run = assert_design(REPO / "topologies/ecmp-failover.yaml", set(), {}, tmp_path)
-    gap = run.check("failover_gap")["details"]
-    # BFD at 50 ms x 3: 150 ms without a packet, less the time since lb2's last one (up to 50 ms,
-    # more when a busy machine sends late). Measured from the harness's failure call to the route
-    # event it read, so a busy machine adds its delays (334 ms seen once under ctest -j 2); below
-    # 500 ms still tells BFD from the 1 s dead interval. The data plane follows the router. A loss
-    # every surviving flow shared too (a stalled machine's burst overflowing a queue) is not the design's.
-    assert 50 < gap["detection_ms"] < 500
+    # BFD at 50 ms x 3: 150 ms without a packet, less the time since lb2's last one (up to 50 ms).
+    # Counted from the moment the failure was in effect to the route event; below 500 ms tells BFD
+    # from the 1 s dead interval. The bound is the test's own, so it follows the harness's rule:
+    # a detection past it by no more than the machine stalled in the window is measured again.
+    for attempt in range(3):
+        (tmp_path / str(attempt)).mkdir()
+        run = assert_design(REPO / "topologies/ecmp-failover.yaml", set(), {}, tmp_path / str(attempt))
+        gap = run.check("failover_gap")
+        detection, stall = gap["details"]["detection_ms"], gap["stall"]["stall_ms"]
+        if detection < 500 or detection - 500 > stall:
+            break
+    assert 50 < detection < 500, gap["stall"]
+    gap = gap["details"]
     summary = {k: v for k, v in gap.items() if k != "gap_ms_per_flow"}
     withdrawn = run.check("route_withdrawn")["details"]
-    # Detection counts from the moment the failure was known to be in effect; it took effect up
-    # to failure_uncertainty_ms before that.
+    # The data plane follows the router. Detection counts from the moment the failure was known to
+    # be in effect; it took effect up to failure_uncertainty_ms before that.
     assert gap["gap_ms_max"] - gap["stream_stall_ms"] <= (gap["detection_ms"] + withdrawn["failure_uncertainty_ms"]
                                                           + 2 * gap["flow_interval_ms"]), summary
     assert gap["flows_with_loss"] == len(gap["gap_ms_per_flow"]) > 0
@@ -60,3 +70,25 @@ def test_drain_loses_nothing_and_repeat_reports_statistics(tmp_path):
     stats = run.result["repeat"]["route change ms"]
     assert stats["n"] == 2 and stats["min"] <= stats["median"] <= stats["max"]
     assert "2 runs, 2 passed" in run.stdout
+
+
+def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured_again(tmp_path):
+    """The machine stalls the harness for 300 ms as lb2's failure takes effect (SIGSTOP: every
+    thread stops, the sender's too), once. The gap grows past 300 ms; the stall explains it, so
+    that measurement is inconclusive, never FAIL, and the run is measured again, quietly: PASS."""
+    json_path = tmp_path / "result.json"
+    proc = start_vipcheck("run", REPO / "topologies/ecmp-failover.yaml", "--seed", 11, "--json", json_path,
+                          "--artifacts", tmp_path / "artifacts")
+    for line in proc.stderr:
+        if "silent_drop of lb2 in effect" in line:
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.3)  # the stall itself: its length is the experiment
+            os.kill(proc.pid, signal.SIGCONT)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    result = json.loads(json_path.read_text())
+    assert result["verdict"] == "PASSED" and len(result["remeasured"]) == 1, out
+    why = result["remeasured"][0]["why"]
+    assert "failover_gap: inconclusive" in why and "timer woke up to" in why, why
+    assert "was inconclusive" in out

@@ -19,6 +19,7 @@
 #include "packet_format.h"
 #include "sink.h"
 #include "spread_stats.h"
+#include "stall_probe.h"
 
 namespace py = pybind11;
 using namespace vipcheck;
@@ -198,6 +199,18 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("netns"), py::arg("destination"), py::arg("prefix_len"), py::arg("gateways"), py::arg("timeout_ms"),
         "Watch route events until the route is unicast via exactly `gateways`, or the timeout passes.");
+
+    py::class_<StallWindow>(m, "StallWindow")
+        .def_readonly("worst_late_ms", &StallWindow::worst_late_ms)
+        .def_readonly("some_ms", &StallWindow::some_ms)
+        .def_readonly("full_ms", &StallWindow::full_ms)
+        .def_readonly("wakeups", &StallWindow::wakeups);
+    py::class_<StallProbe>(m, "StallProbe")
+        .def(py::init<std::vector<std::string>, uint32_t>(), py::arg("pressure_files"), py::arg("period_us") = 1000,
+             "Starts a 1 ms timer thread that records its wake-up lateness, and samples the pressure files.")
+        .def("window", &StallProbe::window, py::arg("from_ns"), py::arg("to_ns"),
+             py::call_guard<py::gil_scoped_release>())
+        .def("stop", &StallProbe::stop, py::call_guard<py::gil_scoped_release>());
 
     py::class_<RouteMonitor>(m, "RouteMonitor")
         .def(py::init<const std::string&, const std::string&, uint32_t>(), py::arg("netns"), py::arg("destination"),

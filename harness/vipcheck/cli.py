@@ -1,12 +1,13 @@
 """vipcheck's command line. Exit 0: every check passed; 1: a check failed; 2: invalid
-scenario or usage; 3: the environment cannot run it (not root, a package missing)."""
+scenario or usage; 3: the environment cannot run it (not root, a package missing); 4: no check
+failed, but a timed one stayed inconclusive: the machine stalled every time it was measured."""
 import argparse
 import json
 import os
 import sys
 
-from vipcheck.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_PASSED, UsageError,
-                             VipcheckError)
+from vipcheck.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_INCONCLUSIVE, EXIT_PASSED,
+                             UsageError, VipcheckError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,7 +107,8 @@ def _run(args):
     if len(specs) > 1:
         print(f"\nSummary{f' (shard {args.shard})' if args.shard else ''}:")
         print(report.summary([r.as_dict() for r in last if r is not None]))
-    return max(statuses)
+    # A failure anywhere fails the whole; inconclusive only where nothing failed for certain.
+    return EXIT_CHECK_FAILED if EXIT_CHECK_FAILED in statuses else max(statuses)
 
 
 def _run_one(spec, args, json_path, junit_path):
@@ -121,7 +123,7 @@ def _run_one(spec, args, json_path, junit_path):
             report.write_json(results[0] if args.repeat == 1 else results, json_path)
         if junit_path:
             report.write_junit(results[-1], junit_path)
-        return EXIT_PASSED if all(r.passed for r in results) else EXIT_CHECK_FAILED
+        return _status(results)
 
     if args.keep_on_fail:
         return hold.in_keeper(lambda keeper: _guarded(_run_kept, (spec, args.seed, options, emit, keeper))), None
@@ -134,6 +136,12 @@ def _run_one(spec, args, json_path, junit_path):
         print(report.table(result))
         results.append(result)
     return emit(results), results[-1]
+
+
+def _status(results):
+    if all(r.passed for r in results):
+        return EXIT_PASSED
+    return EXIT_INCONCLUSIVE if all(r.passed or r.inconclusive for r in results) else EXIT_CHECK_FAILED
 
 
 def _run_kept(job):
@@ -284,7 +292,10 @@ def _summary(args):
         except (OSError, ValueError) as e:
             raise UsageError(f"{path}: not a vipcheck JSON result ({e})") from None
     print(report.summary(results))
-    return EXIT_PASSED if all(r["passed"] for r in results) else EXIT_CHECK_FAILED
+    if all(r["passed"] for r in results):
+        return EXIT_PASSED
+    return EXIT_INCONCLUSIVE if all(r.get("verdict") in ("PASSED", "INCONCLUSIVE") for r in results) \
+        else EXIT_CHECK_FAILED
 
 
 COMMANDS = {"run": _run, "up": _up, "down": _down, "exec": _exec, "vtysh": _vtysh, "cli": _cli, "ps": _ps,

@@ -4,6 +4,7 @@ EXIT_PASSED = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 3
+EXIT_INCONCLUSIVE = 4  # no check failed, but a timed one could not be measured on a quiet machine
 
 
 class VipcheckError(Exception):

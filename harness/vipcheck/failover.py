@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from vipcheck import _core, traffic
 from vipcheck.failures import FailureInjector
+from vipcheck.lab.stall import Stall
 
 ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change
 
@@ -45,6 +46,7 @@ class FailoverMeasurement:
     rib_gateways: list = field(default_factory=list)  # zebra's view at the end
     fib_gateways: list = field(default_factory=list)  # the kernel's route at the end
     scheduled_ms: dict = field(default_factory=dict)  # failure/restore -> ms into the stream
+    stall: object = field(default_factory=Stall)  # lab.stall.Stall: the machine in the window from failure to recovery
 
     def ms_after(self, at_ns, since_ns):
         return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None
@@ -75,6 +77,8 @@ class Timeline:
         self.injector.apply(failure)
         m.failed_at_ns = time.monotonic_ns()  # one atomic change, in effect once its command returned
         m.failed_uncertainty_ms = round((m.failed_at_ns - before_ns) / 1e6, 3)
+        self.design.run.report(f"{failure.type} of {failure.target} in effect, {m.scheduled_ms['failure']} ms "
+                               "into the stream")
         change = self.design.monitor.wait_for(self.design.best_gateways(excluding=[failure.target]),
                                               before_ns, int(self.timeout_s * 1000))
         m.withdrawn_at_ns = change.at_ns if change else 0
@@ -105,6 +109,12 @@ class Timeline:
         received = [sum(final[lb][i] for lb in lbs) for i in range(delivery.flows)]
         m.lost_per_flow = [delivery.packets_per_flow - r for r in received]
         m.flow_gaps = _core.flow_gaps(list(delivery.per_lb.values()), delivery.packets_per_flow, m.flow_interval_ms)
+        # The failover's window: from before the failure took effect to the route change or the
+        # end of the longest gap, whichever is later.
+        longest_ns = max((gap.gap_ms for gap in m.flow_gaps), default=0.0) * 1e6
+        start_ns = m.failed_at_ns - m.failed_uncertainty_ms * 1e6 - m.flow_interval_ms * 1e6
+        end_ns = max(m.withdrawn_at_ns, m.failed_at_ns + longest_ns) + m.flow_interval_ms * 1e6
+        m.stall = self.design.run.stalls.window(start_ns, end_ns)
 
         def diff(later, earlier):
             return {lb: [a - b for a, b in zip(later[lb], earlier[lb])] for lb in lbs}

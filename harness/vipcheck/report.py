@@ -14,39 +14,43 @@ def table(result):
     """The checks of one run as a readable table, diagnoses under the failures."""
     width = max(80, min(shutil.get_terminal_size((100, 20)).columns, 140))
     name_w = max(len("check"), *(len(c.name) for c in result.checks)) if result.checks else 5
+    verdict_w = 12 if result.inconclusive or result.remeasured else 7
     lines = [f"{result.scenario}  (run {result.run_id}, seed {result.seed})",
-             f"{'check':<{name_w}}  {'verdict':<7}  measured / expected"]
+             f"{'check':<{name_w}}  {'verdict':<{verdict_w}}  measured / expected"]
     lines.append("-" * min(width, 120))
-    body_w = width - name_w - 13
+    body_w = width - name_w - verdict_w - 6
+    indent = name_w + verdict_w + 4
     for check in result.checks:
-        verdict = "PASS" if check.passed else "FAIL"
+        verdict = check.verdict
         measured = _wrap(check.measured, body_w)
-        lines.append(f"{check.name:<{name_w}}  {verdict:<7}  {measured[0]}")
-        lines += [f"{'':<{name_w + 11}}{line}" for line in measured[1:]]
-        lines += [f"{'':<{name_w + 11}}{line}" for line in _wrap(f"expected: {check.expected}", body_w)]
+        lines.append(f"{check.name:<{name_w}}  {verdict:<{verdict_w}}  {measured[0]}")
+        lines += [f"{'':<{indent}}{line}" for line in measured[1:]]
+        lines += [f"{'':<{indent}}{line}" for line in _wrap(f"expected: {check.expected}", body_w)]
         if not check.passed and check.diagnosis:
-            lines += [f"{'':<{name_w + 11}}{line}" for line in _wrap(f"cause: {check.diagnosis}", body_w)]
+            lines += [f"{'':<{indent}}{line}" for line in _wrap(f"cause: {check.diagnosis}", body_w)]
     timing = "  ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     lines.append("-" * min(width, 120))
-    lines.append(f"{'PASSED' if result.passed else 'FAILED'}  {timing}")
+    lines.append(f"{result.verdict}  {timing}")
     if result.artifacts:
         lines.append(f"artifacts: {result.artifacts} (REPRO.txt there rebuilds this run)")
     for earlier in result.remeasured:
-        lines.append(f"measured again: run {earlier['run_id']} was disturbed ({earlier['why']})")
+        lines.append(f"measured again: run {earlier['run_id']} was inconclusive ({earlier['why']})")
     return "\n".join(lines)
 
 
 def summary(results):
     """One line per scenario run, from their JSON results."""
     name_w = max([len("scenario")] + [len(r["scenario"]) for r in results])
-    lines = [f"{'scenario':<{name_w}}  {'verdict':<7}  {'checks':>6}  {'converge':>8}  {'total':>7}  failed checks"]
+    lines = [f"{'scenario':<{name_w}}  {'verdict':<8}  {'checks':>6}  {'converge':>8}  {'total':>7}  failed checks"]
     for r in results:
         passed = sum(c["passed"] for c in r["checks"])
         ratio = f"{passed}/{len(r['checks'])}"
         converge = r.get("convergence", {}).get("seconds")
         converge_text = f"{converge:.2f}s" if converge is not None else "-"
         failed = ", ".join(c["name"] for c in r["checks"] if not c["passed"])
-        lines.append(f"{r['scenario']:<{name_w}}  {'PASS' if r['passed'] else 'FAIL':<7}  {ratio:>6}  "
+        verdict = r.get("verdict", "PASSED" if r["passed"] else "FAILED").replace("PASSED", "PASS").replace(
+            "FAILED", "FAIL").replace("INCONCLUSIVE", "INCONCL.")
+        lines.append(f"{r['scenario']:<{name_w}}  {verdict:<8}  {ratio:>6}  "
                      f"{converge_text:>8}  {r['timings'].get('total', 0):>6.2f}s  {failed}")
     return "\n".join(lines)
 

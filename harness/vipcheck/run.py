@@ -14,6 +14,7 @@ from pathlib import Path
 from vipcheck.errors import Interrupted
 from vipcheck.lab import frr_tmp, reaper
 from vipcheck.lab.cgroup import RunCgroup
+from vipcheck.lab.stall import StallWatch
 
 RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
 NODE_DIR_SEPARATOR = "."  # RUNS_DIR/<run id> is the run's folder, RUNS_DIR/<run id>.<node> a node's
@@ -141,8 +142,9 @@ def remove_folders(run_id):
 
 
 class Run:
-    def __init__(self, scenario=None, seed=None):
+    def __init__(self, scenario=None, seed=None, report=lambda message: None):
         self.id = None
+        self.report = report  # progress lines for people, from any phase of the run
         self.started_at = None
         self.dir = None
         self.scenario, self.seed = scenario, seed
@@ -153,6 +155,7 @@ class Run:
         self.processes = []   # (pid, start_time, label)
         self.children = []    # Popen objects of processes started in the foreground, reaped at the end
         self.cgroup = None    # every process the run starts is born in it
+        self.stalls = None    # lab.stall.StallWatch: how much the machine stalled, any window of the run
         self._undo = []       # cleanup steps, run last-in first-out
         self._old_handlers = {}
         self._cleaning = False
@@ -180,6 +183,7 @@ class Run:
             self.cgroup = RunCgroup.for_run(RUNS_DIR, run_id).create()
             self.cgroup.enter()
             self._save_state()
+            self.stalls = StallWatch(self.cgroup.path)  # a thread: after the unshare above
         except BaseException:
             self.cleanup()
             raise
@@ -196,6 +200,8 @@ class Run:
     def cleanup(self):
         self._cleaning = True
         errors = []
+        if self.stalls:
+            self.stalls.stop()
         try:
             self.end_processes()
         except Exception as e:  # keep undoing; a cgroup that would not die keeps its folder for `clean`

@@ -16,7 +16,7 @@ from vipcheck.errors import RunIncomplete
 from vipcheck.run import Run
 
 DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign, "dns-pairs": DnsPairsDesign}
-MEASUREMENTS = 2  # attempts for a run whose failure the machine caused (a stalled stream)
+MEASUREMENTS = 3  # attempts for a run whose timed failure the machine's stall explains (lab.stall)
 
 
 @dataclass
@@ -33,19 +33,25 @@ class RunResult:
     timeline: dict = field(default_factory=dict)   # arrivals per ms around a failure, when there was one
     memory: dict = field(default_factory=dict)     # node processes' peak PSS, the harness's, the sinks'
     artifacts: str = ""                            # the failing run's artifacts folder
-    remeasured: list = field(default_factory=list)  # earlier attempts the machine disturbed: id, why
+    remeasured: list = field(default_factory=list)  # earlier attempts the machine stalled: id, why
 
     @property
     def passed(self):
         return bool(self.checks) and all(c.passed for c in self.checks)
 
     @property
-    def disturbed(self):
-        """Failed, with a failing check whose measurement the machine spoiled."""
-        return any(c.disturbed and not c.passed for c in self.checks)
+    def inconclusive(self):
+        """No check failed for certain, and a timed one failed by less than the machine stalled."""
+        failed = [c for c in self.checks if not c.passed]
+        return bool(failed) and all(c.inconclusive for c in failed)
+
+    @property
+    def verdict(self):
+        return "PASSED" if self.passed else "INCONCLUSIVE" if self.inconclusive else "FAILED"
 
     def as_dict(self):
-        return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "run_id": self.run_id,
+        return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "verdict": self.verdict,
+                "run_id": self.run_id,
                 "seed": self.seed, "checks": [c.as_dict() for c in self.checks], "timings": self.timings,
                 "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
                 "memory": self.memory,
@@ -75,18 +81,19 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
     """Runs one scenario. A failing run writes its artifacts under artifacts_root (when given).
     hold(result, run, design), when given, is called inside the run once there is a verdict
     (or, with `up`, once the network converged) and may keep the network until it returns.
-    A run that failed because the machine stalled its stream is measured again, on a new network
-    with the same seed, up to MEASUREMENTS times: a broken design fails every time."""
+    A run whose timed failures the machine's stall explains (inconclusive) is measured again, on a
+    new network with the same seed, up to MEASUREMENTS times: a broken design fails every time
+    in a quiet window, and a verdict inconclusive every time stays inconclusive, never PASS."""
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
     remeasured = []
     for attempt in range(1, MEASUREMENTS + 1):
         result = _run_once(scenario, seed, report, artifacts_root, capture, hold, up)
-        if up or hold or not result.disturbed or attempt == MEASUREMENTS:
+        if up or hold or not result.inconclusive or attempt == MEASUREMENTS:
             result.remeasured = remeasured
             return result
-        why = "; ".join(c.diagnosis for c in result.checks if c.disturbed and not c.passed)
+        why = "; ".join(f"{c.name}: {c.diagnosis}" for c in result.checks if c.inconclusive)
         remeasured.append({"run_id": result.run_id, "why": why, "artifacts": result.artifacts})
-        report(f"run {result.run_id} disturbed ({why}): measuring again")
+        report(f"run {result.run_id} inconclusive ({why}): measuring again")
 
 
 def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
@@ -96,7 +103,7 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
     result = RunResult(scenario.name, scenario.source, "", seed)
     phase = Phases(report, result.timings)
     started = time.monotonic()
-    with Run(scenario=Path(scenario.source).resolve(), seed=seed) as run:
+    with Run(scenario=Path(scenario.source).resolve(), seed=seed, report=report) as run:
         result.run_id = run.id
         report(f"run {run.id}, seed {seed}")
         design = DESIGNS[scenario.topology](run, scenario, result, seed)

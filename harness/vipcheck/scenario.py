@@ -13,6 +13,8 @@ ECMP_ROLES = ("router", "lb", "client")
 LO_SUBNET_ROLES = ("router", "lb", "client", "neighbour")
 ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
 FAILOVER_CHECKS = ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
+# Checks of a stream nothing disturbs: a failure timeline moves and loses flows by design.
+STEADY_CHECKS = ("ecmp_spread", "flow_stickiness", "no_loss")
 FAILURE_TYPES = ("link_down", "silent_drop", "frr_crash", "drain", "service_down")
 LO_SUBNET_CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression")
 DNS_PAIRS_ROLES = ("router", "lb", "client", "dns", "backend", "redis")
@@ -360,14 +362,20 @@ def _parse_ecmp(source, top):
     failures = _failures(top, lb_names)
     if failures and routers > 1:
         top.fail("failures", "the failure timeline measures r1's route alone: use routers: 1")
-    default_checks = ECMP_CHECKS + (FAILOVER_CHECKS if failures else ())
+    restores = any(f.type == "restore" for f in failures)
+    default_checks = ("lo_route", *(c for c in FAILOVER_CHECKS if restores or c != "recovery")) if failures \
+        else ECMP_CHECKS
     checks = top.names("checks", list(default_checks), ECMP_CHECKS + FAILOVER_CHECKS, "check")
     if not checks:
         top.fail("checks", "lists no check")
     if set(checks) & set(FAILOVER_CHECKS) and not failures:
         top.fail("checks", f"{sorted(set(checks) & set(FAILOVER_CHECKS))[0]} needs a `failures` timeline")
-    if "recovery" in checks and not any(f.type == "restore" for f in failures):
+    if "recovery" in checks and not restores:
         top.fail("checks", "recovery needs a restore in `failures`")
+    steady = [c for c in checks if c in STEADY_CHECKS]
+    if steady and failures:
+        top.fail("checks", f"{steady[0]} judges a stream nothing disturbs, and `failures` moves and loses flows by "
+                 "design: judge them with failover_gap, flows_moved and recovery (the spread after the restore)")
     max_gap_ms = top.integer("max_gap_ms", 1000, 0, 600_000)
     max_extra_moved = top.integer("max_extra_moved", 0, 0, 64000 * clients)
     last_ms = max((f.last_ms for f in failures), default=0)

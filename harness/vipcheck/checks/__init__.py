@@ -15,9 +15,25 @@ class CheckResult:
     expected: str
     diagnosis: str = ""
     details: dict = field(default_factory=dict)
-    disturbed: bool = False   # the machine, not the design, spoiled the measurement: measure again
+    inconclusive: bool = False  # failed by less than the machine stalled in its window: measure again
+    stall: dict = None          # a timed check's window: how much the machine stalled in it (lab.stall)
+
+    @property
+    def verdict(self):
+        return "PASS" if self.passed else "INCONCLUSIVE" if self.inconclusive else "FAIL"
 
     def as_dict(self):
-        return {"name": self.name, "passed": self.passed, "measured": self.measured,
+        return {"name": self.name, "passed": self.passed, "verdict": self.verdict, "measured": self.measured,
                 "expected": self.expected, "diagnosis": self.diagnosis, "details": self.details,
-                **({"disturbed": True} if self.disturbed else {})}
+                **({"stall": self.stall} if self.stall is not None else {})}
+
+
+def timed(result, excess_ms, stall):
+    """Marks a timed check's result with its window's stall: a failure that overshot its bound by
+    no more than the machine stalled is inconclusive, and its diagnosis says what stalled."""
+    result.stall = stall.as_dict()
+    if not result.passed and stall.explains(excess_ms):
+        result.inconclusive = True
+        result.diagnosis = (f"inconclusive: {stall.line()}, which explains the {excess_ms:.1f} ms past the bound"
+                            + (f" (else: {result.diagnosis})" if result.diagnosis else ""))
+    return result

@@ -12,6 +12,7 @@ from vipcheck import _core, traffic
 from vipcheck.checks.dns import dns_answers, dns_rotation
 from vipcheck.checks.pairs import session_sharing, vip_pairs, vrrp_failover
 from vipcheck.daemons import Daemons
+from vipcheck.lab.stall import Stall
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 from vipcheck.run import kill_daemon
@@ -63,6 +64,7 @@ class Failover:
     preempt: bool = True
     returned_to: str = ""
     return_ms: object = None
+    stall: object = field(default_factory=Stall)  # lab.stall.Stall in the window from the crash to the standby's first packet
 
 
 class DnsPairsDesign:
@@ -340,6 +342,8 @@ class DnsPairsDesign:
                           default=0)
         if last_before and first_after:
             result.gap_ms = round((first_after - last_before) / 1e6, 2)
+        result.stall = self.run.stalls.window(min(last_before or crash_ns, crash_ns),
+                                              first_after or time.monotonic_ns())
         result.other_sent, result.other_received = unaffected.sent, unaffected.received
         result.other_per_lb = {lb: r.packets for lb, r in unaffected.per_lb.items()}
         result.holder_after = self._arp_lbs(pair, rounds=2)

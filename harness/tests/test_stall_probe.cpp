@@ -1,0 +1,67 @@
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "injector.h"
+#include "stall_probe.h"
+
+using namespace vipcheck;
+
+TEST(StallProbe, ParsesPressureTotals) {
+    uint64_t some = 0, full = 0;
+    ASSERT_TRUE(parse_pressure("some avg10=0.00 avg60=1.98 avg300=8.79 total=139364037\n"
+                               "full avg10=0.00 avg60=0.00 avg300=0.00 total=42\n",
+                               some, full));
+    EXPECT_EQ(some, 139364037u);
+    EXPECT_EQ(full, 42u);
+    EXPECT_FALSE(parse_pressure("", some, full));
+    EXPECT_FALSE(parse_pressure("some total=x\n", some, full));
+}
+
+TEST(StallProbe, AQuietWindowHasSmallLatenessAndAPressureDelta) {
+    StallProbe probe({"/proc/pressure/cpu", "/nonexistent/cpu.pressure"});
+    uint64_t from = monotonic_ns();
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    uint64_t to = monotonic_ns();
+    probe.stop();
+    auto w = probe.window(from, to);
+    EXPECT_GE(w.wakeups, 30u);
+    EXPECT_LT(w.worst_late_ms, 60.0);  // lateness is bounded by the window it is measured in
+    ASSERT_EQ(w.some_ms.size(), 2u);
+    EXPECT_EQ(w.some_ms[1], 0.0);      // an unreadable file counts nothing
+    EXPECT_EQ(probe.window(to + 1'000'000'000, to + 2'000'000'000).wakeups, 0u);
+}
+
+// The probe's own process stopped for 200 ms (as a machine that stalls it would): the one late
+// wake-up says so, inside the window and not outside it.
+TEST(StallProbe, AStoppedProcessShowsItsStall) {
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        StallProbe probe({});
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        uint64_t from = monotonic_ns();
+        char go = 1;
+        (void)!write(ready[1], &go, 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));  // stopped in here for 200 ms
+        uint64_t to = monotonic_ns();
+        auto inside = probe.window(from, to);
+        auto before = probe.window(from - 25'000'000, from - 5'000'000);
+        _exit(inside.worst_late_ms >= 190 && before.worst_late_ms < 100 ? 0 : 1);
+    }
+    char go = 0;
+    ASSERT_EQ(read(ready[0], &go, 1), 1);
+    kill(child, SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    kill(child, SIGCONT);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
