@@ -2,7 +2,7 @@
 measurements directly, for the failures no shipped design produces on demand yet."""
 from types import SimpleNamespace
 
-from vipcheck.checks.ecmp import EcmpMeasurements, ecmp_routes, flow_stickiness, no_loss
+from vipcheck.checks.ecmp import EcmpMeasurements, client_spread, ecmp_routes, ecmp_spread, flow_stickiness, no_loss
 from vipcheck import runner
 from vipcheck.checks import CheckResult
 from vipcheck.checks.failover import failover_gap, recovery, route_withdrawn
@@ -187,3 +187,33 @@ def test_a_withdrawal_that_comes_straight_back_is_a_flap_not_a_pass():
     assert "a flap of 51.255 ms" in flap.diagnosis and "outlives the service" in flap.diagnosis
     stayed = withdrawal(returned_at_ns=0)  # the control: out for good is a withdrawal
     assert stayed.passed and "stayed out until the end of the stream" in stayed.measured
+
+
+def two_clients(c1_lb, c2_lb, sysctl):
+    """200 flows from each of two clients; each client's flows all on one LB."""
+    table = [{c1_lb: 4}] * 200 + [{c2_lb: 4}] * 200
+    m = measurements(table)
+    m.sysctl = sysctl
+    m.delivery.plans = [SimpleNamespace(client="c1", first_flow_id=0, src_ports=tuple(range(200))),
+                        SimpleNamespace(client="c2", first_flow_id=200, src_ports=tuple(range(200)))]
+    m.delivery.flows_per_lb = lambda: {lb: sum(1 for seen in table if lb in seen) for lb in GATEWAYS}
+    return m
+
+
+def test_client_spread_sees_what_an_even_total_hides():
+    """Each client on its own LB: the total is exactly even, and only the per-client check fails."""
+    m = two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 0}})
+    assert ecmp_spread(m).passed
+    result = client_spread(m)
+    assert not result.passed and "c1, c2 each land on one LB" in result.diagnosis
+    assert "fib_multipath_hash_policy=0" in result.diagnosis
+    assert result.details["per_client_alpha"] == 0.5e-5  # Bonferroni over two clients
+    five_tuple = client_spread(two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 1}}))
+    assert not five_tuple.passed and "although r1 hashes on the 5-tuple" in five_tuple.diagnosis
+
+
+def test_client_spread_passes_when_every_client_spreads():
+    m = two_clients("lb1", "lb2", {})
+    table = [{"lb1": 4}, {"lb2": 4}] * 200
+    m.delivery.flow_table = table
+    assert client_spread(m).passed

@@ -73,22 +73,24 @@ def test_drain_loses_nothing_and_repeat_reports_statistics(tmp_path):
 
 
 def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured_again(tmp_path):
-    """The machine stalls the harness for 300 ms as lb2's failure takes effect (SIGSTOP: every
-    thread stops, the sender's too), once. The gap grows past 300 ms; the stall explains it, so
-    that measurement is inconclusive, never FAIL, and the run is measured again, quietly: PASS."""
+    """The machine stalls the harness for 500 ms as lb2's failure takes effect (SIGSTOP: every
+    thread stops, the sender's too), once. Every lb2 flow that lost a packet before the stop now
+    has a gap of about 500 ms, past the 300 ms budget (a 300 ms stop would land on the budget
+    itself); the stall explains it, so that measurement is inconclusive, never FAIL, and the run
+    is measured again, quietly: PASS."""
     json_path = tmp_path / "result.json"
     proc = start_vipcheck("run", REPO / "topologies/ecmp-failover.yaml", "--seed", 11, "--json", json_path,
                           "--artifacts", tmp_path / "artifacts")
     for line in proc.stderr:
         if "silent_drop of lb2 in effect" in line:
             os.kill(proc.pid, signal.SIGSTOP)
-            time.sleep(0.3)  # the stall itself: its length is the experiment
+            time.sleep(0.5)  # the stall itself: its length is the experiment
             os.kill(proc.pid, signal.SIGCONT)
             break
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err
     result = json.loads(json_path.read_text())
-    assert result["verdict"] == "PASSED" and len(result["remeasured"]) == 1, out
+    assert result["verdict"] == "PASSED" and len(result.get("remeasured", [])) == 1, out
     why = result["remeasured"][0]["why"]
     assert "failover_gap: inconclusive" in why and "timer woke up to" in why, why
     assert "was inconclusive" in out

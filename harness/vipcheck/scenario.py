@@ -12,9 +12,10 @@ from vipcheck.errors import ScenarioError
 ECMP_ROLES = ("router", "lb", "client")
 LO_SUBNET_ROLES = ("router", "lb", "client", "neighbour")
 ECMP_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
+KNOWN_ECMP_CHECKS = ECMP_CHECKS + ("client_spread",)
 FAILOVER_CHECKS = ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
 # Checks of a stream nothing disturbs: a failure timeline moves and loses flows by design.
-STEADY_CHECKS = ("ecmp_spread", "flow_stickiness", "no_loss")
+STEADY_CHECKS = ("ecmp_spread", "client_spread", "flow_stickiness", "no_loss")
 FAILURE_TYPES = ("link_down", "silent_drop", "frr_crash", "drain", "service_down")
 LO_SUBNET_CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression")
 DNS_PAIRS_ROLES = ("router", "lb", "client", "dns", "backend", "redis")
@@ -365,7 +366,7 @@ def _parse_ecmp(source, top):
     restores = any(f.type == "restore" for f in failures)
     default_checks = ("lo_route", *(c for c in FAILOVER_CHECKS if restores or c != "recovery")) if failures \
         else ECMP_CHECKS
-    checks = top.names("checks", list(default_checks), ECMP_CHECKS + FAILOVER_CHECKS, "check")
+    checks = top.names("checks", list(default_checks), KNOWN_ECMP_CHECKS + FAILOVER_CHECKS, "check")
     if not checks:
         top.fail("checks", "lists no check")
     if set(checks) & set(FAILOVER_CHECKS) and not failures:

@@ -110,6 +110,48 @@ def ecmp_spread(m):
     return CheckResult("ecmp_spread", False, measured, expected, diagnosis, details)
 
 
+def client_spread(m):
+    """Every client's flows spread evenly over the LBs, not only all clients' together: a router
+    that hashes on the source address alone puts each client on one LB, and with a few clients
+    the total can still look even. One chi-square test per client at FALSE_ALARM_RATE divided
+    by the number of clients (Bonferroni): the run's false-alarm rate stays FALSE_ALARM_RATE."""
+    lbs, table, plans = m.scenario.lb_names, m.delivery.flow_table, m.delivery.plans
+    alpha = FALSE_ALARM_RATE / max(1, len(plans))
+    per_client = {}
+    for plan in plans:
+        counts = dict.fromkeys(lbs, 0)
+        for flow in range(plan.first_flow_id, plan.first_flow_id + len(plan.src_ports)):
+            seen = {lb: n for lb, n in table[flow].items() if lb in counts}
+            if seen:
+                counts[max(seen, key=seen.get)] += 1
+        per_client[plan.client] = (counts, _core.test_spread([counts[lb] for lb in lbs], [], alpha))
+    measured = "; ".join(f"{client}: " + ", ".join(f"{lb} {n}" for lb, n in counts.items()) + f" (p={test.p_value:.2g})"
+                         for client, (counts, test) in per_client.items())
+    expected = (f"each client's flows even over {len(lbs)} LBs (chi-square p >= {alpha:.2g} per client, "
+                f"{FALSE_ALARM_RATE:g} over {len(per_client)} clients)")
+    details = {"false_alarm_rate": FALSE_ALARM_RATE, "per_client_alpha": alpha,
+               "clients": {client: {"counts": counts, "p_value": test.p_value}
+                           for client, (counts, test) in per_client.items()}}
+    uneven = [client for client, (_, test) in per_client.items() if not test.consistent]
+    if not uneven:
+        return CheckResult("client_spread", True, measured, expected, "", details)
+    on_one = [client for client in uneven if sum(n > 0 for n in per_client[client][0].values()) == 1]
+    policy = m.sysctl.get("r1", {}).get(HASH_POLICY)
+    if not any(sum(counts.values()) for counts, _ in per_client.values()):
+        diagnosis = "no flow reached any LB: see no_loss"
+    elif policy == 0:
+        diagnosis = (f"{', '.join(uneven)} {'each land' if len(uneven) > 1 else 'lands'} on "
+                     f"{'one LB' if on_one == uneven else 'few LBs'}: the router hashes on L3 only "
+                     f"({HASH_POLICY}={policy}), and every flow of a client shares its source and destination "
+                     "address; set it to 1 to hash on the 5-tuple")
+    elif on_one:
+        diagnosis = (f"{', '.join(on_one)} sent every flow to one LB although r1 hashes on the 5-tuple: its flows "
+                     "differ too little (one source port?) or its traffic enters r1 where another hash applies")
+    else:
+        diagnosis = f"{', '.join(uneven)}: uneven beyond chance, though the total may look even (see ecmp_spread)"
+    return CheckResult("client_spread", False, measured, expected, diagnosis, details)
+
+
 def flow_stickiness(m):
     table = m.delivery.flow_table
     # Hash-threshold ECMP maps hash ranges to nexthop positions, so the seed fixes each flow's
@@ -171,5 +213,5 @@ def no_loss(m):
     return CheckResult("no_loss", False, measured, expected, diagnosis, details)
 
 
-CHECKS = {"ecmp_routes": ecmp_routes, "ecmp_spread": ecmp_spread,
+CHECKS = {"ecmp_routes": ecmp_routes, "ecmp_spread": ecmp_spread, "client_spread": client_spread,
           "flow_stickiness": flow_stickiness, "no_loss": no_loss}
