@@ -279,7 +279,12 @@ def _nightly(args):
     print(f"report: {out / 'report.html'}")
     for f in flagged:
         print(f"REGRESSION {f['cell']}: median gap {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms")
-    return EXIT_CHECK_FAILED if flagged else EXIT_PASSED
+    broken = nightly.broken(report)
+    for cell in broken:
+        print(f"BROKEN {cell['failure']}/{cell['profile']}: {', '.join(cell['failed_for_certain'])} failed")
+    for defect in report.get("known_defects", []):
+        print(f"known defect {defect['scenario']}: {defect['state']} ({defect['defect']})")
+    return EXIT_CHECK_FAILED if flagged or broken else EXIT_PASSED
 
 
 def _summary(args):

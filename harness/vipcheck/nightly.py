@@ -1,5 +1,8 @@
 """The nightly convergence matrix: every failure under every timer profile, repeated in fresh
-networks; statistics per cell, a history across nights, and regressions against it."""
+networks; statistics per cell, a history across nights, and regressions against it. Each
+profile holds the design to a budget its detection mechanism can meet, so the report turns red
+only on a regression or a broken invariant (a cell that failed for certain); a known defect of
+a daemon is run too and reported as what it is, not as a failing cell."""
 import json
 import re
 import statistics
@@ -17,6 +20,7 @@ from vipcheck.scenario import FAILURE_TYPES, Fields
 
 TARGET = "lb2"
 TIMER_KEYS = ("hello", "dead", "hello_multiplier", "bfd")  # a profile replaces these, keeps the rest
+PROFILE_KEYS = (*TIMER_KEYS, "max_gap_ms")                 # ... and may set its own gap budget
 FAILURE_AT_MS = 500
 FIGURES = (("gap_ms", "failover_gap", "gap_ms_max"), ("detection_ms", "route_withdrawn", "detection_ms"),
            ("recovery_ms", "recovery", "recovery_ms"))
@@ -29,9 +33,28 @@ def load_matrix(path):
     base = (Path(path).parent / base_name).resolve()
     failures = top.names("failures", list(FAILURE_TYPES[:4]), FAILURE_TYPES, "failure")
     profiles_fields = top.sub("profiles")
-    profiles = {name: profiles_fields.raw(name, {}) for name in profiles_fields.mapping}
+    profiles = {}
+    for profile in profiles_fields.mapping:
+        fields = profiles_fields.sub(profile)
+        profiles[profile] = {key: fields.raw(key, None) for key in PROFILE_KEYS if key in fields.mapping}
+        fields.finish()
     if not profiles:
         top.fail("profiles", "names no timer profile")
+    design = top.raw("design", {})  # scenario keys that replace the base's, e.g. router_nexthop_groups
+    if not isinstance(design, dict):
+        top.fail("design", f"must be a mapping of scenario keys, got {type(design).__name__}")
+    known = []
+    for index, entry in enumerate(top.raw("known_defects", []) or []):
+        fields = Fields(str(path), f"known_defects[{index}]", entry)
+        scenario_path = (Path(path).parent / fields.text("scenario", "", re.compile(r"^[\w./-]+\.yaml$"),
+                                                         "a scenario file (.yaml)")).resolve()
+        known.append({"scenario": scenario_path,
+                      "fails": sorted(fields.names("fails", [], list(scenarios.KNOWN_ECMP_CHECKS + scenarios.FAILOVER_CHECKS),
+                                                   "check")),
+                      "defect": str(fields.raw("defect", "")), "fixed_in": str(fields.raw("fixed_in", ""))})
+        fields.finish()
+        if not scenario_path.exists():
+            fields.fail("scenario", f"no such scenario: {scenario_path}")
     repeats = top.integer("repeats", 3, 1, 100)
     margin = top.raw("regression_margin", 0.25)
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 10:
@@ -41,16 +64,19 @@ def load_matrix(path):
     if not base.exists():
         raise ScenarioError(path, "base", f"no such scenario: {base}")
     return {"name": name, "base": base, "failures": failures, "profiles": profiles, "repeats": repeats,
-            "margin": float(margin)}
+            "margin": float(margin), "design": design, "known_defects": known}
 
 
 def cell_scenario(matrix, failure, profile, folder):
     """Writes and validates the scenario of one cell: the base design, this profile's OSPF
     timers, this failure of lb2 and its restore."""
-    document = yaml.safe_load(matrix["base"].read_text())
+    document = {**yaml.safe_load(matrix["base"].read_text()), **matrix["design"]}
     document["name"] = f"{failure}.{profile}"
     kept = {k: v for k, v in document.get("ospf", {}).items() if k not in TIMER_KEYS}
-    document["ospf"] = {**kept, **matrix["profiles"][profile]}
+    timers = {k: v for k, v in matrix["profiles"][profile].items() if k in TIMER_KEYS}
+    document["ospf"] = {**kept, **timers}
+    if "max_gap_ms" in matrix["profiles"][profile]:
+        document["max_gap_ms"] = matrix["profiles"][profile]["max_gap_ms"]
     spec = scenarios.load(_write(folder, document))  # the profile's detection time sets the restore
     restore_at = FAILURE_AT_MS + int(2 * spec.ospf.detection_s() * 1000) + 1000
     document["failures"] = [{"type": failure, "target": TARGET, "at_ms": FAILURE_AT_MS},
@@ -112,12 +138,28 @@ def run_matrix(matrix, seed=None, progress=None, shard=None):
                     representative = {"failure": failure, "profile": profile, **result.timeline}
                 progress.step(f"{failure} / {profile} #{repeat + 1}")
             results.append(_cell(failure, profile, runs))
-    return {"matrix": matrix["name"], "cells": results, "timeline": representative}
+    # Known defects once a night, in the first share of a sharded one.
+    defects = [] if shard and shard[0] != 1 else [_known_defect(entry, seed) for entry in matrix["known_defects"]]
+    return {"matrix": matrix["name"], "cells": results, "timeline": representative, "known_defects": defects}
+
+
+def _known_defect(entry, seed):
+    """Runs a known defect's scenario: still there when it fails exactly the checks it names."""
+    result = runner.run_scenario(scenarios.load(entry["scenario"]), seed=seed)
+    failed = sorted(c.name for c in result.checks if not c.passed)
+    state = "present" if failed == entry["fails"] else "gone" if not failed else "changed"
+    return {"scenario": entry["scenario"].name, "defect": entry["defect"], "fixed_in": entry["fixed_in"],
+            "expected_to_fail": entry["fails"], "failed_checks": failed, "state": state, "seed": result.seed}
+
+
+def broken(report):
+    """Cells in which a check failed for certain: a broken invariant, not a figure."""
+    return [c for c in report["cells"] if c.get("failed_for_certain")]
 
 
 def merge_shards(matrix, paths):
     """One night's report from the shard files that N runners wrote: every cell exactly once."""
-    cells, timelines = {}, []
+    cells, timelines, defects = {}, [], []
     for path in paths:
         try:
             part = json.loads(Path(path).read_text())
@@ -132,6 +174,7 @@ def merge_shards(matrix, paths):
             cells[key] = cell
         if part.get("timeline"):
             timelines.append(part["timeline"])
+        defects += part.get("known_defects", [])
     missing = [f"{f}/{p}" for f, p in matrix_cells(matrix) if (f, p) not in cells]
     if missing:
         raise UsageError(f"the shard files lack {len(missing)} cell(s): {', '.join(missing[:3])}; "
@@ -139,7 +182,7 @@ def merge_shards(matrix, paths):
     order = matrix_cells(matrix)
     timelines.sort(key=lambda t: order.index((t["failure"], t["profile"])))
     return {"matrix": matrix["name"], "cells": [cells[key] for key in order],
-            "timeline": timelines[0] if timelines else None}
+            "timeline": timelines[0] if timelines else None, "known_defects": defects}
 
 
 def _cell(failure, profile, runs):
@@ -152,6 +195,7 @@ def _cell(failure, profile, runs):
                               "p95": _percentile(values, 0.95), "max": max(values)}
     return {"failure": failure, "profile": profile, "runs": len(runs), "passed": sum(r.passed for r in runs),
             "failed_checks": sorted({c.name for r in runs for c in r.checks if not c.passed}),
+            "failed_for_certain": sorted({c.name for r in runs for c in r.checks if not c.passed and not c.inconclusive}),
             "figures": figures, "seeds": [r.seed for r in runs]}
 
 

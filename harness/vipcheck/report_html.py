@@ -86,6 +86,18 @@ def page(report, history, flagged, date):
         parts.append(f"<div class='regression' id='regressions'><h2>Regressions</h2><ul>{items}</ul></div>")
     else:
         parts.append("<p class='ok' id='regressions'>No regression against the last seven nights.</p>")
+    broken = [c for c in report["cells"] if c.get("failed_for_certain")]
+    if broken:
+        items = "".join(f"<li>{esc(c['failure'])} / {esc(c['profile'])}: {esc(', '.join(c['failed_for_certain']))}</li>"
+                        for c in broken)
+        parts.append(f"<div class='regression' id='broken'><h2>Broken invariants</h2><ul>{items}</ul></div>")
+    if report.get("known_defects"):
+        rows = "".join(f"<tr><td>{esc(d['scenario'])}</td><td style='text-align:left'>{esc(d['defect'])}</td>"
+                       f"<td>{esc(d['fixed_in'])}</td><td>{esc(d['state'])}</td>"
+                       f"<td>{esc(', '.join(d['failed_checks']) or '-')}</td></tr>" for d in report["known_defects"])
+        parts.append("<h2>Known defects</h2><p>Defects of the daemons, run each night to see whether they are "
+                     "still there; they do not turn the report red.</p><table id='known-defects'><tr><th>scenario</th>"
+                     f"<th>defect</th><th>fixed in</th><th>tonight</th><th>failed checks</th></tr>{rows}</table>")
     for failure in dict.fromkeys(c["failure"] for c in report["cells"]):
         parts.append(f"<h2>{esc(failure)}</h2><table><tr><th>profile</th><th>runs passed</th><th>gap min</th>"
                      "<th>gap median</th><th>gap p95</th><th>gap max</th><th>route change median</th>"
