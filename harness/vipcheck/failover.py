@@ -128,6 +128,7 @@ class Timeline:
         m.timeline = {"per_ms": {lb: [0] * ((r.origin_ns - origin) // 1_000_000) + list(r.per_ms)
                                  for lb, r in delivery.per_lb.items()},
                       "scheduled_ms": m.scheduled_ms,
+                      "origin_ns": origin,  # CLOCK_MONOTONIC of the stream's first packet: the payloads' clock
                       "failure_ms": (m.failed_at_ns - origin) / 1e6,
                       "failure_uncertainty_ms": m.failed_uncertainty_ms,
                       "route_change_ms": (m.withdrawn_at_ns - origin) / 1e6 if m.withdrawn_at_ns else None,

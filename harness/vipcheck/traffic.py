@@ -84,9 +84,10 @@ class FlowTable:
 
 def flow_rows(delivery):
     """One row per flow: its 5-tuple, the LB that carried it, what arrived and what was lost.
-    gap_ms is the flow's loss in time: lost packets times the flow's packet interval."""
+    gap_ms is the flow's longest hole on the sender's clock, the same figure failover_gap judges."""
     interval_ms = delivery.flows / delivery.rate_pps * 1000 if delivery.rate_pps else 0.0
     table = delivery.flow_table
+    gaps = _core.flow_gaps(list(delivery.per_lb.values()), delivery.packets_per_flow, interval_ms)
     for plan in delivery.plans:
         for offset, src_port in enumerate(plan.src_ports):
             flow = plan.first_flow_id + offset
@@ -100,7 +101,7 @@ def flow_rows(delivery):
                    "lbs": " ".join(f"{lb}={n}" for lb, n in sorted(seen.items())),
                    "sent": delivery.packets_per_flow, "received": received, "lost": lost,
                    "seq_gaps": sum(a.seq_gaps for a in arrivals), "reordered": sum(a.reordered for a in arrivals),
-                   "gap_ms": round(lost * interval_ms, 3)}
+                   "gap_ms": round(gaps[flow].gap_ms, 3)}
 
 
 def plan_flows(senders, total_flows, seed):
