@@ -203,9 +203,11 @@ def _vtysh(args):
 
 
 def _cli(args):
-    from vipcheck import attach, environment
+    from vipcheck import attach, environment, runs
     environment.check_modules()
-    attach.run_cli(_held_run(args.run_id))
+    info = _held_run(args.run_id)
+    runs.join(info)  # the commands typed at its prompt run in the run's nodes and end with it
+    attach.run_cli(info)
     return EXIT_PASSED
 
 
