@@ -47,6 +47,7 @@ class FailoverMeasurement:
     fib_gateways: list = field(default_factory=list)  # the kernel's route at the end
     scheduled_ms: dict = field(default_factory=dict)  # failure/restore -> ms into the stream
     stall: object = field(default_factory=Stall)  # lab.stall.Stall: the machine in the window from failure to recovery
+    recovery_stall: object = field(default_factory=Stall)  # ... and from the restore to the whole route
 
     def ms_after(self, at_ns, since_ns):
         return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None
@@ -115,6 +116,9 @@ class Timeline:
         start_ns = m.failed_at_ns - m.failed_uncertainty_ms * 1e6 - m.flow_interval_ms * 1e6
         end_ns = max(m.withdrawn_at_ns, m.failed_at_ns + longest_ns) + m.flow_interval_ms * 1e6
         m.stall = self.design.run.stalls.window(start_ns, end_ns)
+        if m.restored_at_ns:
+            m.recovery_stall = self.design.run.stalls.window(
+                m.restored_at_ns, m.recovered_at_ns or m.restored_at_ns + m.recovery_wait_ms * 1_000_000)
 
         def diff(later, earlier):
             return {lb: [a - b for a, b in zip(later[lb], earlier[lb])] for lb in lbs}
