@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from vipcheck.errors import Interrupted
+from vipcheck.errors import EnvironmentProblem, Interrupted
 from vipcheck.lab import frr_tmp, reaper
 from vipcheck.lab.cgroup import RunCgroup
 from vipcheck.lab.stall import StallWatch
@@ -184,6 +184,10 @@ class Run:
             self.cgroup.enter()
             self._save_state()
             self.stalls = StallWatch(self.cgroup.path)  # a thread: after the unshare above
+        except OSError as e:  # the kernel refused a mount namespace or a cgroup: the machine's problem
+            self.cleanup()
+            raise EnvironmentProblem(f"cannot give the run its own cgroup and mounts ({e})",
+                                     "run as root on a kernel with cgroup v2 and mount namespaces") from None
         except BaseException:
             self.cleanup()
             raise

@@ -7,6 +7,7 @@ never touched."""
 import hashlib
 import os
 import select
+import signal
 import time
 from pathlib import Path
 
@@ -103,9 +104,6 @@ class RunCgroup:
     def contains(self, pid):
         return pid in self.pids()
 
-    def populated(self):
-        return "populated 1" in _read(self.path / "cgroup.events")
-
     def kill(self, timeout_s=KILL_TIMEOUT_S):
         """Freeze (nothing forks or respawns any more), SIGKILL every member, wait until it is
         empty, remove it. Returns the PIDs it killed."""
@@ -135,7 +133,7 @@ class RunCgroup:
             if name == "cgroup.kill":
                 for pid in self.pids():
                     try:
-                        os.kill(pid, 9)
+                        os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
 
