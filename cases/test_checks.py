@@ -1,12 +1,16 @@
 """Each ECMP check fails on the data a broken design produces. These feed the checks recorded
 measurements directly, for the failures no shipped design produces on demand yet."""
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 from vipcheck.checks.ecmp import EcmpMeasurements, client_spread, ecmp_routes, ecmp_spread, flow_stickiness, no_loss
 from vipcheck import runner
 from vipcheck.checks import CheckResult
 from vipcheck.checks.failover import failover_gap, recovery, route_withdrawn
-from vipcheck.failover import FailoverMeasurement, Window
+from vipcheck.failover import FailoverMeasurement, Window, first_return
+from vipcheck.lab.stall import cpu_wait_ns
 from vipcheck.scenario import load
 
 from conftest import REPO
@@ -107,7 +111,19 @@ def test_recovery_tells_a_rib_fib_disagreement_from_a_lost_or_slow_adjacency():
     assert "only after the recovery wait (5000 ms)" in late and "disagree" not in late
 
 
-def gap_of(lost_per_flow, gap_ms_per_flow=None):
+def test_a_return_while_the_restore_runs_is_the_restore_not_a_flap():
+    """The drain's restore is a vtysh command that took 982 ms on a loaded machine, and r1 took lb2
+    back while it ran: stamped only when the command returned, that return read as a flap."""
+    changes = [SimpleNamespace(at_ns=at, route=route(*lbs)) for at, lbs in
+               ((100, ("lb1", "lb2")), (500, ("lb1",)), (1_500, ("lb1", "lb2")))]
+    lb2 = GATEWAYS["lb2"]
+    assert first_return(changes, lb2, withdrawn_at_ns=500, restore_began_ns=1_000) == 0
+    assert first_return(changes, lb2, withdrawn_at_ns=500, restore_began_ns=2_000) == 1_500   # a flap
+    assert first_return(changes, lb2, withdrawn_at_ns=500, restore_began_ns=0) == 1_500       # no restore
+    assert first_return(changes, lb2, withdrawn_at_ns=0, restore_began_ns=0) == 0             # never withdrawn
+
+
+def gap_of(lost_per_flow, gap_ms_per_flow=None, router_cpu_wait_ms=0):
     """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay. Each
     flow lost one stretch, sent on schedule (5 ms a packet) unless its sender-clock gap is given."""
     scenario = load(REPO / "topologies/ecmp-failover.yaml")
@@ -115,7 +131,8 @@ def gap_of(lost_per_flow, gap_ms_per_flow=None):
     m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
                             withdrawn_at_ns=1_150_000_000, lost_per_flow=lost_per_flow,
                             flow_gaps=[SimpleNamespace(gap_ms=gap, lost=lost)
-                                       for gap, lost in zip(gap_ms_per_flow, lost_per_flow)])
+                                       for gap, lost in zip(gap_ms_per_flow, lost_per_flow)],
+                            router_cpu_wait_ms=router_cpu_wait_ms)
     m.windows["before"] = Window("before", {"lb1": [9, 0, 9, 0], "lb2": [0, 9, 0, 9]})
     m.windows["failed"] = Window("failed", {"lb1": [9, 9, 9, 9], "lb2": [0, 0, 0, 0]})
     return failover_gap(m, scenario)
@@ -132,6 +149,26 @@ def test_a_slow_design_is_not_taken_for_a_stall():
     assert not slow.passed and not slow.inconclusive and "BFD" in slow.diagnosis
     partly = gap_of([0, 90, 50, 90])  # one of lb1's flows whole: no stall that every flow shared
     assert not partly.passed and not partly.inconclusive
+
+
+def test_routing_daemons_kept_from_a_cpu_explain_a_late_withdrawal_only_up_to_their_wait():
+    # A loaded machine: BFD 50 ms x 3 withdrew after 561 ms, though the run's "full" pressure was 241 ms.
+    starved = gap_of([0, 110, 0, 110], router_cpu_wait_ms=300)  # 550 ms, 250 past the budget
+    assert starved.inconclusive and "r1s routing daemons waited for a cpu 300.0 ms" in starved.diagnosis
+    assert not gap_of([0, 110, 0, 110], router_cpu_wait_ms=200).inconclusive
+
+
+def test_cpu_wait_counts_the_time_a_process_stood_in_a_run_queue():
+    """Two busy processes on one CPU for 0.4 s: each waited while the other ran."""
+    spin = "import time\nend = time.monotonic() + 0.4\nwhile time.monotonic() < end: pass\n"
+    cpu = min(os.sched_getaffinity(0))
+    procs = [subprocess.Popen([sys.executable, "-c", spin], preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+             for _ in range(2)]
+    waited = [0, 0]
+    while any(p.poll() is None for p in procs):  # the last reading before each exits
+        waited = [max(w, cpu_wait_ns([p.pid])) for w, p in zip(waited, procs)]
+    assert sum(waited) > 100e6, waited
+    assert cpu_wait_ns([procs[0].pid]) == 0  # gone: nothing to read
 
 
 def test_a_sender_catching_up_does_not_stretch_the_gap():

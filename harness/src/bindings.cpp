@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "tcp_wait.h"
 #include "injector.h"
+#include "link_changes.h"
 #include "netlink_routes.h"
 #include "packet_format.h"
 #include "sink.h"
@@ -222,6 +223,11 @@ PYBIND11_MODULE(_core, m) {
         .def("stop", &RouteMonitor::stop, py::call_guard<py::gil_scoped_release>());
 
     m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
+    m.def("set_link_up", &set_link_up, py::arg("netns"), py::arg("ifname"), py::arg("up"),
+          py::call_guard<py::gil_scoped_release>(), "One netlink request: the link up or down, in effect on return.");
+    m.def("change_address", &change_address, py::arg("netns"), py::arg("ifname"), py::arg("address"),
+          py::arg("prefix_len"), py::arg("add"), py::call_guard<py::gil_scoped_release>(),
+          "One netlink request: the address added or deleted; False when it already was.");
 
     py::class_<RouteLookup>(m, "RouteLookup")
         .def_readonly("found", &RouteLookup::found)

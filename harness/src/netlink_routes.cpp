@@ -23,45 +23,12 @@
 #include <vector>
 
 #include "injector.h"
+#include "netlink.h"
 #include "netns.h"
 #include "packet_format.h"
 
 namespace vipcheck {
 namespace {
-
-struct SocketCloser {
-    void operator()(mnl_socket* s) const { mnl_socket_close(s); }
-};
-using NlSocket = std::unique_ptr<mnl_socket, SocketCloser>;
-
-NlSocket open_rtnl(unsigned groups) {
-    NlSocket sock(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-    if (!sock) throw std::runtime_error(std::string("netlink socket: ") + std::strerror(errno));
-    if (mnl_socket_bind(sock.get(), groups, MNL_SOCKET_AUTOPID) < 0) {
-        throw std::runtime_error(std::string("netlink bind: ") + std::strerror(errno));
-    }
-    return sock;
-}
-
-// Sends one request and feeds every answer to cb until the kernel says it is done.
-void request(mnl_socket* sock, nlmsghdr* nlh, mnl_cb_t cb, void* data) {
-    static std::atomic<uint32_t> seq_counter{0};
-    nlh->nlmsg_seq = ++seq_counter;
-    const uint32_t portid = mnl_socket_get_portid(sock);
-    if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) {
-        throw std::runtime_error(std::string("netlink send: ") + std::strerror(errno));
-    }
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-    int ret;
-    do {
-        ssize_t n = mnl_socket_recvfrom(sock, buf.data(), buf.size());
-        if (n < 0) throw std::runtime_error(std::string("netlink receive: ") + std::strerror(errno));
-        ret = mnl_cb_run(buf.data(), size_t(n), nlh->nlmsg_seq, portid, cb, data);
-    } while (ret > MNL_CB_STOP);
-    if (ret < 0 && errno != ENOENT) {
-        throw std::runtime_error(std::string("netlink request: ") + std::strerror(errno));
-    }
-}
 
 // Calls fn for each attribute after the family header (mnl_attr_for_each is C-only).
 template <class Fn>

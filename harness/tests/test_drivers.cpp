@@ -10,6 +10,7 @@
 
 #include "arp_probe.h"
 #include "injector.h"
+#include "link_changes.h"
 #include "netlink_routes.h"
 #include "packet_format.h"
 #include "sink.h"
@@ -199,6 +200,37 @@ TEST_F(Drivers, AddressReaderListsTheVipOnLo) {
     ASSERT_NE(vip, addresses.end());
     EXPECT_EQ(vip->ifname, "lo");
     EXPECT_EQ(vip->prefix_len, 32u);
+}
+
+TEST_F(Drivers, AddressChangeTakesTheVipOffLoAndBackInOneRequestEach) {
+    EcmpNetwork net;
+    auto holds_vip = [&net]() {
+        auto addresses = read_addresses(net.lb1.path());
+        return std::any_of(addresses.begin(), addresses.end(), [](const InterfaceAddress& a) {
+            return a.address == EcmpNetwork::kVip && a.ifname == "lo" && a.prefix_len == 32;
+        });
+    };
+    ASSERT_TRUE(holds_vip());
+    EXPECT_TRUE(change_address(net.lb1.path(), "lo", EcmpNetwork::kVip, 32, false));
+    EXPECT_FALSE(holds_vip());
+    EXPECT_EQ(lookup_route(net.lb1.path(), EcmpNetwork::kVip).type, "unicast");  // no longer local
+    EXPECT_FALSE(change_address(net.lb1.path(), "lo", EcmpNetwork::kVip, 32, false));  // already gone
+    EXPECT_TRUE(change_address(net.lb1.path(), "lo", EcmpNetwork::kVip, 32, true));
+    EXPECT_TRUE(holds_vip());
+    EXPECT_FALSE(change_address(net.lb1.path(), "lo", EcmpNetwork::kVip, 32, true));   // already there
+    EXPECT_THROW(change_address(net.lb1.path(), "nosuch0", EcmpNetwork::kVip, 32, true), std::runtime_error);
+}
+
+TEST_F(Drivers, LinkDownTakesTheUplinksRoutesAwayAndLinkUpBringsThemBack) {
+    EcmpNetwork net;
+    ASSERT_EQ(lookup_route(net.lb1.path(), "10.0.2.1").ifname, "eth0");
+    set_link_up(net.lb1.path(), "eth0", false);
+    RouteLookup down = lookup_route(net.lb1.path(), "10.0.2.1");
+    EXPECT_FALSE(down.found);
+    EXPECT_FALSE(down.error.empty());
+    set_link_up(net.lb1.path(), "eth0", true);
+    EXPECT_EQ(lookup_route(net.lb1.path(), "10.0.2.1").ifname, "eth0");
+    EXPECT_THROW(set_link_up(net.lb1.path(), "nosuch0", false), std::runtime_error);
 }
 
 TEST_F(Drivers, InjectorReportsPacketsItsStackRefused) {

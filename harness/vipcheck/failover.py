@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from vipcheck import _core, traffic
 from vipcheck.failures import FailureInjector
-from vipcheck.lab.stall import Stall
+from vipcheck.lab.stall import Stall, cpu_wait_ns
 
 ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change
 
@@ -34,7 +34,8 @@ class FailoverMeasurement:
     failed_uncertainty_ms: float = 0  # it took effect within this long before failed_at_ns
     withdrawn_at_ns: int = 0          # r1's route left the failed LB (0: never)
     returned_at_ns: int = 0           # ... and took it back before the restore (0: it stayed out)
-    restored_at_ns: int = 0
+    restored_at_ns: int = 0           # the restore began: a return from here on is its doing, not a flap
+    restore_duration_ms: float = 0    # it took effect within this long after restored_at_ns
     recovered_at_ns: int = 0          # r1's route was whole again (0: never)
     recovery_wait_ms: int = 0         # how long after the restore the route may take to be whole
     lost_per_flow: list = field(default_factory=list)
@@ -48,6 +49,7 @@ class FailoverMeasurement:
     scheduled_ms: dict = field(default_factory=dict)  # failure/restore -> ms into the stream
     stall: object = field(default_factory=Stall)  # lab.stall.Stall: the machine in the window from failure to recovery
     recovery_stall: object = field(default_factory=Stall)  # ... and from the restore to the whole route
+    router_cpu_wait_ms: float = 0     # r1's routing daemons waited this long for a CPU until the route changed
 
     def ms_after(self, at_ns, since_ns):
         return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None
@@ -74,21 +76,26 @@ class Timeline:
         failure, restore = s.failure, s.restore
         self._at(started_ns, m.scheduled_ms["failure"])
         self.snapshots["failure"] = snapshot()
+        r1_daemons = self.design.routers["r1"].pids()
+        waited_ns = cpu_wait_ns(r1_daemons)
         before_ns = time.monotonic_ns()
         self.injector.apply(failure)
         m.failed_at_ns = time.monotonic_ns()  # one atomic change, in effect once its command returned
         m.failed_uncertainty_ms = round((m.failed_at_ns - before_ns) / 1e6, 3)
+        self.injector.settle()
         self.design.run.report(f"{failure.type} of {failure.target} in effect, {m.scheduled_ms['failure']} ms "
                                "into the stream")
         change = self.design.monitor.wait_for(self.design.best_gateways(excluding=[failure.target]),
                                               before_ns, int(self.timeout_s * 1000))
         m.withdrawn_at_ns = change.at_ns if change else 0
+        m.router_cpu_wait_ms = (cpu_wait_ns(r1_daemons) - waited_ns) / 1e6
         self.snapshots["failed"] = snapshot()
         if restore:
             self._at(started_ns, m.scheduled_ms["restore"])
             self.snapshots["restore"] = snapshot()
-            self.injector.restore(failure, failure.target)
             m.restored_at_ns = time.monotonic_ns()
+            self.injector.restore(failure, failure.target)
+            m.restore_duration_ms = round((time.monotonic_ns() - m.restored_at_ns) / 1e6, 3)
             # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
             m.recovery_wait_ms = int((self.timeout_s + s.ospf.detection_s()) * 1000)
             change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
@@ -136,11 +143,19 @@ class Timeline:
                       "failure_ms": (m.failed_at_ns - origin) / 1e6,
                       "failure_uncertainty_ms": m.failed_uncertainty_ms,
                       "route_change_ms": (m.withdrawn_at_ns - origin) / 1e6 if m.withdrawn_at_ns else None,
-                      "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None}
+                      "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None,
+                      "restore_duration_ms": m.restore_duration_ms}
         # Every time of the timeline counts from the stream's first packet, as failure_ms does.
         m.route_changes = [{"at_ms": round((c.at_ns - origin) / 1e6, 3),
                             "nexthops": [h.gateway for h in c.route.nexthops]} for c in changes]
-        target = m.gateways[m.failure.target]
-        end_ns = m.restored_at_ns or float("inf")
-        m.returned_at_ns = next((c.at_ns for c in changes if m.withdrawn_at_ns < c.at_ns < end_ns and
-                                 target in [h.gateway for h in c.route.nexthops]), 0) if m.withdrawn_at_ns else 0
+        m.returned_at_ns = first_return(changes, m.gateways[m.failure.target], m.withdrawn_at_ns, m.restored_at_ns)
+
+
+def first_return(changes, gateway, withdrawn_at_ns, restore_began_ns):
+    """When the withdrawn gateway came back into the route before the restore began (a flap),
+    or 0. A return while the restore runs is the restore's doing, however long its command took."""
+    if not withdrawn_at_ns:
+        return 0
+    end_ns = restore_began_ns or float("inf")
+    return next((c.at_ns for c in changes if withdrawn_at_ns < c.at_ns < end_ns and
+                 gateway in [h.gateway for h in c.route.nexthops]), 0)

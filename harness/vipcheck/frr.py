@@ -74,9 +74,15 @@ class FrrRouter:
     def start_command(self, daemon):
         return self._argv(daemon, "-d", "--log", f"file:{self.dir / daemon}.log", "--log-level", "info")
 
+    def pid(self, daemon):
+        return int((self.dir / f"{daemon}.pid").read_text().split()[0])
+
+    def pids(self):
+        """The PIDs of the daemons this run started here and that wrote their pid files."""
+        return [self.pid(daemon) for daemon in self.configs if (self.dir / f"{daemon}.pid").exists()]
+
     def adopt(self, daemon):
-        pid = int((self.dir / f"{daemon}.pid").read_text().split()[0])
-        self.run.adopt(pid, f"{self.node.logical}/{daemon}")
+        self.run.adopt(self.pid(daemon), f"{self.node.logical}/{daemon}")
 
     def vtysh(self, command):
         return self.node.run_argv(["vtysh", "--vty_socket", str(self.dir), "-c", command])

@@ -76,13 +76,25 @@ def end_processes(processes, grace_s=STOP_GRACE_S):
     return running
 
 
+def freeze(pids):
+    """SIGSTOP for every process at once, then waits until each is stopped: from outside, the
+    daemons of a host that died at one instant. (Killed one after another, a live ospfd kept
+    the adjacency its dead zebra and bfdd had left, and r1 noticed only at the dead interval.)"""
+    for pid in pids:
+        _signal(pid, signal.SIGSTOP)
+    for pid in pids:
+        deadline = time.monotonic() + 1.0
+        while _state(pid) not in ("T", "Z", "X", None) and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+
 def kill_daemon(pid, popen=None):
     """SIGKILL for a daemon and the children it forked, as a crash: the parent is stopped first,
     so it cannot respawn a child killed before it (keepalived does, and the new child outlived
     the crash while its parent died). Everything killed is reaped (through `popen` when the
     daemon is one): as a subreaper the harness inherits the orphans, and an unreaped zombie
     still answers kill(pid, 0), so a restarted keepalived would think its old self runs."""
-    _stop(pid)
+    freeze([pid])
     children = children_of(pid)
     for child in children:
         _signal(child, signal.SIGKILL)
@@ -93,16 +105,6 @@ def kill_daemon(pid, popen=None):
         reaper.reap_orphan(pid)
     for child in children:
         reaper.reap_orphan(child)
-
-
-def _stop(pid, timeout_s=1.0):
-    """SIGSTOP, then waits until the kernel reports the process stopped (or gone)."""
-    _signal(pid, signal.SIGSTOP)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _state(pid) in ("T", "Z", "X", None):
-            return
-        time.sleep(0.001)
 
 
 def _state(pid):

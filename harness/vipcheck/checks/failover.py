@@ -58,7 +58,8 @@ def failover_gap(m, scenario):
     result = CheckResult("failover_gap", passed, measured, expected, diagnosis, details)
     pause = _sender_pause_ms(m, worst_flow) if gaps else 0.0
     return timed(result, worst - scenario.max_gap_ms,
-                 m.stall.with_witnesses(every_surviving_flow_lost=stall, the_sender_stood_still=pause))
+                 m.stall.with_witnesses(every_surviving_flow_lost=stall, the_sender_stood_still=pause,
+                                        r1s_routing_daemons_waited_for_a_cpu=m.router_cpu_wait_ms))
 
 
 def route_withdrawn(m, scenario):
@@ -106,7 +107,7 @@ def recovery(m, scenario):
                 counts[lb] += 1
     test = _core.test_spread([counts[lb] for lb in lbs], [], FALSE_ALARM_RATE)
     spread = ", ".join(f"{lb} {counts[lb]}" for lb in lbs)
-    measured = (f"route whole again {back} ms after the restore" if m.recovered_at_ns else
+    measured = (f"route whole again {back} ms after the restore began" if m.recovered_at_ns else
                 "r1's route never got all its nexthops back") + f"; flows after: {spread} (p={test.p_value:.2g})"
     expected = f"after {target} returns, r1 routes through every LB and flows spread evenly (p >= {FALSE_ALARM_RATE:g})"
     passed = bool(m.recovered_at_ns) and test.consistent
@@ -129,7 +130,8 @@ def recovery(m, scenario):
     elif not test.consistent:
         diagnosis = f"{target} is routed to again but the flows did not spread back (p={test.p_value:.2g})"
     result = CheckResult("recovery", passed, measured, expected, diagnosis,
-                         {"recovery_ms": back, "counts": counts, "p_value": test.p_value,
+                         {"recovery_ms": back, "restore_duration_ms": m.restore_duration_ms,
+                          "counts": counts, "p_value": test.p_value,
                           "rib_gateways": m.rib_gateways, "fib_gateways": m.fib_gateways})
     # Recorded, not judged: its bound (the recovery wait) is seconds past any stall seen here.
     return timed(result, 0.0, m.recovery_stall)

@@ -354,16 +354,15 @@ class DnsPairsDesign:
     def _crash(self, lb):
         """A crash is the link going down and keepalived dying (SIGKILL alone leaves the VIP up);
         the host also loses its runtime addresses, so it cannot come back holding a stale VIP."""
-        node = self.lab[lb]
-        node.run_argv(["ip", "link", "set", self.uplink[lb], "down"])
+        netns = self.lab[lb].netns
+        _core.set_link_up(netns, self.uplink[lb], False)
         pair = next(spec for spec in self.scenario.pairs.values() if lb in spec.lbs)
-        node.run_argv(["ip", "addr", "del", f"{pair.vip}/{pair.segment.prefixlen}", "dev", self.uplink[lb]],
-                      check=False)
+        _core.change_address(netns, self.uplink[lb], pair.vip, pair.segment.prefixlen, False)
         kill_daemon(self.keepalived[lb].pid, self.keepalived[lb])  # our own keepalived, by the PID we started
 
     def _restore(self, lb, result):
         s = self.scenario
-        self.lab[lb].run_argv(["ip", "link", "set", self.uplink[lb], "up"])
+        _core.set_link_up(self.lab[lb].netns, self.uplink[lb], True)
         restarted = time.monotonic()
         self._start_keepalived(lb)
         pair = result.pair

@@ -5,6 +5,7 @@ measured in: the stall found there, and any stall the data itself shows (every s
 flow losing the same stretch, a sender that stood still), is what the machine may have added.
 A timed failure whose overshoot that stall explains is inconclusive, never PASS."""
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MACHINE_PRESSURE = "/proc/pressure/cpu"
 
@@ -46,6 +47,21 @@ class Stall:
                 **({"witnesses": self.witnesses} if self.witnesses else {})}
 
 
+
+
+def cpu_wait_ns(pids):
+    """How long every thread of these processes has waited on a run queue, in ns, summed (the
+    second field of schedstat). Over a window it is what CPU contention added to work these
+    processes did in turn, as r1's bfdd, zebra and ospfd do to withdraw a route; the run's
+    pressure counts only the moments when all of the run's processes waited at once."""
+    total = 0
+    for pid in pids:
+        for schedstat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(schedstat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    return total
 
 
 class StallWatch:
