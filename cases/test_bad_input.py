@@ -33,11 +33,28 @@ def test_the_corpus_is_large_enough():
     assert len(INVALID) >= 25
 
 
+@pytest.fixture(scope="module")
+def validated_corpus():
+    """One `validate` over the whole corpus, as nobody: it needs no root, since a scenario is judged
+    before anything touches the kernel, and it gives each invalid file its own error line."""
+    return vipcheck("validate", *INVALID, user="nobody")
+
+
 @pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
-def test_invalid_scenario_is_rejected_before_the_kernel(path):
-    # `validate` needs no root: the scenario is judged before anything touches the kernel.
-    run = vipcheck("validate", path, user="nobody")
-    assert_one_line_error(run, 2, path.name, expected_message(path))
+def test_invalid_scenario_is_rejected_before_the_kernel(path, validated_corpus):
+    run = validated_corpus
+    assert run.status == 2 and "Traceback" not in run.stderr and ": valid (" not in run.stdout, run.stderr
+    errors = run.stderr.splitlines()
+    assert all(line.startswith("vipcheck: error: ") for line in errors) and len(errors) == len(INVALID), run.stderr
+    mine = [line for line in errors if f"/{path.name}: " in line]  # the path of nobody's readable copy
+    assert len(mine) == 1 and expected_message(path) in mine[0], (mine, expected_message(path))
+
+
+def test_validate_judges_every_file_and_fails_if_any_is_invalid():
+    good, bad = REPO / "topologies/ecmp-basic.yaml", INVALID[0]
+    run = vipcheck("validate", bad, good)
+    assert_one_line_error(run, 2, bad.name, expected_message(bad))
+    assert run.stdout.count(": valid (") == 1
 
 
 @pytest.mark.parametrize("path", INVALID[:5], ids=[p.stem for p in INVALID[:5]])

@@ -21,6 +21,7 @@
 #include "sink.h"
 #include "spread_stats.h"
 #include "stall_probe.h"
+#include "sysctl.h"
 
 namespace py = pybind11;
 using namespace vipcheck;
@@ -223,6 +224,10 @@ PYBIND11_MODULE(_core, m) {
         .def("stop", &RouteMonitor::stop, py::call_guard<py::gil_scoped_release>());
 
     m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
+    m.def("write_sysctls", &write_sysctls, py::arg("netns"), py::arg("values"),
+          py::call_guard<py::gil_scoped_release>(), "(key, value) pairs in order; ValueError names a refused one.");
+    m.def("read_sysctls", &read_sysctls, py::arg("netns"), py::arg("keys"), py::call_guard<py::gil_scoped_release>(),
+          "(key, value) pairs as the kernel reports them now.");
     m.def("set_link_up", &set_link_up, py::arg("netns"), py::arg("ifname"), py::arg("up"),
           py::call_guard<py::gil_scoped_release>(), "One netlink request: the link up or down, in effect on return.");
     m.def("change_address", &change_address, py::arg("netns"), py::arg("ifname"), py::arg("address"),

@@ -14,6 +14,7 @@
 #include "netlink_routes.h"
 #include "packet_format.h"
 #include "sink.h"
+#include "sysctl.h"
 #include "test_network.h"
 
 using namespace vipcheck;
@@ -231,6 +232,21 @@ TEST_F(Drivers, LinkDownTakesTheUplinksRoutesAwayAndLinkUpBringsThemBack) {
     set_link_up(net.lb1.path(), "eth0", true);
     EXPECT_EQ(lookup_route(net.lb1.path(), "10.0.2.1").ifname, "eth0");
     EXPECT_THROW(set_link_up(net.lb1.path(), "nosuch0", false), std::runtime_error);
+}
+
+TEST_F(Drivers, SysctlsAreWrittenAndReadInTheNodesNamespaceOnly) {
+    TestNamespace node;
+    const std::string key = "net.ipv4.conf.all.arp_ignore";
+    const auto mine = read_sysctls("/proc/self/ns/net", {key});
+    write_sysctls(node.path(), {{key, mine[0].second == "1" ? "2" : "1"}, {"net.ipv4.ip_forward", "1"}});
+    const auto there = read_sysctls(node.path(), {key, "net.ipv4.ip_forward"});
+    ASSERT_EQ(there.size(), 2u);
+    EXPECT_EQ(there[0], Sysctl(key, mine[0].second == "1" ? "2" : "1"));
+    EXPECT_EQ(there[1], Sysctl("net.ipv4.ip_forward", "1"));
+    EXPECT_EQ(read_sysctls("/proc/self/ns/net", {key}), mine);  // the test's own namespace untouched
+    EXPECT_THROW(write_sysctls(node.path(), {{"net.ipv4.no_such_key", "1"}}), std::invalid_argument);
+    EXPECT_THROW(write_sysctls(node.path(), {{"net.ipv4.conf.all.rp_filter", "7"}}), std::invalid_argument);
+    EXPECT_THROW(read_sysctls(node.path(), {"../../etc/passwd"}), std::invalid_argument);
 }
 
 TEST_F(Drivers, InjectorReportsPacketsItsStackRefused) {

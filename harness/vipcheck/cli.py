@@ -236,12 +236,20 @@ def _clean(args):
 
 
 def _validate(args):
+    """Every file is judged, and each invalid one gets its own error line, as a linter does."""
     from vipcheck import environment, scenario
+    from vipcheck.errors import ScenarioError
     environment.check_modules()
+    status = EXIT_PASSED
     for path in args.scenarios:
-        spec = scenario.load(path)
+        try:
+            spec = scenario.load(path)
+        except ScenarioError as e:
+            print(f"vipcheck: error: {e}", file=sys.stderr)
+            status = e.exit_status
+            continue
         print(f"{path}: valid ({spec.topology}, {len(spec.lb_names)} LBs, checks: {', '.join(spec.checks)})")
-    return EXIT_PASSED
+    return status
 
 
 def _nightly(args):

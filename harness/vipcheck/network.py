@@ -3,8 +3,9 @@ from pathlib import Path
 
 from mininet.net import Mininet
 
+from vipcheck import _core
 from vipcheck.errors import ScenarioError
-from vipcheck.nodes import NodeCommandError, run_everywhere
+from vipcheck.nodes import run_everywhere
 
 # Baseline sysctls the harness sets on every node of a role, because new namespaces inherit
 # conf/all from the root namespace; a scenario's `sysctl` overrides them key by key.
@@ -91,9 +92,16 @@ class Lab:
 
     def bring_up(self):
         """Every interface up, lo included: Mininet raises lo only in configDefault(), which we skip,
-        and with lo down the kernel installs none of lo's local prefix routes."""
-        run_everywhere([(node, ["ip", "link", "set", intf, "up"])
-                        for node in self.nodes.values() for intf in {"lo", *node.intfNames()}])
+        and with lo down the kernel installs none of lo's local prefix routes. One netlink request
+        each, from the harness: a forked `ip` per interface cost more than the whole change."""
+        for node in self.nodes.values():
+            for intf in ["lo", *node.intfNames()]:
+                _core.set_link_up(node.netns, intf, True)
+
+    def add_addresses(self, addresses):
+        """(node, interface, address, prefix length) entries, one netlink request each."""
+        for node, ifname, address, prefixlen in addresses:
+            _core.change_address(self.nodes[node].netns, ifname, str(address), int(prefixlen), True)
 
     def effective_sysctl(self, scenario_sysctl, hash_seed):
         """Per role: baseline, then the scenario's keys on top."""
@@ -109,23 +117,18 @@ class Lab:
     def apply_sysctl(self, scenario, hash_seed):
         """Sets every node's sysctls and returns what the kernel then reports, per node."""
         per_role = self.effective_sysctl(scenario.sysctl, hash_seed)
-        try:
-            run_everywhere([(node, ["sysctl", "-q", "-w", *[f"{k}={v}" for k, v in per_role[node.role].items()]])
-                            for node in self.nodes.values()])
-        except NodeCommandError as e:
-            raise ScenarioError(scenario.source, f"sysctl.{self.nodes[e.node].role}",
-                                f"rejected by the kernel: {e.stderr}") from None
+        for node in self.nodes.values():
+            try:
+                _core.write_sysctls(node.netns, [(k, str(v)) for k, v in per_role[node.role].items()])
+            except ValueError as e:  # the kernel refused a key or a value
+                raise ScenarioError(scenario.source, f"sysctl.{node.role}", f"rejected by the kernel: {e}") from None
         return self.read_sysctl(per_role)
 
     def read_sysctl(self, per_role, extra_keys=()):
         """The values the kernel reports after applying, per node: what the run really used."""
-        found = {}
-        for name, node in sorted(self.nodes.items()):
-            keys = list(per_role[node.role]) + list(extra_keys)
-            out = node.run_argv(["sysctl", *keys])
-            found[name] = {k.strip(): _number(v.strip()) for k, v in
-                           (line.split("=", 1) for line in out.splitlines() if "=" in line)}
-        return found
+        return {name: {key: _number(value) for key, value in
+                       _core.read_sysctls(node.netns, list(per_role[node.role]) + list(extra_keys))}
+                for name, node in sorted(self.nodes.items())}
 
 
 def _number(text):

@@ -86,25 +86,25 @@ class DnsPairsDesign:
         client_net, dns_net = next(links), next(links)
         self.client_address, self.dns_address = str(client_net[2]), str(dns_net[2])
         self.uplink, self.address = {}, {}
-        commands = []
+        addresses = []
 
         def address(node, peer, ip, plen, gateway):
             ifname, _ = lab.ifnames(node, peer)
             self.uplink[node], self.address[node] = ifname, ip
-            commands.append((lab[node], ["ip", "addr", "add", f"{ip}/{plen}", "dev", ifname]))
+            addresses.append((node, ifname, ip, plen))
             return gateway
 
         r1_addresses = []
         for net, node in ((client_net, "c1"), (dns_net, "dns")):
             r1_if, _ = lab.ifnames("r1", node)
-            r1_addresses.append((r1_if, f"{net[1]}/30"))
+            r1_addresses.append((r1_if, net[1], 30))
             address(node, "r1", str(net[2]), 30, str(net[1]))
         segment_nets = {SEGMENTS[p]: spec.segment for p, spec in s.pairs.items()}
         segment_nets[SEGMENTS["backends"]] = s.backend_segment
         for segment, net in segment_nets.items():
             r1_if, _ = lab.ifnames("r1", segment)
             self.uplink[f"r1:{segment}"] = r1_if
-            r1_addresses.append((r1_if, f"{net[1]}/{net.prefixlen}"))
+            r1_addresses.append((r1_if, net[1], net.prefixlen))
         for spec in s.pairs.values():
             for lb, ip in zip(spec.lbs, spec.addresses):
                 address(lb, SEGMENTS[spec.name], ip, spec.segment.prefixlen, str(spec.segment[1]))
@@ -112,10 +112,10 @@ class DnsPairsDesign:
         for i, backend in enumerate(backend_names(s), start=1):
             address(backend, SEGMENTS["backends"], str(backend_net[10 + i]), backend_net.prefixlen, "")
         address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
-        commands += [(lab["r1"], ["ip", "addr", "add", a, "dev", ifname]) for ifname, a in r1_addresses]
+        addresses += [("r1", ifname, ip, plen) for ifname, ip, plen in r1_addresses]
 
         self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
-        run_everywhere(commands)
+        lab.add_addresses(addresses)
         for segment in segment_nets:
             lab.bridge(segment)
         lab.bring_up()

@@ -12,7 +12,6 @@ from vipcheck.checks.ecmp import CHECKS, EcmpMeasurements
 from vipcheck.checks.failover import CHECKS as FAILOVER_CHECKS
 from vipcheck.checks.lo import lo_route
 from vipcheck.network import Lab
-from vipcheck.nodes import run_everywhere
 
 DEFAULT_COST = 10
 # Documentation prefixes (RFC 5737) for the route that pins the nexthop order; the first that
@@ -36,31 +35,31 @@ class EcmpDesign:
     def build(self):
         s, plan, run = self.scenario, self.plan, self.run
         lab = self.lab = Lab(run, s, EcmpTopo(scenario=s, run_id=run.id))
-        commands, lb_contexts = [], {}
+        addresses, lb_contexts = [], {}
         router_links = {r: [] for r in s.router_names}
         passive_links = {r: [] for r in s.router_names}
         self.uplinks = {}
         for link in plan.client_links:
             near_if, far_if = lab.ifnames(link.near, link.far)
-            commands += [(lab[link.near], ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
-                         (lab[link.far], ["ip", "addr", "add", f"{link.far_address}/{link.prefixlen}", "dev", far_if])]
+            addresses += [(link.near, near_if, link.near_address, link.prefixlen),
+                          (link.far, far_if, link.far_address, link.prefixlen)]
             passive_links[link.near].append({"ifname": near_if, "network": link.network})
         for link in plan.lb_links:
             near_if, far_if = lab.ifnames(link.near, link.far)
             lb = lab[link.far]
             cost = s.ospf.cost.get(link.far, DEFAULT_COST)
-            commands += [(lab[link.near], ["ip", "addr", "add", f"{link.near_address}/{link.prefixlen}", "dev", near_if]),
-                         (lb, ["ip", "addr", "add", f"{link.far_address}/{link.prefixlen}", "dev", far_if])]
+            addresses += [(link.near, near_if, link.near_address, link.prefixlen),
+                          (link.far, far_if, link.far_address, link.prefixlen)]
             router_links[link.near].append({"ifname": near_if, "network": link.network, "cost": cost})
             if link.far not in lb_contexts:  # its first link: r1's
                 self.uplinks[link.far] = far_if
                 if link.far not in s.vip_missing_on:
-                    commands.append((lb, ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
+                    addresses.append((link.far, "lo", s.vip, s.lo_prefixlen))
                 lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
                                          "ospf": s.ospf, "announce": s.announce, "ospf_links": []}
             lb_contexts[link.far]["ospf_links"].append({"ifname": far_if, "network": link.network, "cost": cost})
         self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
-        run_everywhere(commands)
+        lab.add_addresses(addresses)
         lab.bring_up()
         for link in plan.client_links:
             lab[link.far].run_argv(["ip", "route", "add", "default", "via", link.near_address])

@@ -26,22 +26,21 @@ class LoSubnetDesign:
         s, run = self.scenario, self.run
         lab = self.lab = Lab(run, s, LoSubnetTopo(scenario=s, run_id=run.id))
         plen = s.segment.prefixlen
-        commands = []
+        addresses = []
         self.uplink = {}
         for name, address in [("gw", s.gateway), ("nb", s.neighbour), *self.lb_address.items()]:
             ifname, _ = lab.ifnames(name, SEGMENT_NODE)
             self.uplink[name] = ifname
-            commands.append((lab[name], ["ip", "addr", "add", f"{address}/{plen}", "dev", ifname]))
+            addresses.append((name, ifname, address, plen))
         for lb in s.lb_names:
             if lb not in s.vip_missing_on:
-                commands.append((lab[lb], ["ip", "addr", "add", f"{s.vip}/{s.lo_prefixlen}", "dev", "lo"]))
+                addresses.append((lb, "lo", s.vip, s.lo_prefixlen))
         client_net = next(s.client_links.subnets(new_prefix=30))
         self.client_address, gw_client_address = str(client_net[2]), str(client_net[1])
         gw_if, client_if = lab.ifnames("gw", "c1")
-        commands += [(lab["gw"], ["ip", "addr", "add", f"{gw_client_address}/30", "dev", gw_if]),
-                     (lab["c1"], ["ip", "addr", "add", f"{self.client_address}/30", "dev", client_if])]
+        addresses += [("gw", gw_if, gw_client_address, 30), ("c1", client_if, self.client_address, 30)]
         self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
-        run_everywhere(commands)
+        lab.add_addresses(addresses)
         lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
         lab.bring_up()
         routes = [(lab[n], ["ip", "route", "add", "default", "via", s.gateway]) for n in ["nb", *s.lb_names]]
