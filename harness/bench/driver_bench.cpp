@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "clock.h"
 #include "injector.h"
 #include "netns.h"
 #include "packet_format.h"

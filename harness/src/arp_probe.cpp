@@ -16,7 +16,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "injector.h"
+#include "clock.h"
 #include "netns.h"
 #include "packet_format.h"
 

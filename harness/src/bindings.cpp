@@ -14,6 +14,7 @@
 #include "flow_gaps.h"
 #include "http_client.h"
 #include "tcp_wait.h"
+#include "clock.h"
 #include "injector.h"
 #include "link_changes.h"
 #include "netlink_routes.h"

@@ -6,7 +6,7 @@
 #include <memory>
 #include <mutex>
 
-#include "injector.h"
+#include "clock.h"
 #include "netns.h"
 
 namespace vipcheck {

@@ -1,4 +1,5 @@
 #include "injector.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -46,12 +47,6 @@ private:
 };
 
 }  // namespace
-
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
-}
 
 InjectionReport inject_flows(const InjectionPlan& plan) {
     if (plan.src_ports.empty() || plan.packets_per_flow == 0) return {};

@@ -33,6 +33,4 @@ struct InjectionReport {
 // Uses one raw IP socket, so no socket hash rides on the packets and any 5-tuple can be sent.
 InjectionReport inject_flows(const InjectionPlan& plan);
 
-uint64_t monotonic_ns();
-
 }  // namespace vipcheck

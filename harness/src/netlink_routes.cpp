@@ -22,7 +22,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "injector.h"
+#include "clock.h"
 #include "netlink.h"
 #include "netns.h"
 #include "packet_format.h"

@@ -14,7 +14,7 @@
 #include <future>
 #include <stdexcept>
 
-#include "injector.h"
+#include "clock.h"
 #include "netns.h"
 #include "packet_format.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "injector.h"
+#include "clock.h"
 
 namespace vipcheck {
 

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "injector.h"
+#include "clock.h"
 #include "netns.h"
 #include "packet_format.h"
 

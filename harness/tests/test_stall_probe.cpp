@@ -7,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "injector.h"
+#include "clock.h"
 #include "stall_probe.h"
 
 using namespace vipcheck;

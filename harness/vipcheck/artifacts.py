@@ -12,11 +12,10 @@ import socket
 import subprocess
 from pathlib import Path
 
-from vipcheck import traffic
+from vipcheck import REPO, frr, traffic
 from vipcheck.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
 from vipcheck.run import NODE_DIR_SEPARATOR
 
-REPO = Path(__file__).resolve().parents[2]
 KERNEL_VIEW = {  # file -> argv, run in every node
     "kernel-routes.json": ["ip", "-j", "route", "show", "table", "all"],
     "kernel-nexthops.json": ["ip", "-j", "nexthop", "show"],
@@ -60,7 +59,7 @@ def _node_views(design):
         router = routers.get(name)
         if router:
             views = {**FRR_VIEW, **(BFD_VIEW if "bfdd" in router.configs else {})}
-            commands += [(name, file, ["vtysh", "--vty_socket", str(router.dir), "-c", command])
+            commands += [(name, file, frr.vtysh_argv(router.dir, command))
                          for file, command in views.items()]
     return commands
 

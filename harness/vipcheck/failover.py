@@ -1,11 +1,10 @@
 """The failure timeline of an ECMP run: at each scheduled time, snapshot the sinks, inject the
 failure (or restore), and wait on r1's route monitor for the change the design should make.
 What it records becomes a FailoverMeasurement for the checks."""
-import random
 import time
 from dataclasses import dataclass, field
 
-from vipcheck import _core, traffic
+from vipcheck import _core, seeds, traffic
 from vipcheck.failures import FailureInjector
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 
@@ -64,7 +63,7 @@ class Timeline:
                                                gateways=design.gateways)
         self.snapshots = {}
         # Failure times drawn from the run's seed, when the scenario gives a window.
-        rng = random.Random(design.seed + 4)
+        rng = seeds.rng(design.seed, "failure_times")
         self.measurement.scheduled_ms = {"failure": scenario.failure.draw_ms(rng)}
         if scenario.restore:
             self.measurement.scheduled_ms["restore"] = scenario.restore.draw_ms(rng)

@@ -70,10 +70,8 @@ class FailureInjector:
 
     def _announce(self, lb, prefix):
         router = self.routers[lb]
-        argv = ["vtysh", "--vty_socket", str(router.dir), "-c", "configure terminal", "-c", "router ospf"]
-        for line in ANNOUNCEMENTS[self.scenario.announce]:
-            argv += ["-c", prefix + line.format(vip=self.scenario.vip)]
-        router.node.run_argv(argv)
+        lines = [prefix + line.format(vip=self.scenario.vip) for line in ANNOUNCEMENTS[self.scenario.announce]]
+        router.node.run_argv(frr.vtysh_argv(router.dir, "configure terminal", "router ospf", *lines))
 
     # service_down: the service and its VIP are gone but the announcement stays: the classic
     # anycast fault of an announcement not tied to health. The router can never find out.

@@ -18,6 +18,11 @@ FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?
 START_ORDER = ("zebra", "staticd", "bfdd", "ospfd")  # zebra first: the others connect to it
 
 
+def vtysh_argv(socket_dir, *commands):
+    """FRR's shell on one node's daemons (their private socket folder), running each command."""
+    return ["vtysh", "--vty_socket", str(socket_dir), *[arg for command in commands for arg in ("-c", command)]]
+
+
 def frr_owner():
     user = pwd.getpwnam("frr")
     return user.pw_uid, user.pw_gid
@@ -85,7 +90,7 @@ class FrrRouter:
         self.run.adopt(self.pid(daemon), f"{self.node.logical}/{daemon}")
 
     def vtysh(self, command):
-        return self.node.run_argv(["vtysh", "--vty_socket", str(self.dir), "-c", command])
+        return self.node.run_argv(vtysh_argv(self.dir, command))
 
     def vtysh_json(self, command):
         return json.loads(self.vtysh(f"{command} json") or "{}")

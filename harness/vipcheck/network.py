@@ -3,7 +3,7 @@ from pathlib import Path
 
 from mininet.net import Mininet
 
-from vipcheck import _core
+from vipcheck import _core, seeds
 from vipcheck.errors import ScenarioError
 from vipcheck.nodes import run_everywhere
 
@@ -114,9 +114,9 @@ class Lab:
             merged[role].update(scenario_sysctl.get(role, {}))
         return merged
 
-    def apply_sysctl(self, scenario, hash_seed):
+    def apply_sysctl(self, scenario, seed):
         """Sets every node's sysctls and returns what the kernel then reports, per node."""
-        per_role = self.effective_sysctl(scenario.sysctl, hash_seed)
+        per_role = self.effective_sysctl(scenario.sysctl, seeds.rng(seed, "router_hash").randrange(1, 2**32))
         for node in self.nodes.values():
             try:
                 _core.write_sysctls(node.netns, [(k, str(v)) for k, v in per_role[node.role].items()])

@@ -15,7 +15,7 @@ import yaml
 
 from vipcheck import runner, scenario as scenarios, shard as shards
 from vipcheck.errors import ScenarioError, UsageError
-from vipcheck.report import _percentile
+from vipcheck.report import percentile
 from vipcheck.scenario import FAILURE_TYPES, Fields
 
 TARGET = "lb2"
@@ -192,7 +192,7 @@ def _cell(failure, profile, runs):
         values = [v for v in values if v is not None]
         if values:
             figures[label] = {"values": values, "min": min(values), "median": statistics.median(values),
-                              "p95": _percentile(values, 0.95), "max": max(values)}
+                              "p95": percentile(values, 0.95), "max": max(values)}
     return {"failure": failure, "profile": profile, "runs": len(runs), "passed": sum(r.passed for r in runs),
             "failed_checks": sorted({c.name for r in runs for c in r.checks if not c.passed}),
             "failed_for_certain": sorted({c.name for r in runs for c in r.checks if not c.passed and not c.inconclusive}),

@@ -62,7 +62,8 @@ REPEATED_FIGURES = (("failover gap ms", "failover_gap", "gap_ms_max"),
                     ("flows moved beyond ideal", "flows_moved", None))
 
 
-def _percentile(values, q):
+def percentile(values, q):
+    """Nearest rank: always a value that was measured."""
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
     return ordered[rank]
@@ -82,7 +83,7 @@ def repeat_stats(results):
                 values.append(value)
         if values:
             stats[label] = values
-    return {label: {"min": min(v), "median": statistics.median(v), "p95": _percentile(v, 0.95), "max": max(v),
+    return {label: {"min": min(v), "median": statistics.median(v), "p95": percentile(v, 0.95), "max": max(v),
                     "n": len(v)} for label, v in stats.items() if v and None not in v}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vipcheck.errors import EnvironmentProblem, Interrupted
 from vipcheck.lab import frr_tmp, reaper
+from vipcheck.lab.proc import stat_fields
 from vipcheck.lab.cgroup import RunCgroup
 from vipcheck.lab.stall import StallWatch
 
@@ -23,22 +24,15 @@ STOP_GRACE_S = 3.0  # SIGTERM, then this long for a clean exit, then SIGKILL
 
 def start_time(pid):
     """Process start time in clock ticks: with the PID it names one process for ever."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def alive(pid, start):
     """True while the process that had this PID and start time runs; an exited one that its
     parent (often init, for a killed run's orphans) has not reaped yet is a zombie: not alive."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[19] == str(start) and fields[0] != "Z"
+    fields = stat_fields(pid)
+    return bool(fields) and fields[19] == str(start) and fields[0] != "Z"
 
 
 def wait_exit(pid, timeout_s):
@@ -108,11 +102,8 @@ def kill_daemon(pid, popen=None):
 
 
 def _state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def _signal(pid, signum):

@@ -118,8 +118,8 @@ def vtysh_argv(info, node, commands):
     if not entry.get("frr_dir"):
         frr = sorted(n for n, e in info.state.get("nodes", {}).items() if e.get("frr_dir"))
         raise UsageError(f"node {node} of run {info.id} runs no FRR (FRR nodes: {', '.join(frr) or 'none'})")
-    return enter_argv(info, node, ["vtysh", "--vty_socket", entry["frr_dir"],
-                                   *[arg for command in commands for arg in ("-c", command)]])
+    from vipcheck.frr import vtysh_argv as frr_vtysh  # here: ps and clean need no templates
+    return enter_argv(info, node, frr_vtysh(entry["frr_dir"], *commands))
 
 
 def down(info):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from vipcheck import REPO
 from vipcheck.errors import ScenarioError
 
 ECMP_ROLES = ("router", "lb", "client")
@@ -25,7 +26,7 @@ RRSET_ORDERS = ("cyclic", "random", "none")
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SYSCTL_KEY = re.compile(r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.\-]+$")
 SYSCTL_VALUE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
-DEFAULT_FRR_CONF = Path(__file__).resolve().parents[2] / "frr-conf"
+DEFAULT_FRR_CONF = REPO / "frr-conf"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import jinja2
 
+from vipcheck import REPO
 from vipcheck.errors import ScenarioError
 
-REPO = Path(__file__).resolve().parents[2]
 DAEMON_CONF = REPO / "daemon-conf"
 
 

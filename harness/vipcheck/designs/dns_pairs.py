@@ -1,14 +1,13 @@
 """The dns-pairs design: DNS round-robin over two VIPs, each held by an active/standby pair
 (keepalived VRRP) in front of HAProxy, backends and a shared Redis session store."""
 import json
-import random
 import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 
 from topologies.dns_pairs import SEGMENTS, DnsPairsTopo, backend_names
-from vipcheck import _core, traffic
+from vipcheck import _core, seeds, traffic
 from vipcheck.checks.dns import dns_answers, dns_rotation
 from vipcheck.checks.pairs import session_sharing, vip_pairs, vrrp_failover
 from vipcheck.daemons import Daemons
@@ -114,7 +113,7 @@ class DnsPairsDesign:
         address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
         addresses += [("r1", ifname, ip, plen) for ifname, ip, plen in r1_addresses]
 
-        self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
+        self.result.sysctl = lab.apply_sysctl(s, self.seed)
         lab.add_addresses(addresses)
         for segment in segment_nets:
             lab.bridge(segment)
@@ -311,7 +310,7 @@ class DnsPairsDesign:
         result = Failover(pair, crashed, standby, other_pair=other, preempt=s.preempt)
         takeover_s = master_down_s(s, s.priorities[standby])
         duration_s = CRASH_AFTER_S + max(2.0, 2 * takeover_s + 0.5)
-        rng = random.Random(self.seed + 3)
+        rng = seeds.rng(self.seed, "vrrp_stream")
         stream = TrafficSpec(STREAM_FLOWS, int(duration_s * s.stream_pps / STREAM_FLOWS), s.stream_pps, STREAM_PORT)
         plans = {p: traffic.plan_flows([("c1", self.client_address, s.vips[p])], STREAM_FLOWS, rng.randrange(2**31))
                  for p in (pair, other)}

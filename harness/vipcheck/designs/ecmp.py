@@ -2,11 +2,10 @@
 import dataclasses
 import ipaddress
 import json
-import random
 import time
 
 from topologies.ecmp import EcmpTopo, address_plan
-from vipcheck import _core, failover, frr, lo_routes, traffic
+from vipcheck import _core, failover, frr, lo_routes, seeds, traffic
 from vipcheck.checks import CheckResult
 from vipcheck.checks.ecmp import CHECKS, EcmpMeasurements
 from vipcheck.checks.failover import CHECKS as FAILOVER_CHECKS
@@ -46,7 +45,6 @@ class EcmpDesign:
             passive_links[link.near].append({"ifname": near_if, "network": link.network})
         for link in plan.lb_links:
             near_if, far_if = lab.ifnames(link.near, link.far)
-            lb = lab[link.far]
             cost = s.ospf.cost.get(link.far, DEFAULT_COST)
             addresses += [(link.near, near_if, link.near_address, link.prefixlen),
                           (link.far, far_if, link.far_address, link.prefixlen)]
@@ -58,7 +56,7 @@ class EcmpDesign:
                 lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
                                          "ospf": s.ospf, "announce": s.announce, "ospf_links": []}
             lb_contexts[link.far]["ospf_links"].append({"ifname": far_if, "network": link.network, "cost": cost})
-        self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
+        self.result.sysctl = lab.apply_sysctl(s, self.seed)
         lab.add_addresses(addresses)
         lab.bring_up()
         for link in plan.client_links:
@@ -146,7 +144,7 @@ class EcmpDesign:
 
     def send_traffic(self):
         s, lab = self.scenario, self.lab
-        rng = random.Random(self.seed + 1)
+        rng = seeds.rng(self.seed, "flows")
         senders = [(c, self.plan.client_links[i].far_address, s.vip) for i, c in enumerate(s.client_names)]
         flows = traffic.plan_flows(senders, s.traffic.flows, rng.randrange(2**31))
         spec = s.traffic

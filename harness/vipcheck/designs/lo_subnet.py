@@ -1,9 +1,8 @@
 """The lo-subnet design: LBs on one segment with their gateway and a neighbour, the VIP on lo."""
 import json
-import random
 
 from topologies.lo_subnet import SEGMENT_NODE, LoSubnetTopo
-from vipcheck import _core, lo_routes, traffic
+from vipcheck import _core, lo_routes, seeds, traffic
 from vipcheck.checks.lo import Reachability, arp_suppression, lo_reachability, lo_route, vip_reachable
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
@@ -39,7 +38,7 @@ class LoSubnetDesign:
         self.client_address, gw_client_address = str(client_net[2]), str(client_net[1])
         gw_if, client_if = lab.ifnames("gw", "c1")
         addresses += [("gw", gw_if, gw_client_address, 30), ("c1", client_if, self.client_address, 30)]
-        self.result.sysctl = lab.apply_sysctl(s, hash_seed=random.Random(self.seed).randrange(1, 2**32))
+        self.result.sysctl = lab.apply_sysctl(s, self.seed)
         lab.add_addresses(addresses)
         lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
         lab.bring_up()
@@ -59,7 +58,7 @@ class LoSubnetDesign:
 
     def send_traffic(self):
         s, lab = self.scenario, self.lab
-        rng = random.Random(self.seed + 1)
+        rng = seeds.rng(self.seed, "flows")
         flows = traffic.plan_flows([("c1", self.client_address, s.vip)], s.traffic.flows, rng.randrange(2**31))
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, flows, rng.getrandbits(32))
         self.deliveries = {"traffic": self.delivery}
@@ -69,7 +68,7 @@ class LoSubnetDesign:
     def _reachability(self):
         """Each LB sends real packets to the neighbour and the gateway; sinks there record them."""
         s, lab = self.scenario, self.lab
-        rng = random.Random(self.seed + 2)
+        rng = seeds.rng(self.seed, "reachability")
         results = []
         for target, node, address in (("neighbour", "nb", s.neighbour), ("gateway", "gw", s.gateway)):
             senders = [(lb, self.lb_address[lb], address) for lb in s.lb_names]

@@ -5,6 +5,8 @@ import os
 import select
 import time
 
+from vipcheck.lab.proc import stat_fields
+
 PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -48,8 +50,5 @@ def reap_orphan(pid, timeout_s=1.0):
 
 
 def _parent_is_us(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
-    except (OSError, ValueError, IndexError):
-        return False
+    fields = stat_fields(pid)
+    return bool(fields) and int(fields[1]) == os.getpid()
