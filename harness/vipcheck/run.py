@@ -72,8 +72,8 @@ def end_processes(processes, grace_s=STOP_GRACE_S):
 
 def freeze(pids):
     """SIGSTOP for every process at once, then waits until each is stopped: from outside, the
-    daemons of a host that died at one instant. (Killed one after another, a live ospfd kept
-    the adjacency its dead zebra and bfdd had left, and r1 noticed only at the dead interval.)"""
+    daemons of a host that died at one instant. (Killed one after another, they took up to 1.5 s
+    on a loaded machine, and r1 saw a half-crashed host: ospfd still sending, zebra and bfdd gone.)"""
     for pid in pids:
         _signal(pid, signal.SIGSTOP)
     for pid in pids:
