@@ -103,6 +103,16 @@ def test_frr_rejected_config_reports_frrs_message(tmp_path):
                           "No such command")
 
 
+def test_a_sysctl_the_kernel_lacks_is_bad_input(tmp_path):
+    """Validation knows a per-namespace key by its prefix; the kernel knows the rest. A key it
+    lacks stops the run before any daemon starts, with the kernel's reason."""
+    scenario = tmp_path / "sysctl-kernel-lacks.yaml"
+    scenario.write_text("name: sysctl-kernel-lacks\ntopology: ecmp\nsysctl: {router: {net.ipv4.no_such_key: 1}}\n")
+    run = vipcheck("run", scenario, tmp_path=tmp_path)
+    assert_one_line_error(run, 2, "sysctl.router", "rejected by the kernel", "net.ipv4.no_such_key",
+                          "No such file or directory")
+
+
 def test_missing_frr_template(tmp_path):
     run = vipcheck("run", REPO / "cases/frr-template-missing/scenario.yaml", tmp_path=tmp_path)
     assert_one_line_error(run, 2, "lb/staticd.conf.j2", "FRR template missing")
