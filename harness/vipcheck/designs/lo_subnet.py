@@ -92,7 +92,7 @@ class LoSubnetDesign:
             macs[lb] = link[0]["address"]
             keys = [f"net.ipv4.conf.{scope}.{name}" for name in ("arp_ignore", "arp_announce")
                     for scope in ("all", self.uplink[lb])]
-            values = dict(line.split(" = ") for line in lab[lb].run_argv(["sysctl", *keys]).splitlines())
+            values = dict(_core.read_sysctls(lab[lb].netns, keys))
             # The kernel uses the larger of conf/all and the interface's own value.
             sysctls[lb] = {name: (int(values[f"net.ipv4.conf.all.{name}"]),
                                   int(values[f"net.ipv4.conf.{self.uplink[lb]}.{name}"]))
