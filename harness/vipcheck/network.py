@@ -46,6 +46,18 @@ def check_interface_names(scenario, links):
                                 f"(Linux allows {IFNAME_MAX}): fewer nodes or links")
 
 
+def effective_sysctl(scenario_sysctl, seed):
+    """Per role: baseline, then the scenario's keys on top."""
+    merged = {}
+    for role, values in BASELINE_SYSCTL.items():
+        merged[role] = {**EVERY_NODE_SYSCTL, **values}
+        if role == "router" and HASH_SEED_SYSCTL.exists():
+            # A fixed multipath hash seed makes the flow-to-LB map a function of the run's seed.
+            merged[role]["net.ipv4.fib_multipath_hash_seed"] = seeds.rng(seed, "router_hash").randrange(1, 2**32)
+        merged[role].update(scenario_sysctl.get(role, {}))
+    return merged
+
+
 class Lab:
     """Mininet hosts by their scenario names; stop() removes every node and link."""
 
@@ -103,20 +115,9 @@ class Lab:
         for node, ifname, address, prefixlen in addresses:
             _core.change_address(self.nodes[node].netns, ifname, str(address), int(prefixlen), True)
 
-    def effective_sysctl(self, scenario_sysctl, hash_seed):
-        """Per role: baseline, then the scenario's keys on top."""
-        merged = {}
-        for role, values in BASELINE_SYSCTL.items():
-            merged[role] = {**EVERY_NODE_SYSCTL, **values}
-            if role == "router" and HASH_SEED_SYSCTL.exists():
-                # A fixed multipath hash seed makes the flow-to-LB map a function of the run's seed.
-                merged[role]["net.ipv4.fib_multipath_hash_seed"] = hash_seed
-            merged[role].update(scenario_sysctl.get(role, {}))
-        return merged
-
     def apply_sysctl(self, scenario, seed):
         """Sets every node's sysctls and returns what the kernel then reports, per node."""
-        per_role = self.effective_sysctl(scenario.sysctl, seeds.rng(seed, "router_hash").randrange(1, 2**32))
+        per_role = effective_sysctl(scenario.sysctl, seed)
         for node in self.nodes.values():
             try:
                 _core.write_sysctls(node.netns, [(k, str(v)) for k, v in per_role[node.role].items()])

@@ -18,6 +18,49 @@ DEFAULT_COST = 10
 PIN_PREFIXES = [ipaddress.ip_network(p) for p in ("198.51.100.255/32", "203.0.113.255/32", "192.0.2.255/32")]
 
 
+@dataclasses.dataclass
+class EcmpNodes:
+    """What the design configures on its nodes, known before any node exists."""
+    addresses: list   # (node, interface, address, prefix length)
+    uplinks: dict     # LB -> its interface towards r1
+    frr: list         # (node, role, daemons, template context), routers first
+
+
+def configure(s, plan, ifnames):
+    """The ECMP design's addresses and FRR daemons from the scenario and its address plan alone;
+    ifnames(a, b) names the interfaces that link a and b. The bench's bare floor (ci/floor)
+    renders the same FRR configs from it."""
+    addresses, lb_contexts, uplinks = [], {}, {}
+    router_links = {r: [] for r in s.router_names}
+    passive_links = {r: [] for r in s.router_names}
+    for link in plan.client_links:
+        near_if, far_if = ifnames(link.near, link.far)
+        addresses += [(link.near, near_if, link.near_address, link.prefixlen),
+                      (link.far, far_if, link.far_address, link.prefixlen)]
+        passive_links[link.near].append({"ifname": near_if, "network": link.network})
+    for link in plan.lb_links:
+        near_if, far_if = ifnames(link.near, link.far)
+        cost = s.ospf.cost.get(link.far, DEFAULT_COST)
+        addresses += [(link.near, near_if, link.near_address, link.prefixlen),
+                      (link.far, far_if, link.far_address, link.prefixlen)]
+        router_links[link.near].append({"ifname": near_if, "network": link.network, "cost": cost})
+        if link.far not in lb_contexts:  # its first link: r1's
+            uplinks[link.far] = far_if
+            if link.far not in s.vip_missing_on:
+                addresses.append((link.far, "lo", s.vip, s.lo_prefixlen))
+            lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
+                                     "ospf": s.ospf, "announce": s.announce, "ospf_links": []}
+        lb_contexts[link.far]["ospf_links"].append({"ifname": far_if, "network": link.network, "cost": cost})
+    extra = ["bfdd"] if s.ospf.bfd else []
+    static = ["staticd"] if s.announce == "external" else []  # it carries the external announcement
+    daemons = [(r, "router", ["zebra", *extra, "ospfd"],
+                {"hostname": r, "router_id": plan.router_links(r)[0].near_address, "ospf": s.ospf,
+                 "nexthop_groups": s.nexthop_groups, "ospf_links": router_links[r], "passive_links": passive_links[r]})
+               for r in s.router_names]
+    daemons += [(lb, "lb", ["zebra", *static, *extra, "ospfd"], context) for lb, context in lb_contexts.items()]
+    return EcmpNodes(addresses, uplinks, daemons)
+
+
 class EcmpDesign:
     capture_node = "r1"
 
@@ -32,45 +75,17 @@ class EcmpDesign:
         self.deliveries = {}
 
     def build(self):
-        s, plan, run = self.scenario, self.plan, self.run
+        s, run = self.scenario, self.run
         lab = self.lab = Lab(run, s, EcmpTopo(scenario=s, run_id=run.id))
-        addresses, lb_contexts = [], {}
-        router_links = {r: [] for r in s.router_names}
-        passive_links = {r: [] for r in s.router_names}
-        self.uplinks = {}
-        for link in plan.client_links:
-            near_if, far_if = lab.ifnames(link.near, link.far)
-            addresses += [(link.near, near_if, link.near_address, link.prefixlen),
-                          (link.far, far_if, link.far_address, link.prefixlen)]
-            passive_links[link.near].append({"ifname": near_if, "network": link.network})
-        for link in plan.lb_links:
-            near_if, far_if = lab.ifnames(link.near, link.far)
-            cost = s.ospf.cost.get(link.far, DEFAULT_COST)
-            addresses += [(link.near, near_if, link.near_address, link.prefixlen),
-                          (link.far, far_if, link.far_address, link.prefixlen)]
-            router_links[link.near].append({"ifname": near_if, "network": link.network, "cost": cost})
-            if link.far not in lb_contexts:  # its first link: r1's
-                self.uplinks[link.far] = far_if
-                if link.far not in s.vip_missing_on:
-                    addresses.append((link.far, "lo", s.vip, s.lo_prefixlen))
-                lb_contexts[link.far] = {"hostname": link.far, "router_id": link.far_address, "vip": s.vip,
-                                         "ospf": s.ospf, "announce": s.announce, "ospf_links": []}
-            lb_contexts[link.far]["ospf_links"].append({"ifname": far_if, "network": link.network, "cost": cost})
+        nodes = configure(s, self.plan, lab.ifnames)
+        self.uplinks = nodes.uplinks
         self.result.sysctl = lab.apply_sysctl(s, self.seed)
-        lab.add_addresses(addresses)
+        lab.add_addresses(nodes.addresses)
         lab.bring_up()
-        for link in plan.client_links:
+        for link in self.plan.client_links:
             lab[link.far].run_argv(["ip", "route", "add", "default", "via", link.near_address])
-
-        extra = ["bfdd"] if s.ospf.bfd else []
-        routers = [frr.FrrRouter(run, lab[r], "router", ["zebra", *extra, "ospfd"],
-                                 {"hostname": r, "router_id": plan.router_links(r)[0].near_address, "ospf": s.ospf,
-                                  "nexthop_groups": s.nexthop_groups,
-                                  "ospf_links": router_links[r], "passive_links": passive_links[r]}, s.frr_conf)
-                   for r in s.router_names]
-        static = ["staticd"] if s.announce == "external" else []  # it carries the external announcement
-        routers += [frr.FrrRouter(run, lab[lb], "lb", ["zebra", *static, *extra, "ospfd"], context, s.frr_conf)
-                    for lb, context in lb_contexts.items()]
+        routers = [frr.FrrRouter(run, lab[node], role, daemons, context, s.frr_conf)
+                   for node, role, daemons, context in nodes.frr]
         frr.check_configs(routers)
         for r in s.router_names:
             self._pin_nexthop_order(r)
