@@ -10,7 +10,8 @@ from vipcheck import runner
 from vipcheck.checks import CheckResult
 from vipcheck.checks.failover import failover_gap, recovery, route_withdrawn
 from vipcheck.failover import FailoverMeasurement, Window, first_return
-from vipcheck.lab.stall import cpu_wait_ns
+from vipcheck.checks.dns import dns_answers
+from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.scenario import load
 
 from conftest import REPO
@@ -169,6 +170,23 @@ def test_cpu_wait_counts_the_time_a_process_stood_in_a_run_queue():
         waited = [max(w, cpu_wait_ns([p.pid])) for w, p in zip(waited, procs)]
     assert sum(waited) > 100e6, waited
     assert cpu_wait_ns([procs[0].pid]) == 0  # gone: nothing to read
+
+
+def dns_probe(addresses, timeouts=0):
+    answers = [SimpleNamespace(addresses=list(a), ttl=60, rtt_ns=1_000_000) for a in addresses]
+    return SimpleNamespace(answers=answers, sent=len(answers) + timeouts, timeouts=timeouts)
+
+
+def test_a_dns_query_lost_to_its_timeout_is_the_machines_only_if_it_stalled_that_long():
+    both = [("10.10.1.100", "10.10.2.100")] * 9
+    vips = ["10.10.1.100", "10.10.2.100"]
+    stalled = dns_answers(dns_probe(both, timeouts=1), vips, 60, vips, 1000, Stall(run_cpu_full_ms=1200))
+    assert stalled.inconclusive and "1 queries got no answer within 1000 ms" in stalled.diagnosis
+    assert not dns_answers(dns_probe(both, timeouts=1), vips, 60, vips, 1000, Stall(run_cpu_full_ms=300)).inconclusive
+    # A wrong answer is the server's, however much the machine stalled.
+    one_vip = dns_answers(dns_probe([("10.10.1.100",)] * 9), vips, 60, vips[:1], 1000, Stall(run_cpu_full_ms=5000))
+    assert not one_vip.passed and not one_vip.inconclusive
+    assert dns_answers(dns_probe(both), vips, 60, vips, 1000, Stall()).stall["stall_ms"] == 0
 
 
 def test_a_sender_catching_up_does_not_stretch_the_gap():

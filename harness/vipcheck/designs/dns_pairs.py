@@ -27,6 +27,7 @@ STREAM_FLOWS = 8
 READY_TIMEOUT_MS = 10_000
 ARP_WINDOW_MS = 50        # one ARP question and its answers, while waiting for a VRRP master
 CRASH_AFTER_S = 0.5       # steady traffic before the active LB dies
+DNS_TIMEOUT_MS = 1000     # a query unanswered this long counts as lost
 
 
 def master_down_s(scenario, priority):
@@ -276,8 +277,10 @@ class DnsPairsDesign:
 
     def send_traffic(self):
         s = self.scenario
+        started_ns = time.monotonic_ns()
         self.dns_probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, s.dns_name, s.dns_queries,
-                                         1000, self.seed)
+                                         DNS_TIMEOUT_MS, self.seed)
+        self.dns_stall = self.run.stalls.window(started_ns, time.monotonic_ns())
         self.pair_states = {pair: self._pair_state(pair) for pair in s.pairs}
         user = f"user-{self.seed % 100000}"
         login, login_payload = self._http("POST", s.vips["a"], "/login", f"user={user}")
@@ -383,7 +386,7 @@ class DnsPairsDesign:
         for name in s.checks:
             if name == "dns_answers":
                 results.append(dns_answers(self.dns_probe, [s.vips[p] for p in s.pairs], s.dns_ttl,
-                                           [s.vips[p] for p in s.dns_records]))
+                                           [s.vips[p] for p in s.dns_records], DNS_TIMEOUT_MS, self.dns_stall))
             elif name == "dns_rotation":
                 results.append(dns_rotation(self.dns_probe, s.rrset_order))
             elif name == "vip_pairs":
