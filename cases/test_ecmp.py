@@ -1,38 +1,6 @@
-"""ECMP: the shipped scenario passes; each negative control fails exactly the checks its
-broken design must fail, with the cause named."""
-import pytest
-
-from conftest import REPO, assert_design, vipcheck
-
-CASES = REPO / "cases"
-
-# (scenario, checks that must fail, words the failing diagnosis must contain)
-DESIGNS = [
-    pytest.param(REPO / "topologies/ecmp-basic.yaml", set(), {}, id="ecmp-basic"),
-    pytest.param(CASES / "ecmp-hash-l3.yaml", {"ecmp_spread"},
-                 {"ecmp_spread": ["all 2048 flows on", "fib_multipath_hash_policy=0", "one source address"]},
-                 id="hash-l3-one-client"),
-    pytest.param(CASES / "ecmp-two-clients.yaml", set(), {}, id="two-clients-four-lbs"),
-    pytest.param(CASES / "ecmp-hash-l3-two-clients.yaml", {"client_spread"},
-                 {"client_spread": ["c1, c2 each land on one LB", "fib_multipath_hash_policy=0"]},
-                 id="hash-l3-two-clients"),
-    pytest.param(CASES / "ecmp-unequal-cost.yaml", {"ecmp_routes", "ecmp_spread"},
-                 {"ecmp_routes": ["lb2 missing", "OSPF cost 20"], "ecmp_spread": ["lb2 got no flows"]},
-                 id="unequal-ospf-cost"),
-    pytest.param(CASES / "ecmp-vip-missing.yaml", {"no_loss", "ecmp_spread", "lo_route"},
-                 {"no_loss": ["lb2 announces 10.100.0.1 but does not hold it on lo"],
-                  "lo_route": ["lb2: VIP 10.100.0.1 is not bound on lo"]},
-                 id="vip-missing-on-lo"),
-    pytest.param(CASES / "ecmp-lo-prefix24.yaml", {"lo_route"},
-                 {"lo_route": ["lb1 holds 10.100.0.1/24 on lo", "all of 10.100.0.0/24"]},
-                 id="vip-on-lo-as-24"),
-]
-
-
-@pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
-def test_design(scenario, must_fail, diagnosis_words, tmp_path):
-    run = assert_design(scenario, must_fail, diagnosis_words, tmp_path)
-    assert run.result["convergence"]["reached"], run.result["convergence"]
+"""ECMP beyond pass and fail (test_designs.py runs every case's stated outcome): what a
+result carries, and that a seed reproduces the flow-to-LB map."""
+from conftest import REPO, vipcheck
 
 
 def test_result_carries_measurements_and_timings(tmp_path):

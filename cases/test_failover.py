@@ -1,5 +1,5 @@
-"""Failover on the ECMP design, measured: each failure type runs under steady traffic, and
-each check has a design that must fail it."""
+"""Failover on the ECMP design, measured beyond pass and fail (test_designs.py runs every
+case's stated outcome): detection on one clock, repeats, a stalled harness, r1's capture."""
 import json
 import os
 import signal
@@ -14,28 +14,6 @@ from conftest import REPO, assert_design, start_vipcheck, vipcheck
 
 CASES = REPO / "cases"
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
-
-DESIGNS = [
-    pytest.param(CASES / "ecmp-failover-dead3.yaml", {"failover_gap"},
-                 {"failover_gap": ["detection by OSPF dead interval 3 s; enable BFD or dead minimal"]},
-                 id="dead3-silent-drop-beyond-300ms"),
-    pytest.param(CASES / "ecmp-failover-link-down.yaml", set(), {}, id="link-down-and-back"),
-    pytest.param(CASES / "ecmp-failover-frr-crash.yaml", set(), {}, id="frr-crash-and-back"),
-    pytest.param(CASES / "ecmp-failover-four-lbs.yaml", {"flows_moved"},
-                 {"flows_moved": ["flows of surviving LBs moved", "resilient nexthop groups"]},
-                 id="hash-threshold-moves-extra-flows"),
-    pytest.param(CASES / "ecmp-failover-service-down.yaml", {"failover_gap", "route_withdrawn"},
-                 {"route_withdrawn": ["outlives the service"]},
-                 id="announcement-outlives-service"),
-    pytest.param(CASES / "ecmp-failover-link-flap-nhg.yaml", {"recovery"},
-                 {"recovery": ["RIB and FIB disagree", "router_nexthop_groups: false"]},
-                 id="frr-nexthop-group-loses-path-after-flap"),
-]
-
-
-@pytest.mark.parametrize("scenario, must_fail, diagnosis_words", DESIGNS)
-def test_failure(scenario, must_fail, diagnosis_words, tmp_path):
-    assert_design(scenario, must_fail, diagnosis_words, tmp_path)
 
 
 def test_bfd_silent_drop_within_300ms_gap_and_detection_on_one_clock(tmp_path):

@@ -297,6 +297,16 @@ class Fields:
 
 def load(path):
     """Reads and validates a scenario file; raises ScenarioError naming the problem."""
+    return _load(path)[0]
+
+
+def expectation(path):
+    """What a case states it must do (its `expect:` block): {check: words its diagnosis must hold}
+    for every check it must fail, {} for a design that must pass every check; None without a block."""
+    return _load(path)[1]
+
+
+def _load(path):
     source = str(path)
     try:
         text = Path(path).read_text()
@@ -312,7 +322,24 @@ def load(path):
     top = Fields(source, "", raw)
     topology = top.text("topology", None, re.compile(r"^(ecmp|lo-subnet|dns-pairs)$"),
                         "one of: ecmp, lo-subnet, dns-pairs")
-    return {"ecmp": _parse_ecmp, "lo-subnet": _parse_lo_subnet, "dns-pairs": _parse_dns_pairs}[topology](source, top)
+    stated = top.raw("expect", None)
+    scenario = {"ecmp": _parse_ecmp, "lo-subnet": _parse_lo_subnet, "dns-pairs": _parse_dns_pairs}[topology](source,
+                                                                                                          top)
+    return scenario, None if stated is None else _expect(top.sub("expect"), scenario.checks)
+
+
+def _expect(fields, checks):
+    """expect: {fail: {CHECK: [words the diagnosis must hold], ...}}; no `fail`, the design must pass."""
+    fail = fields.raw("fail", {})
+    fields.finish()
+    if not isinstance(fail, dict):
+        fields.fail("fail", f"must map each check the case must fail to words of its diagnosis, got {fail!r}")
+    for check, words in fail.items():
+        if check not in checks:
+            fields.fail(f"fail.{check}", f"not among the scenario's checks ({', '.join(checks)})")
+        if not isinstance(words, list) or not all(isinstance(word, str) and word for word in words):
+            fields.fail(f"fail.{check}", f"must be a list of words its diagnosis holds, got {words!r}")
+    return {check: list(words) for check, words in fail.items()}
 
 
 def _parse_ecmp(source, top):

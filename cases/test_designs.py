@@ -1,0 +1,34 @@
+"""Every case that states its outcome in an `expect:` block, run once: a sound design passes
+every check; a broken one fails exactly the checks its block names, each for certain (FAIL,
+never INCONCLUSIVE), with the words its diagnosis must hold. Adding a negative control is
+adding one scenario file (the writing of one: docs/ecmp.md and the other design documents)."""
+import pytest
+
+from conftest import REPO, assert_design
+from vipcheck.scenario import expectation, load
+
+# A case that holds a design to a time runs under CTest's one-at-a-time lock (cases/conftest.py).
+TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover"}
+
+
+def stated_cases():
+    params = []
+    for path in sorted([*(REPO / "topologies").glob("*.yaml"), *(REPO / "cases").glob("*.yaml")]):
+        expect = expectation(path)
+        if expect is not None:
+            timed = [pytest.mark.timed] if TIMED_CHECKS & set(load(path).checks) else []
+            params.append(pytest.param(path, expect, id=path.stem, marks=timed))
+    return params
+
+
+@pytest.mark.parametrize("scenario, expect", stated_cases())
+def test_design(scenario, expect, tmp_path):
+    run = assert_design(scenario, set(expect), expect, tmp_path)
+    assert run.result["convergence"]["reached"], run.result["convergence"]
+
+
+def test_every_negative_control_is_stated():
+    """The design documents list these controls; each must be discovered here."""
+    stems = {param.id for param in stated_cases()}
+    assert len(stems) >= 25 and {"ecmp-hash-l3", "lo-subnet-arp-flux", "dns-pairs-split-brain",
+                                 "ecmp-failover-dead3", "ecmp-basic", "lo-subnet"} <= stems
