@@ -72,16 +72,9 @@ PYBIND11_MODULE(_core, m) {
         [](const std::string& netns, const std::string& src_ip, const std::string& dst_ip, uint16_t dst_port,
            std::vector<uint16_t> src_ports, uint32_t first_flow_id, uint32_t packets_per_flow, double rate_pps,
            uint32_t run_tag) {
-            InjectionPlan plan;
-            plan.netns = netns;
-            plan.src_ip = parse_ipv4(src_ip);
-            plan.dst_ip = parse_ipv4(dst_ip);
-            plan.dst_port = dst_port;
-            plan.src_ports = std::move(src_ports);
-            plan.first_flow_id = first_flow_id;
-            plan.packets_per_flow = packets_per_flow;
-            plan.rate_pps = rate_pps;
-            plan.run_tag = run_tag;
+            InjectionPlan plan{.netns = netns, .src_ip = parse_ipv4(src_ip), .dst_ip = parse_ipv4(dst_ip),
+                               .dst_port = dst_port, .src_ports = std::move(src_ports), .first_flow_id = first_flow_id,
+                               .packets_per_flow = packets_per_flow, .rate_pps = rate_pps, .run_tag = run_tag};
             return interruptible([&](std::atomic<bool>& cancel) {
                 plan.cancel = &cancel;
                 return inject_flows(plan);

@@ -39,10 +39,8 @@ bool acknowledged(nlmsghdr* nlh, int unchanged_errno) {
 void set_link_up(const std::string& netns, const std::string& ifname, bool up) {
     run_in_netns(netns, [&]() {
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_NEWLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+        nlmsghdr* nlh;
+        auto* ifi = start_request<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
         ifi->ifi_family = AF_UNSPEC;
         ifi->ifi_index = int(index_of(ifname));
         ifi->ifi_change = IFF_UP;
@@ -57,10 +55,9 @@ bool change_address(const std::string& netns, const std::string& ifname, const s
     const uint32_t local = htonl(parse_ipv4(address));
     return run_in_netns(netns, [&]() {
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
-        auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+        nlmsghdr* nlh;
+        const uint16_t flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+        auto* ifa = start_request<ifaddrmsg>(buf, add ? RTM_NEWADDR : RTM_DELADDR, flags, &nlh);
         ifa->ifa_family = AF_INET;
         ifa->ifa_prefixlen = uint8_t(prefix_len);
         ifa->ifa_index = index_of(ifname);

@@ -3,6 +3,7 @@
 
 #include <libmnl/libmnl.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace vipcheck {
@@ -11,6 +12,16 @@ struct NlSocketCloser {
     void operator()(mnl_socket* s) const { mnl_socket_close(s); }
 };
 using NlSocket = std::unique_ptr<mnl_socket, NlSocketCloser>;
+
+// Starts a request in buf (MNL_SOCKET_BUFFER_SIZE bytes): the netlink header with its type and
+// flags, then the zeroed family header, which it returns.
+template <class FamilyHeader>
+FamilyHeader* start_request(char* buf, uint16_t type, uint16_t flags, nlmsghdr** nlh) {
+    *nlh = mnl_nlmsg_put_header(buf);
+    (*nlh)->nlmsg_type = type;
+    (*nlh)->nlmsg_flags = flags;
+    return static_cast<FamilyHeader*>(mnl_nlmsg_put_extra_header(*nlh, sizeof(FamilyHeader)));
+}
 
 // A NETLINK_ROUTE socket of the calling thread's namespace, subscribed to `groups`.
 NlSocket open_rtnl(unsigned groups);

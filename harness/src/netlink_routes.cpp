@@ -45,10 +45,8 @@ void for_each_attr(const nlmsghdr* nlh, size_t header_len, Fn fn) {
 template <class FamilyHeader>
 void dump_ipv4(mnl_socket* sock, uint16_t type, mnl_cb_t cb, void* data) {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = type;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    auto* header = static_cast<FamilyHeader*>(mnl_nlmsg_put_extra_header(nlh, sizeof(FamilyHeader)));
+    nlmsghdr* nlh;
+    auto* header = start_request<FamilyHeader>(buf, type, NLM_F_REQUEST | NLM_F_DUMP, &nlh);
     *reinterpret_cast<uint8_t*>(header) = AF_INET;  // rtm_family and ifa_family both come first
     request(sock, nlh, cb, data);
 }
@@ -65,21 +63,18 @@ std::string interface_name(int ifindex) {
     return ::if_indextoname(unsigned(ifindex), name) ? name : std::to_string(ifindex);
 }
 
-std::string protocol_name(unsigned proto) {
-    static const std::map<unsigned, std::string> names = {
-        {RTPROT_KERNEL, "kernel"}, {RTPROT_BOOT, "boot"}, {RTPROT_STATIC, "static"},
-        {RTPROT_ZEBRA, "zebra"},   {RTPROT_OSPF, "ospf"}, {RTPROT_BGP, "bgp"}};
-    auto it = names.find(proto);
-    return it == names.end() ? std::to_string(proto) : it->second;
+// The name `ip route` prints for a route's protocol or type; the number when it has none.
+std::string name_of(unsigned value, const std::map<unsigned, std::string>& names) {
+    auto it = names.find(value);
+    return it == names.end() ? std::to_string(value) : it->second;
 }
 
-std::string type_name(unsigned type) {
-    static const std::map<unsigned, std::string> names = {
-        {RTN_UNICAST, "unicast"}, {RTN_LOCAL, "local"}, {RTN_BROADCAST, "broadcast"},
-        {RTN_BLACKHOLE, "blackhole"}, {RTN_UNREACHABLE, "unreachable"}, {RTN_PROHIBIT, "prohibit"}};
-    auto it = names.find(type);
-    return it == names.end() ? std::to_string(type) : it->second;
-}
+const std::map<unsigned, std::string> kProtocols = {
+    {RTPROT_KERNEL, "kernel"}, {RTPROT_BOOT, "boot"}, {RTPROT_STATIC, "static"},
+    {RTPROT_ZEBRA, "zebra"},   {RTPROT_OSPF, "ospf"}, {RTPROT_BGP, "bgp"}};
+const std::map<unsigned, std::string> kTypes = {
+    {RTN_UNICAST, "unicast"}, {RTN_LOCAL, "local"}, {RTN_BROADCAST, "broadcast"},
+    {RTN_BLACKHOLE, "blackhole"}, {RTN_UNREACHABLE, "unreachable"}, {RTN_PROHIBIT, "prohibit"}};
 
 struct RouteQuery {
     uint32_t dst_network = 0;
@@ -128,8 +123,8 @@ int route_cb(const nlmsghdr* nlh, void* data) {
     route.destination = ipv4_text(&dst);
     route.prefix_len = rtm->rtm_dst_len;
     route.table = table;
-    route.type = type_name(rtm->rtm_type);
-    route.protocol = protocol_name(rtm->rtm_protocol);
+    route.type = name_of(rtm->rtm_type, kTypes);
+    route.protocol = name_of(rtm->rtm_protocol, kProtocols);
     if (multipath) {
         const auto* rtnh = static_cast<const rtnexthop*>(mnl_attr_get_payload(multipath));
         int remaining = int(mnl_attr_get_payload_len(multipath));
@@ -187,10 +182,9 @@ int nexthop_cb(const nlmsghdr* nlh, void* data) {
 
 NexthopObject read_nexthop(mnl_socket* sock, uint32_t id) {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETNEXTHOP;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;  // the ack ends a non-dump answer
-    auto* nhm = static_cast<nhmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nhmsg)));
+    nlmsghdr* nlh;
+    // The ack ends a non-dump answer.
+    auto* nhm = start_request<nhmsg>(buf, RTM_GETNEXTHOP, NLM_F_REQUEST | NLM_F_ACK, &nlh);
     nhm->nh_family = AF_UNSPEC;
     mnl_attr_put_u32(nlh, NHA_ID, id);
     NexthopObject obj;
@@ -248,7 +242,7 @@ int lookup_cb(const nlmsghdr* nlh, void* data) {
     const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
     RouteLookup& r = q->lookup;
     r.found = true;
-    r.type = type_name(rtm->rtm_type);
+    r.type = name_of(rtm->rtm_type, kTypes);
     r.table = rtm->rtm_table;
     for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
         switch (mnl_attr_get_type(attr)) {
@@ -276,7 +270,7 @@ int table_cb(const nlmsghdr* nlh, void* data) {
     RouteEntry entry;
     entry.table = rtm->rtm_table;
     entry.prefix_len = rtm->rtm_dst_len;
-    entry.type = type_name(rtm->rtm_type);
+    entry.type = name_of(rtm->rtm_type, kTypes);
     entry.destination = "0.0.0.0";
     for_each_attr(nlh, sizeof(*rtm), [&](const nlattr* attr) {
         switch (mnl_attr_get_type(attr)) {
@@ -422,10 +416,9 @@ RouteLookup lookup_route(const std::string& netns, const std::string& destinatio
     return run_in_netns(netns, [dst, &destination]() {
         NlSocket sock = open_rtnl(0);
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETROUTE;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;  // the ack ends a non-dump answer
-        auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+        nlmsghdr* nlh;
+        // The ack ends a non-dump answer.
+        auto* rtm = start_request<rtmsg>(buf, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, &nlh);
         rtm->rtm_family = AF_INET;
         rtm->rtm_dst_len = 32;
         mnl_attr_put_u32(nlh, RTA_DST, dst);

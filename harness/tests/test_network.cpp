@@ -105,16 +105,9 @@ EcmpNetwork::EcmpNetwork(int hash_policy) {
 
 InjectionPlan EcmpNetwork::flows(std::vector<uint16_t> src_ports, uint32_t packets_per_flow, double rate_pps,
                                   uint32_t run_tag, const char* dst) const {
-    InjectionPlan plan;
-    plan.netns = client.path();
-    plan.src_ip = parse_ipv4(kClient);
-    plan.dst_ip = parse_ipv4(dst);
-    plan.dst_port = kPort;
-    plan.src_ports = std::move(src_ports);
-    plan.packets_per_flow = packets_per_flow;
-    plan.rate_pps = rate_pps;
-    plan.run_tag = run_tag;
-    return plan;
+    return {.netns = client.path(), .src_ip = parse_ipv4(kClient), .dst_ip = parse_ipv4(dst), .dst_port = kPort,
+            .src_ports = std::move(src_ports), .packets_per_flow = packets_per_flow, .rate_pps = rate_pps,
+            .run_tag = run_tag};
 }
 
 }  // namespace vipcheck::testing

@@ -83,8 +83,17 @@ class TrafficSpec:
         return self.flows * self.packets_per_flow
 
 
-class _NodeNames:
-    """The scenario's node names, shared by every topology: lb1..lbN, c1..cN."""
+@dataclass(frozen=True)
+class _VipOnLbs:
+    """What every design that binds one VIP on N LBs has first; node names lb1..lbN, c1..cN."""
+    source: str
+    name: str
+    topology: str
+    vip: str
+    lbs: int
+    clients: int
+    lo_prefixlen: int
+    sysctl: dict                     # role -> {key: value}, as the scenario wrote it
 
     @property
     def lb_names(self):
@@ -96,15 +105,7 @@ class _NodeNames:
 
 
 @dataclass(frozen=True)
-class EcmpScenario(_NodeNames):
-    source: str
-    name: str
-    topology: str
-    vip: str
-    lbs: int
-    clients: int
-    lo_prefixlen: int
-    sysctl: dict                     # role -> {key: value}, as the scenario wrote it
+class EcmpScenario(_VipOnLbs):
     ospf: OspfSpec
     traffic: TrafficSpec
     checks: tuple
@@ -135,15 +136,7 @@ class EcmpScenario(_NodeNames):
 
 
 @dataclass(frozen=True)
-class LoSubnetScenario(_NodeNames):
-    source: str
-    name: str
-    topology: str
-    vip: str
-    lbs: int
-    clients: int
-    lo_prefixlen: int
-    sysctl: dict
+class LoSubnetScenario(_VipOnLbs):
     traffic: TrafficSpec
     checks: tuple
     vip_missing_on: tuple
