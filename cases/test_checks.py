@@ -11,6 +11,8 @@ from vipcheck.checks import CheckResult
 from vipcheck.checks.failover import failover_gap, recovery, route_withdrawn
 from vipcheck.failover import FailoverMeasurement, Window, first_return
 from vipcheck.checks.dns import dns_answers
+from vipcheck.checks.pairs import vrrp_failover
+from vipcheck.designs.dns_pairs import Failover
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.scenario import load
 
@@ -187,6 +189,29 @@ def test_a_dns_query_lost_to_its_timeout_is_the_machines_only_if_it_stalled_that
     one_vip = dns_answers(dns_probe([("10.10.1.100",)] * 9), vips, 60, vips[:1], 1000, Stall(run_cpu_full_ms=5000))
     assert not one_vip.passed and not one_vip.inconclusive
     assert dns_answers(dns_probe(both), vips, 60, vips, 1000, Stall()).stall["stall_ms"] == 0
+
+
+def failover_of_pair_a(other_per_lb, keepalived_wait_ms, holder_after=("lb-a2",)):
+    """vrrp_failover of the shipped dns-pairs design (adverts 0.1 s, lb-b2's master-down 361 ms)
+    after lb-a1 crashed, pair B's untouched LBs serving as given."""
+    scenario = load(REPO / "topologies/dns-pairs.yaml")
+    f = Failover("a", "lb-a1", "lb-a2", sent=1000, received=900, gap_ms=200.0, other_pair="b", other_sent=1000,
+                 other_received=1000, other_per_lb=other_per_lb, holder_after=list(holder_after), preempt=True,
+                 returned_to="lb-a1",
+                 other_stall=Stall().with_witnesses(other_pairs_keepalived_waited_for_a_cpu=keepalived_wait_ms))
+    return vrrp_failover(f, scenario)
+
+
+def test_the_untouched_pair_moving_is_the_machines_only_if_its_keepalived_waited_a_master_down_interval():
+    # Soak, a loaded machine: "pair b was affected: 0 lost, served by lb-b1, lb-b2" failed a sound design.
+    both = {"lb-b1": 600, "lb-b2": 400}
+    starved = failover_of_pair_a(both, keepalived_wait_ms=400)
+    assert starved.inconclusive and "keepalived waited for a cpu 400.0 ms" in starved.diagnosis
+    assert not failover_of_pair_a(both, keepalived_wait_ms=100).inconclusive
+    # Beside a fault the machine cannot explain, the verdict is FAIL however long it stalled.
+    nobody_took_over = failover_of_pair_a(both, keepalived_wait_ms=5000, holder_after=())
+    assert not nobody_took_over.passed and not nobody_took_over.inconclusive
+    assert failover_of_pair_a({"lb-b1": 1000, "lb-b2": 0}, keepalived_wait_ms=0).passed
 
 
 def test_a_sender_catching_up_does_not_stretch_the_gap():

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from topologies.dns_pairs import SEGMENTS, DnsPairsTopo, backend_names
 from vipcheck import _core, seeds, traffic
 from vipcheck.checks.dns import dns_answers, dns_rotation
-from vipcheck.checks.pairs import session_sharing, vip_pairs, vrrp_failover
+from vipcheck.checks.pairs import master_down_s, session_sharing, vip_pairs, vrrp_failover
 from vipcheck.daemons import Daemons
-from vipcheck.lab.stall import Stall
+from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
-from vipcheck.run import kill_daemon
+from vipcheck.run import children_of, kill_daemon
 from vipcheck.scenario import TrafficSpec
 from vipcheck.templates import DAEMON_CONF, REPO, render
 from vipcheck.threads import start_threads
@@ -28,12 +28,6 @@ READY_TIMEOUT_MS = 10_000
 ARP_WINDOW_MS = 50        # one ARP question and its answers, while waiting for a VRRP master
 CRASH_AFTER_S = 0.5       # steady traffic before the active LB dies
 DNS_TIMEOUT_MS = 1000     # a query unanswered this long counts as lost
-
-
-def master_down_s(scenario, priority):
-    """RFC 5798: how long a backup waits before it takes over: 3 adverts plus its skew."""
-    advert = scenario.advert_interval
-    return 3 * advert + (256 - priority) * advert / 256
 
 
 @dataclass
@@ -65,6 +59,7 @@ class Failover:
     returned_to: str = ""
     return_ms: object = None
     stall: object = field(default_factory=Stall)  # lab.stall.Stall in the window from the crash to the standby's first packet
+    other_stall: object = field(default_factory=Stall)  # ... over the whole stream, with the other pair's keepalived wait
 
 
 class DnsPairsDesign:
@@ -326,6 +321,10 @@ class DnsPairsDesign:
             except Exception as e:  # raised again in the main thread
                 errors.append(e)
 
+        # The untouched pair's keepalived (parent and VRRP child) must keep a CPU for the whole stream.
+        keepers = [pid for lb in s.pairs[other].lbs
+                   for pid in (self.keepalived[lb].pid, *children_of(self.keepalived[lb].pid))]
+        keepers_waited_ns, stream_ns = cpu_wait_ns(keepers), time.monotonic_ns()
         threads = [threading.Thread(target=stream_to, args=(p,)) for p in (pair, other)]
         start_threads(threads)
         time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
@@ -346,6 +345,8 @@ class DnsPairsDesign:
             result.gap_ms = round((first_after - last_before) / 1e6, 2)
         result.stall = self.run.stalls.window(min(last_before or crash_ns, crash_ns),
                                               first_after or time.monotonic_ns())
+        result.other_stall = self.run.stalls.window(stream_ns, time.monotonic_ns()).with_witnesses(
+            other_pairs_keepalived_waited_for_a_cpu=(cpu_wait_ns(keepers) - keepers_waited_ns) / 1e6)
         result.other_sent, result.other_received = unaffected.sent, unaffected.received
         result.other_per_lb = {lb: r.packets for lb, r in unaffected.per_lb.items()}
         result.holder_after = self._arp_lbs(pair, rounds=2)
