@@ -24,7 +24,8 @@ def stated_cases():
 @pytest.mark.parametrize("scenario, expect", stated_cases())
 def test_design(scenario, expect, tmp_path):
     run = assert_design(scenario, set(expect), expect, tmp_path)
-    assert run.result["convergence"]["reached"], run.result["convergence"]
+    # A sound design converges; a split brain, for one, never does (ECMP reports it as a failed check).
+    assert run.result["convergence"]["reached"] or expect, run.result["convergence"]
 
 
 def test_every_negative_control_is_stated():
