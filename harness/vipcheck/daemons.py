@@ -5,7 +5,6 @@ import shutil
 import subprocess
 
 from vipcheck.errors import ScenarioError
-from vipcheck.nodes import NodeCommandError
 
 
 class Daemons:
@@ -21,13 +20,19 @@ class Daemons:
             shutil.chown(path, owner, owner)
         return path
 
-    def dry_run(self, node, argv, template):
-        """Runs the program's own config check in the node; a rejection is bad input (exit 2)."""
-        try:
-            node.run_argv(argv)
-        except NodeCommandError as e:
-            message = " ".join(e.stderr.split()) or f"exit {e.status}"
-            raise ScenarioError(template, f"rendered for {node.logical}", f"{argv[0]} rejected it: {message}")
+    def dry_run(self, checks):
+        """Runs each program's own config check, (node, argv, template) each, all at once in
+        their nodes; the first rejection is bad input (exit 2). Every check is reaped first."""
+        started = [(node, argv, template, node.start_argv(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+                   for node, argv, template in checks]
+        first = None
+        for node, argv, template, proc in started:
+            _, err = proc.communicate()
+            if proc.returncode != 0 and first is None:
+                message = " ".join(err.split()) or f"exit {proc.returncode}"
+                first = ScenarioError(template, f"rendered for {node.logical}", f"{argv[0]} rejected it: {message}")
+        if first:
+            raise first
 
     def start_forking(self, node, argv, pidfile, label):
         """A daemon that forks away and writes its pid file before the parent returns."""

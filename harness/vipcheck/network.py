@@ -1,11 +1,13 @@
 """The emulated network of one run: Mininet nodes and links, and their L3 configuration."""
+import threading
 from pathlib import Path
 
 from mininet.net import Mininet
 
 from vipcheck import _core, seeds
 from vipcheck.errors import ScenarioError
-from vipcheck.nodes import run_everywhere
+from vipcheck.nodes import LabIntf, run_everywhere
+from vipcheck.threads import start_threads
 
 # Baseline sysctls the harness sets on every node of a role, because new namespaces inherit
 # conf/all from the root namespace; a scenario's `sysctl` overrides them key by key.
@@ -66,12 +68,38 @@ class Lab:
         check_interface_names(scenario, links)
         # Mininet.init() would run fixLimits(), which writes sysctls in the root namespace.
         Mininet.inited = True
-        self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False)
+        self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False,
+                           intf=LabIntf)
         run.on_cleanup(self.stop)
         run.plan_interfaces([name for pair in links for name in pair])
-        self.net.buildFromTopo(topo)
+        with run.step("nodes"):
+            self._add_hosts(topo)
+        with run.step("links"):
+            for a, b, params in topo.links(sort=True, withInfo=True):
+                self.net.addLink(**params)
         self.nodes = {host.logical: host for host in self.net.hosts}
         run.record_nodes(self.net.hosts, links)
+
+    def _add_hosts(self, topo):
+        """Every node's shell at once, in topology order: Mininet waits for each shell's prompt
+        before it starts the next one, 47 ms a node on these machines. A node is a shell in its
+        namespaces; Mininet's own addHost (a Popen, no preexec hook) makes it."""
+        names = list(topo.hosts())
+        made, errors = {}, []
+
+        def add(name):
+            try:
+                made[name] = self.net.addHost(name, **topo.nodeInfo(name))
+            except BaseException as e:  # raised again in the calling thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=add, args=(name,), name=f"node {name}") for name in names]
+        start_threads(threads)
+        for thread in threads:
+            thread.join()
+        self.net.hosts = [made[name] for name in names if name in made]  # a failed build still cleans these up
+        if errors:
+            raise errors[0]
 
     def __getitem__(self, logical):
         return self.nodes[logical]

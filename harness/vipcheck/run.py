@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from vipcheck.errors import EnvironmentProblem, Interrupted
@@ -149,6 +150,7 @@ class Run:
         self.children = []    # Popen objects of processes started in the foreground, reaped at the end
         self.cgroup = None    # every process the run starts is born in it
         self.stalls = None    # lab.stall.StallWatch: how much the machine stalled, any window of the run
+        self.steps = {}       # seconds per step of the build (nodes, links, dry runs, daemons), for the bench
         self._undo = []       # cleanup steps, run last-in first-out
         self._old_handlers = {}
         self._cleaning = False
@@ -220,6 +222,15 @@ class Run:
         self._cleaning = False
         for error in errors:
             print(f"vipcheck: cleanup: {error}", file=sys.stderr)
+
+    @contextmanager
+    def step(self, name):
+        """Times one step of building the lab; a step that runs twice adds up."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.steps[name] = round(self.steps.get(name, 0) + time.monotonic() - start, 4)
 
     def on_cleanup(self, step):
         """Registers an undo step; steps run in reverse order of registration."""

@@ -27,6 +27,7 @@ class RunResult:
     seed: int
     checks: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    build_steps: dict = field(default_factory=dict)  # seconds per step of the build phase
     convergence: dict = field(default_factory=dict)
     sysctl: dict = field(default_factory=dict)
     traffic: dict = field(default_factory=dict)
@@ -53,6 +54,7 @@ class RunResult:
         return {"scenario": self.scenario, "source": self.source, "passed": self.passed, "verdict": self.verdict,
                 "run_id": self.run_id,
                 "seed": self.seed, "checks": [c.as_dict() for c in self.checks], "timings": self.timings,
+                "build_steps": self.build_steps,
                 "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
                 "memory": self.memory,
                 **({"timeline": self.timeline} if self.timeline else {}),
@@ -111,6 +113,7 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
         try:
             with phase("build"):
                 design.build()
+            result.build_steps = dict(run.steps)
             with phase("converge"):
                 design.converge()
             memory = MemorySampler(run)

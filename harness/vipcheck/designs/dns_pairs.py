@@ -109,11 +109,12 @@ class DnsPairsDesign:
         address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
         addresses += [("r1", ifname, ip, plen) for ifname, ip, plen in r1_addresses]
 
-        self.result.sysctl = lab.apply_sysctl(s, self.seed)
-        lab.add_addresses(addresses)
-        for segment in segment_nets:
-            lab.bridge(segment)
-        lab.bring_up()
+        with self.run.step("addresses"):  # and bridges
+            self.result.sysctl = lab.apply_sysctl(s, self.seed)
+            lab.add_addresses(addresses)
+            for segment in segment_nets:
+                lab.bridge(segment)
+            lab.bring_up()
         gateways = {"c1": str(client_net[1]), "dns": str(dns_net[1])}
         for spec in s.pairs.values():
             gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
@@ -122,7 +123,9 @@ class DnsPairsDesign:
         for pair in s.vrrp_blocked:  # the split-brain design: a firewall drops VRRP on the pair's LBs
             for lb in s.pairs[pair].lbs:
                 self._block_vrrp(lab[lb])
-        self._start_services()
+        named_conf = self._render_services()
+        with self.run.step("daemons"):
+            self._start_services(named_conf)
 
     def _block_vrrp(self, node):
         node.run_argv(["nft", "add", "table", "inet", "vipcheck"])
@@ -130,9 +133,9 @@ class DnsPairsDesign:
                        "{ type filter hook input priority 0; policy accept; }"])
         node.run_argv(["nft", "add", "rule", "inet", "vipcheck", "input", "ip", "protocol", "vrrp", "drop"])
 
-    def _start_services(self):
+    def _render_services(self):
+        """Renders every service's config and dry-runs them all before any daemon starts."""
         s, lab, d = self.scenario, self.lab, self.daemons
-        # Render and dry-run everything before any daemon starts.
         zone = s.dns_name.split(".", 1)[1]
         host = s.dns_name.split(".", 1)[0]
         dns_dir = self.run.node_dir("dns")
@@ -140,8 +143,8 @@ class DnsPairsDesign:
                    "ttl": s.dns_ttl, "rrset_order": s.rrset_order, "records": [s.vips[p] for p in s.dns_records]}
         named_conf = d.write(lab["dns"], "named.conf", render(DAEMON_CONF, "bind/named.conf.j2", context), "bind")
         zone_file = d.write(lab["dns"], f"{zone}.zone", render(DAEMON_CONF, "bind/zone.j2", context), "bind")
-        d.dry_run(lab["dns"], ["named-checkconf", str(named_conf)], DAEMON_CONF / "bind/named.conf.j2")
-        d.dry_run(lab["dns"], ["named-checkzone", zone, str(zone_file)], DAEMON_CONF / "bind/zone.j2")
+        checks = [(lab["dns"], ["named-checkconf", str(named_conf)], DAEMON_CONF / "bind/named.conf.j2"),
+                  (lab["dns"], ["named-checkzone", zone, str(zone_file)], DAEMON_CONF / "bind/zone.j2")]
         backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)]
         self.lb_configs = {}
         for spec in s.pairs.values():
@@ -154,20 +157,21 @@ class DnsPairsDesign:
                 haproxy = d.write(lab[lb], "haproxy.cfg", render(DAEMON_CONF, "haproxy/haproxy.cfg.j2", ctx))
                 keepalived = d.write(lab[lb], "keepalived.conf",
                                      render(DAEMON_CONF, "keepalived/keepalived.conf.j2", ctx))
-                d.dry_run(lab[lb], ["haproxy", "-c", "-q", "-f", str(haproxy)], DAEMON_CONF / "haproxy/haproxy.cfg.j2")
-                d.dry_run(lab[lb], ["keepalived", "-t", "-f", str(keepalived)],
-                          DAEMON_CONF / "keepalived/keepalived.conf.j2")
+                checks += [(lab[lb], ["haproxy", "-c", "-q", "-f", str(haproxy)], DAEMON_CONF / "haproxy/haproxy.cfg.j2"),
+                           (lab[lb], ["keepalived", "-t", "-f", str(keepalived)],
+                            DAEMON_CONF / "keepalived/keepalived.conf.j2")]
                 self.lb_configs[lb] = (haproxy, keepalived, folder)
+        with self.run.step("dry runs"):
+            d.dry_run(checks)
+        return named_conf
 
-        d.start_forking(lab["dns"], ["named", "-c", str(named_conf), "-u", "bind", "-L", str(dns_dir / "named.log")],
-                        dns_dir / "named.pid", "named")
-        redis_dir = self.run.node_dir("redis", owner=("redis", "redis"))
-        # As Debian runs it: as the redis user (setpriv execs, so the PID stays the daemon's).
-        d.start_foreground(lab["redis"], ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", "--",
-                                          "redis-server", "--bind", self.address["redis"], "--port", str(REDIS_PORT),
-                                          "--protected-mode", "no", "--save", "", "--appendonly", "no",
-                                          "--dir", str(redis_dir)], "redis")
-        self._await_tcp("redis", self.address["redis"], REDIS_PORT)
+    def _start_services(self, named_conf):
+        s, lab, d = self.scenario, self.lab, self.daemons
+        dns_dir = self.run.node_dir("dns")
+        # Slowest first, and nothing awaited until everything is started: the backends' Python
+        # start, then keepalived (the protocol's timers run while the rest starts), HAProxy,
+        # Redis (the backends connect to it on their first request), and named, which returns
+        # once it has forked.
         for backend in backend_names(s):
             # The application runs as nobody, from a copy in its own folder: the clone may sit
             # in a home folder nobody cannot enter.
@@ -180,11 +184,20 @@ class DnsPairsDesign:
                                               "--listen", f"{self.address[backend]}:{BACKEND_PORT}",
                                               "--store", s.session_store,
                                               "--redis", f"{self.address['redis']}:{REDIS_PORT}"], "backend")
+        for lb in self.lb_configs:
+            self._start_keepalived(lb)
         for lb, (haproxy, _, _) in self.lb_configs.items():
             # In the foreground (-db) so its `log stdout` lines land in haproxy.log.
             d.start_foreground(lab[lb], ["haproxy", "-db", "-f", str(haproxy)], "haproxy")
-        for lb in self.lb_configs:
-            self._start_keepalived(lb)
+        redis_dir = self.run.node_dir("redis", owner=("redis", "redis"))
+        # As Debian runs it: as the redis user (setpriv execs, so the PID stays the daemon's).
+        d.start_foreground(lab["redis"], ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", "--",
+                                          "redis-server", "--bind", self.address["redis"], "--port", str(REDIS_PORT),
+                                          "--protected-mode", "no", "--save", "", "--appendonly", "no",
+                                          "--dir", str(redis_dir)], "redis")
+        d.start_forking(lab["dns"], ["named", "-c", str(named_conf), "-u", "bind", "-L", str(dns_dir / "named.log")],
+                        dns_dir / "named.pid", "named")
+        self._await_tcp("redis", self.address["redis"], REDIS_PORT)
         for backend in backend_names(s):
             self._await_tcp(backend, self.address[backend], BACKEND_PORT)
         for lb in self.lb_configs:

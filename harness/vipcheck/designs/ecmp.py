@@ -79,17 +79,20 @@ class EcmpDesign:
         lab = self.lab = Lab(run, s, EcmpTopo(scenario=s, run_id=run.id))
         nodes = configure(s, self.plan, lab.ifnames)
         self.uplinks = nodes.uplinks
-        self.result.sysctl = lab.apply_sysctl(s, self.seed)
-        lab.add_addresses(nodes.addresses)
-        lab.bring_up()
+        with run.step("addresses"):
+            self.result.sysctl = lab.apply_sysctl(s, self.seed)
+            lab.add_addresses(nodes.addresses)
+            lab.bring_up()
         for link in self.plan.client_links:
             lab[link.far].run_argv(["ip", "route", "add", "default", "via", link.near_address])
         routers = [frr.FrrRouter(run, lab[node], role, daemons, context, s.frr_conf)
                    for node, role, daemons, context in nodes.frr]
-        frr.check_configs(routers)
+        with run.step("dry runs"):
+            frr.check_configs(routers)
         for r in s.router_names:
             self._pin_nexthop_order(r)
-        frr.start_all(routers)
+        with run.step("daemons"):
+            frr.start_all(routers)
         self.routers = {router.node.logical: router for router in routers}
 
     def _pin_nexthop_order(self, router):

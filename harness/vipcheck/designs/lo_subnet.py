@@ -38,10 +38,11 @@ class LoSubnetDesign:
         self.client_address, gw_client_address = str(client_net[2]), str(client_net[1])
         gw_if, client_if = lab.ifnames("gw", "c1")
         addresses += [("gw", gw_if, gw_client_address, 30), ("c1", client_if, self.client_address, 30)]
-        self.result.sysctl = lab.apply_sysctl(s, self.seed)
-        lab.add_addresses(addresses)
-        lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
-        lab.bring_up()
+        with run.step("addresses"):  # and the bridge
+            self.result.sysctl = lab.apply_sysctl(s, self.seed)
+            lab.add_addresses(addresses)
+            lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
+            lab.bring_up()
         routes = [(lab[n], ["ip", "route", "add", "default", "via", s.gateway]) for n in ["nb", *s.lb_names]]
         routes.append((lab["c1"], ["ip", "route", "add", "default", "via", gw_client_address]))
         # The design: the gateway reaches the VIP through the LBs' uplink addresses, never by ARP for the VIP.
