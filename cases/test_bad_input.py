@@ -173,9 +173,9 @@ LARGEST = {"ecmp-basic": {"lbs": 16, "clients": 16}, "lo-subnet": {"lbs": 16},
 @pytest.mark.parametrize("name", sorted(LARGEST))
 def test_interface_names_fit_the_kernel_at_the_largest_counts(name, tmp_path):
     import yaml
-    from topologies.dns_pairs import DnsPairsTopo
-    from topologies.ecmp import EcmpTopo
-    from topologies.lo_subnet import LoSubnetTopo
+    from vipcheck.designs.dns_pairs.topology import DnsPairsTopo
+    from vipcheck.designs.ecmp.topology import EcmpTopo
+    from vipcheck.designs.lo_subnet.topology import LoSubnetTopo
     from vipcheck import scenario
     from vipcheck.errors import ScenarioError
     from vipcheck.network import IFNAME_MAX, check_interface_names, link_interfaces

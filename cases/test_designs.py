@@ -1,7 +1,7 @@
 """Every case that states its outcome in an `expect:` block, run once: a sound design passes
 every check; a broken one fails exactly the checks its block names, each for certain (FAIL,
 never INCONCLUSIVE), with the words its diagnosis must hold. Adding a negative control is
-adding one scenario file (the writing of one: docs/ecmp.md and the other design documents)."""
+adding one scenario file (the writing of one: each design's README under harness/vipcheck/designs/)."""
 import pytest
 
 from conftest import REPO, assert_design

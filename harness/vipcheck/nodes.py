@@ -5,6 +5,11 @@ from mininet.link import Intf
 from mininet.node import Host
 
 
+def node_name(logical, run_id):
+    """Mininet's name, which its interface names inherit: the run id keeps runs apart."""
+    return f"{logical}-{run_id}"
+
+
 class NodeCommandError(RuntimeError):
     def __init__(self, node, argv, status, stderr):
         self.node, self.argv, self.status, self.stderr = node, argv, status, stderr.strip()

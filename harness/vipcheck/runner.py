@@ -9,13 +9,11 @@ from vipcheck import artifacts, runs
 from vipcheck.capture import Capture
 from vipcheck.memory import MemorySampler
 
-from vipcheck.designs.dns_pairs import DnsPairsDesign
-from vipcheck.designs.ecmp import EcmpDesign
-from vipcheck.designs.lo_subnet import LoSubnetDesign
+from vipcheck.designs import DESIGNS
+from vipcheck.designs.base import Design
 from vipcheck.errors import RunIncomplete
 from vipcheck.run import Run
 
-DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign, "dns-pairs": DnsPairsDesign}
 MEASUREMENTS = 3  # attempts for a run whose timed failure the machine's stall explains (lab.stall)
 
 
@@ -108,7 +106,7 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
     with Run(scenario=Path(scenario.source).resolve(), seed=seed, report=report) as run:
         result.run_id = run.id
         report(f"run {run.id}, seed {seed}")
-        design = DESIGNS[scenario.topology](run, scenario, result, seed)
+        design: Design = DESIGNS[scenario.topology](run, scenario, result, seed)
         packet_capture = None
         try:
             with phase("build"):
@@ -127,8 +125,9 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
             with phase("traffic"):
                 design.send_traffic()
             memory.sample()
-            with phase("checks"):
-                result.checks += design.check()
+            with phase("checks"):  # measured once, then judged by each check the scenario names
+                measurements = design.measure()
+                result.checks += [design.CHECKS[name](measurements) for name in scenario.checks]
             result.memory = memory.figures(sink_bytes=sum(report.memory_bytes for delivery in design.deliveries.values()
                                                           for report in delivery.per_lb.values()))
         except RuntimeError as e:  # the harness could not finish the experiment: show what it saw

@@ -5,14 +5,14 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from vipcheck.checks.ecmp import EcmpMeasurements, client_spread, ecmp_routes, ecmp_spread, flow_stickiness, no_loss
+from vipcheck.designs.ecmp.checks import EcmpMeasurements, client_spread, ecmp_routes, ecmp_spread, flow_stickiness, no_loss
 from vipcheck import runner
 from vipcheck.checks import CheckResult
-from vipcheck.checks.failover import failover_gap, recovery, route_withdrawn
-from vipcheck.failover import FailoverMeasurement, Window, first_return
-from vipcheck.checks.dns import dns_answers
-from vipcheck.checks.pairs import vrrp_failover
-from vipcheck.designs.dns_pairs import Failover
+from vipcheck.designs.ecmp.failover_checks import failover_gap, recovery, route_withdrawn
+from vipcheck.designs.ecmp.timeline import FailoverMeasurement, Window, first_return
+from vipcheck.designs.dns_pairs.dns_checks import dns_answers
+from vipcheck.designs.dns_pairs.pair_checks import vrrp_failover
+from vipcheck.designs.dns_pairs.design import Failover
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.scenario import load
 
@@ -212,6 +212,28 @@ def test_the_untouched_pair_moving_is_the_machines_only_if_its_keepalived_waited
     nobody_took_over = failover_of_pair_a(both, keepalived_wait_ms=5000, holder_after=())
     assert not nobody_took_over.passed and not nobody_took_over.inconclusive
     assert failover_of_pair_a({"lb-b1": 1000, "lb-b2": 0}, keepalived_wait_ms=0).passed
+
+
+def late_takeover(run_full_ms, **witnesses):
+    """vrrp_failover of the slow-adverts control (adverts 0.5 s, 1000 ms allowed): the standby took
+    VIP A 1444.65 ms after the last packet at lb-a1, on a machine whose run pressure read as given."""
+    scenario = load(REPO / "cases/dns-pairs-slow-adverts.yaml")
+    window = Stall(worst_timer_late_ms=49.5, run_cpu_full_ms=run_full_ms).of_processes(**witnesses)
+    f = Failover("a", "lb-a1", "lb-a2", sent=9216, received=6329, gap_ms=1444.65, other_pair="b", other_sent=9216,
+                 other_received=9216, other_per_lb={"lb-b1": 9216, "lb-b2": 0}, holder_after=["lb-a2"],
+                 preempt=True, returned_to="lb-a1", stall=window)
+    return vrrp_failover(f, scenario)
+
+
+def test_a_late_takeover_is_judged_by_the_standbys_keepalived_not_by_the_runs_pressure():
+    # Soak round 4: 511.5 ms of "full" run pressure beside another case, three times in a row, made
+    # this broken design inconclusive while the standby's keepalived slept on its timer.
+    quiet = late_takeover(511.5, the_standbys_keepalived_waited_for_a_cpu=3.0)
+    assert not quiet.passed and not quiet.inconclusive and "exceeds 1000 ms" in quiet.diagnosis
+    assert quiet.stall["run_cpu_full_ms"] == 511.5 and quiet.stall["run_pressure_judged"] is False
+    starved = late_takeover(0.0, the_standbys_keepalived_waited_for_a_cpu=460.0)
+    assert starved.inconclusive and "the standbys keepalived waited for a cpu 460.0 ms" in starved.diagnosis
+    assert late_takeover(0.0, the_sender_stood_still=450.0).inconclusive
 
 
 def test_a_sender_catching_up_does_not_stretch_the_gap():

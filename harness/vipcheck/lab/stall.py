@@ -18,15 +18,27 @@ class Stall:
     #                                    run's own traffic keeps it well above zero)
     seen: bool = True                  # the probe ran through the window
     witnesses: dict = field(default_factory=dict)  # stalls the measurement itself shows, ms by name
+    run_pressure_judged: bool = True   # False where the processes that time the check are witnesses
 
     @property
     def ms(self):
         """The longest the machine may have held the measured processes back in the window."""
-        return max(self.worst_timer_late_ms, self.run_cpu_full_ms, *self.witnesses.values(), 0.0)
+        run_full = self.run_cpu_full_ms if self.run_pressure_judged else 0.0
+        return max(self.worst_timer_late_ms, run_full, *self.witnesses.values(), 0.0)
 
     def with_witnesses(self, **witnesses):
         return Stall(self.worst_timer_late_ms, self.run_cpu_full_ms, self.machine_cpu_some_ms, self.seen,
-                     {**self.witnesses, **{k: round(v, 3) for k, v in witnesses.items() if v}})
+                     {**self.witnesses, **{k: round(v, 3) for k, v in witnesses.items() if v}},
+                     self.run_pressure_judged)
+
+    def of_processes(self, **witnesses):
+        """The stall of a measurement that a few known processes time (a VRRP backup's timer, the
+        sender of the stream): their own waits, the witnesses, and the 1 ms timer judge it. The
+        run's pressure is kept for the record only: it counts the moments when every busy process
+        of the run waited (the other stream's sinks, say) while the timing ones slept on a timer."""
+        stall = self.with_witnesses(**witnesses)
+        stall.run_pressure_judged = False
+        return stall
 
     def explains(self, excess_ms):
         """An overshoot of excess_ms past a bound could be the machine's, not the design's."""
@@ -34,7 +46,8 @@ class Stall:
 
     def line(self):
         parts = [f"a 1 ms timer woke up to {self.worst_timer_late_ms:.1f} ms late",
-                 f"all of the run's processes waited {self.run_cpu_full_ms:.1f} ms for a CPU",
+                 f"all of the run's processes waited {self.run_cpu_full_ms:.1f} ms for a CPU"
+                 + ("" if self.run_pressure_judged else " (recorded, not judged: the timing processes are witnesses)"),
                  *(f"{name.replace('_', ' ')} {ms:.1f} ms" for name, ms in self.witnesses.items())]
         if not self.seen:
             parts.insert(0, "the stall probe saw none of the window")
@@ -44,9 +57,8 @@ class Stall:
         return {"stall_ms": round(self.ms, 3), "worst_timer_late_ms": round(self.worst_timer_late_ms, 3),
                 "run_cpu_full_ms": round(self.run_cpu_full_ms, 3),
                 "machine_cpu_some_ms": round(self.machine_cpu_some_ms, 3), "probe_saw_window": self.seen,
+                "run_pressure_judged": self.run_pressure_judged,
                 **({"witnesses": self.witnesses} if self.witnesses else {})}
-
-
 
 
 def cpu_wait_ns(pids):

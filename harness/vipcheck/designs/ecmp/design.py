@@ -4,12 +4,14 @@ import ipaddress
 import json
 import time
 
-from topologies.ecmp import EcmpTopo, address_plan
-from vipcheck import _core, failover, frr, lo_routes, seeds, traffic
+from vipcheck.designs.ecmp import timeline
+from vipcheck.designs.ecmp.topology import EcmpTopo, address_plan
+from vipcheck import _core, frr, seeds, traffic
 from vipcheck.checks import CheckResult
-from vipcheck.checks.ecmp import CHECKS, EcmpMeasurements
-from vipcheck.checks.failover import CHECKS as FAILOVER_CHECKS
-from vipcheck.checks.lo import lo_route
+from vipcheck.designs.ecmp import checks as ecmp_checks, failover_checks
+from vipcheck.designs.ecmp.checks import EcmpMeasurements
+from vipcheck.designs.lo_subnet import routes as lo_routes
+from vipcheck.designs.lo_subnet.checks import lo_route
 from vipcheck.network import Lab
 
 DEFAULT_COST = 10
@@ -61,8 +63,16 @@ def configure(s, plan, ifnames):
     return EcmpNodes(addresses, uplinks, daemons)
 
 
+# Every check the design can be held to, each a function of its measurements alone.
+CHECKS = {**ecmp_checks.CHECKS,
+          **{name: (lambda m, check=check: check(m.failover, m.scenario))
+             for name, check in failover_checks.CHECKS.items()},
+          "lo_route": lambda m: lo_route(m.lo_routes)}
+
+
 class EcmpDesign:
     capture_node = "r1"
+    CHECKS = CHECKS
 
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
@@ -172,7 +182,7 @@ class EcmpDesign:
             packets = -(-s.duration_ms * spec.rate_pps // (1000 * spec.flows))
             spec = dataclasses.replace(spec, packets_per_flow=max(1, packets))
             self.monitor = _core.RouteMonitor(lab["r1"].netns, s.vip, 32)
-            self.timeline = failover.Timeline(self, s)
+            self.timeline = timeline.Timeline(self, s)
             during = self.timeline.run
         self.route_before = _core.read_route(lab["r1"].netns, s.vip, 32)
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, spec, flows, rng.getrandbits(32),
@@ -209,22 +219,16 @@ class EcmpDesign:
         return [(hop.get("ip", ""), bool(hop.get("fib"))) for entry in rib.get(f"{self.scenario.vip}/32", [])
                 if entry.get("selected") for hop in entry.get("nexthops", []) if hop.get("active")]
 
-    def check(self):
+    def measure(self):
         s, lab = self.scenario, self.lab
         lb_addresses = {lb: [(a.ifname, a.address, a.prefix_len) for a in _core.read_addresses(lab[lb].netns)]
                         for lb in s.lb_names}
         m = EcmpMeasurements(s, self.gateways, self.route_after, self.route_before, self.delivery,
-                             self.result.sysctl, lb_addresses, self.other_routes)
-        results = []
-        for name in s.checks:
-            if name in FAILOVER_CHECKS:
-                results.append(FAILOVER_CHECKS[name](self.timeline.measurement, s))
-            elif name == "lo_route":
-                results.append(lo_route([
-                    lo_routes.measure(lab[link.far], link.far, s.vip, self.uplinks[link.far],
-                                      {"router r1": link.near_address,
-                                       "outside client": self.plan.client_links[0].far_address})
-                    for link in self.plan.router_links("r1")]))
-            else:
-                results.append(CHECKS[name](m))
-        return results
+                             self.result.sysctl, lb_addresses, self.other_routes,
+                             failover=self.timeline.measurement if s.failures else None)
+        if "lo_route" in s.checks:
+            m.lo_routes = [lo_routes.measure(lab[link.far], link.far, s.vip, self.uplinks[link.far],
+                                             {"router r1": link.near_address,
+                                              "outside client": self.plan.client_links[0].far_address})
+                           for link in self.plan.router_links("r1")]
+        return m

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mininet.topo import Topo
 
-from vipcheck.nodes import LabHost
+from vipcheck.nodes import LabHost, node_name
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,6 @@ def address_plan(scenario):
     clients = [(client_router(scenario, i), c) for i, c in enumerate(scenario.client_names)]
     lbs = [(router, lb) for router in scenario.router_names for lb in scenario.lb_names]
     return AddressPlan(carve(scenario.client_links, clients), carve(scenario.lb_links, lbs))
-
-
-def node_name(logical, run_id):
-    """Mininet's name, which its interface names inherit: the run id keeps runs apart."""
-    return f"{logical}-{run_id}"
 
 
 class EcmpTopo(Topo):

@@ -1,9 +1,10 @@
 """The lo-subnet design: LBs on one segment with their gateway and a neighbour, the VIP on lo."""
 import json
 
-from topologies.lo_subnet import SEGMENT_NODE, LoSubnetTopo
-from vipcheck import _core, lo_routes, seeds, traffic
-from vipcheck.checks.lo import Reachability, arp_suppression, lo_reachability, lo_route, vip_reachable
+from vipcheck.designs.lo_subnet.topology import SEGMENT_NODE, LoSubnetTopo
+from vipcheck import _core, seeds, traffic
+from vipcheck.designs.lo_subnet import routes as lo_routes
+from vipcheck.designs.lo_subnet.checks import CHECKS, LoSubnetMeasurements, Reachability
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 
@@ -15,6 +16,7 @@ ARP_TIMEOUT_MS = 3000
 
 class LoSubnetDesign:
     capture_node = "gw"
+    CHECKS = CHECKS
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.lb_address = dict(zip(scenario.lb_names, scenario.lb_addresses))
@@ -83,6 +85,7 @@ class LoSubnetDesign:
         return results
 
     def _arp(self):
+        """The neighbour's ARP questions and who answered, with each LB's MAC and ARP sysctls."""
         s, lab = self.scenario, self.lab
         probe = _core.probe_arp(lab["nb"].netns, self.uplink["nb"], s.neighbour,
                                 [s.vip, *self.lb_address.values()], list(self.lb_address.values()),
@@ -98,25 +101,19 @@ class LoSubnetDesign:
             sysctls[lb] = {name: (int(values[f"net.ipv4.conf.all.{name}"]),
                                   int(values[f"net.ipv4.conf.{self.uplink[lb]}.{name}"]))
                            for name in ("arp_ignore", "arp_announce")}
-        return arp_suppression(probe, s.vip, self.lb_address, macs, sysctls)
+        return probe, macs, sysctls
 
-    def check(self):
+    def measure(self):
         s, lab = self.scenario, self.lab
         routes = [lo_routes.measure(lab[lb], lb, s.vip, self.uplink[lb],
                                     {"neighbour": s.neighbour, "gateway": s.gateway, "outside": self.client_address})
                   for lb in s.lb_names]
-        by_lb = {r.lb: r for r in routes}
-        results = []
-        for name in s.checks:
-            if name == "lo_route":
-                results.append(lo_route(routes))
-            elif name == "lo_reachability":
-                results.append(lo_reachability(self._reachability(), by_lb))
-            elif name == "vip_reachable":
-                route = _core.read_route(lab["gw"].netns, s.vip, 32)
-                by_gateway = {address: lb for lb, address in self.lb_address.items()}
-                routed_to = [by_gateway.get(h.gateway, h.gateway) for h in route.nexthops] if route.present else []
-                results.append(vip_reachable(self.delivery, routed_to, s.lb_names))
-            elif name == "arp_suppression":
-                results.append(self._arp())
-        return results
+        route = _core.read_route(lab["gw"].netns, s.vip, 32)
+        by_gateway = {address: lb for lb, address in self.lb_address.items()}
+        routed_to = [by_gateway.get(h.gateway, h.gateway) for h in route.nexthops] if route.present else []
+        m = LoSubnetMeasurements(s, routes, self.delivery, routed_to)
+        if "lo_reachability" in s.checks:
+            m.reachability = self._reachability()
+        if "arp_suppression" in s.checks:
+            m.arp_probe, m.lb_macs, m.arp_sysctls = self._arp()
+        return m

@@ -18,6 +18,8 @@ class EcmpMeasurements:
     sysctl: dict             # node -> effective sysctls
     lb_addresses: dict       # lb -> [(ifname, address, prefix_len)]
     other_routers: dict = field(default_factory=dict)  # r2 -> (its route after traffic, {lb: gateway})
+    failover: object = None  # timeline.FailoverMeasurement, when the scenario has failures
+    lo_routes: list = field(default_factory=list)  # lo_subnet.routes.LoRoutes per LB, when lo_route is asked
 
     def nexthop_lbs(self, route=None, gateways=None):
         by_gateway = {gw: lb for lb, gw in (gateways or self.lb_gateways).items()}

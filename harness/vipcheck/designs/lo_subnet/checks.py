@@ -31,6 +31,8 @@ def lo_route(all_routes):
             faults.append(f"VIP {r.vip} is not bound on lo")
         elif r.vip_lookup.type != "local":
             faults.append(f"VIP {r.vip} is not local (lookup: {r.vip_lookup.type or r.vip_lookup.error})")
+        elif r.vip_prefixlen() != 32:  # judged by the address itself, not only by the routes it makes
+            faults.append(f"VIP {r.vip} is bound as /{r.vip_prefixlen()} on lo, not /32")
         for label, (address, lookup) in r.lookups.items():
             if lookup.type != "unicast" or lookup.ifname != r.uplink:
                 where = f"{lookup.type} via {lookup.ifname}" if lookup.found else lookup.error
@@ -126,3 +128,25 @@ def arp_suppression(probe, vip, lb_uplinks, lb_macs, arp_sysctls):
                "sysctl": arp_sysctls}
     return CheckResult("arp_suppression", not vip_answers and not silent, measured, expected,
                        "; ".join(diagnoses), details)
+
+
+@dataclass
+class LoSubnetMeasurements:
+    """What the lo-subnet design measured; its checks judge these alone."""
+    scenario: object
+    routes: list                 # routes.LoRoutes per LB
+    delivery: object             # traffic.Delivery from the client to the VIP
+    vip_routed_to: list          # the LBs the gateway's VIP route names
+    reachability: list = None    # Reachability per LB and target, when lo_reachability is asked
+    arp_probe: object = None     # _core ARP probe from the neighbour, when arp_suppression is asked
+    lb_macs: dict = None
+    arp_sysctls: dict = None     # LB -> {name: (conf/all, the uplink's own)}
+
+
+CHECKS = {
+    "lo_route": lambda m: lo_route(m.routes),
+    "lo_reachability": lambda m: lo_reachability(m.reachability, {r.lb: r for r in m.routes}),
+    "vip_reachable": lambda m: vip_reachable(m.delivery, m.vip_routed_to, m.scenario.lb_names),
+    "arp_suppression": lambda m: arp_suppression(m.arp_probe, m.scenario.vip, dict(zip(m.scenario.lb_names,
+                                                 m.scenario.lb_addresses)), m.lb_macs, m.arp_sysctls),
+}

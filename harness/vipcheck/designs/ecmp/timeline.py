@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from vipcheck import _core, seeds, traffic
-from vipcheck.failures import FailureInjector
+from vipcheck.designs.ecmp.failures import FailureInjector
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 
 ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change

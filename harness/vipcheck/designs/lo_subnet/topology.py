@@ -7,8 +7,7 @@
 """
 from mininet.topo import Topo
 
-from topologies.ecmp import node_name
-from vipcheck.nodes import LabHost
+from vipcheck.nodes import LabHost, node_name
 
 SEGMENT_NODE = "s1"
 

@@ -8,8 +8,7 @@ pair (VRRP); the LBs forward to backends that keep their sessions in Redis.
 """
 from mininet.topo import Topo
 
-from topologies.ecmp import node_name
-from vipcheck.nodes import LabHost
+from vipcheck.nodes import LabHost, node_name
 
 SEGMENTS = {"a": "sa", "b": "sb", "backends": "sc"}
 

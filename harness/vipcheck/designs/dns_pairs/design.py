@@ -5,21 +5,22 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from topologies.dns_pairs import SEGMENTS, DnsPairsTopo, backend_names
+from vipcheck.designs.dns_pairs.topology import SEGMENTS, DnsPairsTopo, backend_names
 from vipcheck import _core, seeds, traffic
-from vipcheck.checks.dns import dns_answers, dns_rotation
-from vipcheck.checks.pairs import master_down_s, session_sharing, vip_pairs, vrrp_failover
+from vipcheck.designs.dns_pairs.dns_checks import dns_answers, dns_rotation
+from vipcheck.designs.dns_pairs.pair_checks import master_down_s, session_sharing, vip_pairs, vrrp_failover
 from vipcheck.daemons import Daemons
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 from vipcheck.run import children_of, kill_daemon
 from vipcheck.scenario import TrafficSpec
-from vipcheck.templates import DAEMON_CONF, REPO, render
+from vipcheck.templates import DAEMON_CONF, render
 from vipcheck.threads import start_threads
 
-BACKEND_APP = REPO / "topologies/apps/session_backend.py"
+BACKEND_APP = Path(__file__).with_name("session_backend.py")
 BACKEND_PORT = 8080
 REDIS_PORT = 6379
 STREAM_PORT = 5001
@@ -62,8 +63,36 @@ class Failover:
     other_stall: object = field(default_factory=Stall)  # ... over the whole stream, with the other pair's keepalived wait
 
 
+@dataclass
+class DnsPairsMeasurements:
+    """What the dns-pairs design measured; its checks judge these alone."""
+    scenario: object
+    dns_probe: object        # _core DNS probe: every query, answer and time
+    dns_stall: object        # lab.stall.Stall over the queries
+    dns_timeout_ms: int      # a query unanswered this long counted as lost
+    pair_states: dict        # pair -> PairState
+    sessions: dict           # the login and whoami steps through both VIPs
+    failover: Failover = None  # when vrrp_failover or session_sharing is asked
+
+
+def _vips(m, pairs):
+    return [m.scenario.vips[p] for p in pairs]
+
+
+# Every check the design can be held to, each a function of its measurements alone.
+CHECKS = {
+    "dns_answers": lambda m: dns_answers(m.dns_probe, _vips(m, m.scenario.pairs), m.scenario.dns_ttl,
+                                         _vips(m, m.scenario.dns_records), m.dns_timeout_ms, m.dns_stall),
+    "dns_rotation": lambda m: dns_rotation(m.dns_probe, m.scenario.rrset_order),
+    "vip_pairs": lambda m: vip_pairs(m.pair_states, m.scenario),
+    "vrrp_failover": lambda m: vrrp_failover(m.failover, m.scenario),
+    "session_sharing": lambda m: session_sharing(m.sessions, m.scenario),
+}
+
+
 class DnsPairsDesign:
     capture_node, stream_port = "r1", STREAM_PORT
+    CHECKS = CHECKS
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
         self.daemons = Daemons(run)
@@ -72,6 +101,7 @@ class DnsPairsDesign:
         self.sessions = {}
         self.mac_owner = None         # MAC -> LB, read once the LBs are up
         self.deliveries = {}          # name -> traffic.Delivery, for the artifacts' flow tables
+        self.failover = None          # Failover, when the scenario asks for it
 
     # --- build ----------------------------------------------------------------------------
     def build(self):
@@ -341,10 +371,14 @@ class DnsPairsDesign:
         threads = [threading.Thread(target=stream_to, args=(p,)) for p in (pair, other)]
         start_threads(threads)
         time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
-        crash_ns = time.monotonic_ns()
+        # The standby's keepalived (parent and VRRP child) times the takeover: its own wait for a CPU,
+        # from the crash to the end of the stream, is what the machine may have added to the gap.
+        standby_keepers = [self.keepalived[standby].pid, *children_of(self.keepalived[standby].pid)]
+        crash_ns, standby_waited_ns = time.monotonic_ns(), cpu_wait_ns(standby_keepers)
         self._crash(crashed)
         for thread in threads:
             thread.join()
+        standby_waited_ms = (cpu_wait_ns(standby_keepers) - standby_waited_ns) / 1e6
         if errors:
             raise errors[0]
         self.deliveries = {f"vip-{p}": d for p, d in deliveries.items()}
@@ -354,10 +388,14 @@ class DnsPairsDesign:
         last_before = max((f.last_ns for f in failing.per_lb[crashed].flows if f.packets), default=0)
         first_after = min((f.first_ns for f in failing.per_lb[standby].flows if f.packets and f.first_ns >= crash_ns),
                           default=0)
+        sender_still_ms = 0.0
         if last_before and first_after:
             result.gap_ms = round((first_after - last_before) / 1e6, 2)
+            # The lost packets span gap - (their count / rate) of sending less than the gap: the sender stood still.
+            sender_still_ms = max(0.0, result.gap_ms - (failing.sent - failing.received) * 1000 / s.stream_pps)
         result.stall = self.run.stalls.window(min(last_before or crash_ns, crash_ns),
-                                              first_after or time.monotonic_ns())
+                                              first_after or time.monotonic_ns()).of_processes(
+            the_standbys_keepalived_waited_for_a_cpu=standby_waited_ms, the_sender_stood_still=sender_still_ms)
         result.other_stall = self.run.stalls.window(stream_ns, time.monotonic_ns()).with_witnesses(
             other_pairs_keepalived_waited_for_a_cpu=(cpu_wait_ns(keepers) - keepers_waited_ns) / 1e6)
         result.other_sent, result.other_received = unaffected.sent, unaffected.received
@@ -393,20 +431,6 @@ class DnsPairsDesign:
                 break
         result.returned_to = ", ".join(holders)
 
-    # --- checks ---------------------------------------------------------------------------
-    def check(self):
-        s = self.scenario
-        results = []
-        for name in s.checks:
-            if name == "dns_answers":
-                results.append(dns_answers(self.dns_probe, [s.vips[p] for p in s.pairs], s.dns_ttl,
-                                           [s.vips[p] for p in s.dns_records], DNS_TIMEOUT_MS, self.dns_stall))
-            elif name == "dns_rotation":
-                results.append(dns_rotation(self.dns_probe, s.rrset_order))
-            elif name == "vip_pairs":
-                results.append(vip_pairs(self.pair_states, s))
-            elif name == "vrrp_failover":
-                results.append(vrrp_failover(self.failover, s))
-            elif name == "session_sharing":
-                results.append(session_sharing(self.sessions, s))
-        return results
+    def measure(self):
+        return DnsPairsMeasurements(self.scenario, self.dns_probe, self.dns_stall, DNS_TIMEOUT_MS,
+                                    self.pair_states, self.sessions, self.failover)

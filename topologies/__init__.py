@@ -1,1 +1,0 @@
-"""Mininet topologies, one module per design, and the scenario files that parameterise them."""
