@@ -5,9 +5,13 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include <poll.h>
+
 #include <cerrno>
+#include <map>
 #include <stdexcept>
 
+#include "clock.h"
 #include "netlink.h"
 #include "netns.h"
 #include "packet_format.h"
@@ -34,7 +38,60 @@ bool acknowledged(nlmsghdr* nlh, int unchanged_errno) {
     return true;
 }
 
+// Interface index -> name, for the links that are up but not running.
+using NotRunning = std::map<int, std::string>;
+
+int note_link(const nlmsghdr* nlh, void* data) {
+    auto& pending = *static_cast<NotRunning*>(data);
+    const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+    if (nlh->nlmsg_type == RTM_DELLINK || !(ifi->ifi_flags & IFF_UP) || (ifi->ifi_flags & IFF_RUNNING)) {
+        pending.erase(ifi->ifi_index);
+        return MNL_CB_OK;
+    }
+    std::string name = std::to_string(ifi->ifi_index);
+    for_each_attr(nlh, sizeof(*ifi), [&name](const nlattr* attr) {
+        if (mnl_attr_get_type(attr) == IFLA_IFNAME) name = mnl_attr_get_str(attr);
+    });
+    pending[ifi->ifi_index] = name;
+    return MNL_CB_OK;
+}
+
 }  // namespace
+
+std::vector<std::string> wait_links_running(const std::string& netns, int timeout_ms) {
+    return run_in_netns(netns, [&]() {
+        NlSocket events = open_rtnl(RTMGRP_LINK);  // before the dump: no change falls between
+        NotRunning pending;
+        auto dump = [&pending]() {
+            pending.clear();
+            char buf[MNL_SOCKET_BUFFER_SIZE];
+            nlmsghdr* nlh;
+            auto* ifi = start_request<ifinfomsg>(buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &nlh);
+            ifi->ifi_family = AF_UNSPEC;
+            NlSocket sock = open_rtnl(0);
+            request(sock.get(), nlh, note_link, &pending);
+        };
+        dump();
+        const int64_t deadline = int64_t(monotonic_ns()) + int64_t(timeout_ms) * 1'000'000;
+        std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+        while (!pending.empty()) {
+            const int64_t left_ms = (deadline - int64_t(monotonic_ns())) / 1'000'000;
+            if (left_ms <= 0) break;
+            pollfd pfd{mnl_socket_get_fd(events.get()), POLLIN, 0};
+            if (::poll(&pfd, 1, int(left_ms)) <= 0) continue;  // a timeout or a signal: the deadline decides
+            const ssize_t n = mnl_socket_recvfrom(events.get(), buf.data(), buf.size());
+            if (n < 0 && errno == ENOBUFS) {  // events were lost: ask for the whole state again
+                dump();
+                continue;
+            }
+            if (n < 0) throw std::runtime_error("netlink receive on link events");
+            mnl_cb_run(buf.data(), size_t(n), 0, 0, note_link, &pending);
+        }
+        std::vector<std::string> names;
+        for (const auto& [index, name] : pending) names.push_back(name);
+        return names;
+    });
+}
 
 void set_link_up(const std::string& netns, const std::string& ifname, bool up) {
     run_in_netns(netns, [&]() {

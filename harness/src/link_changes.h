@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace vipcheck {
 
@@ -14,5 +15,12 @@ void set_link_up(const std::string& netns, const std::string& ifname, bool up);
 // already gone (delete), so undoing a failure twice is harmless.
 bool change_address(const std::string& netns, const std::string& ifname, const std::string& address,
                     uint32_t prefix_len, bool add);
+
+// Waits, on the namespace's link events, until every interface that is up is also running (it
+// has carrier: IFF_RUNNING, what routing daemons read as the link being usable). The kernel
+// publishes a carrier change later than the request that caused it (linkwatch may delay it by up
+// to a second), so a daemon started right after `set_link_up` can find its links down. Returns
+// the names still not running after timeout_ms; empty when all are.
+std::vector<std::string> wait_links_running(const std::string& netns, int timeout_ms);
 
 }  // namespace vipcheck

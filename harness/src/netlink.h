@@ -23,6 +23,17 @@ FamilyHeader* start_request(char* buf, uint16_t type, uint16_t flags, nlmsghdr**
     return static_cast<FamilyHeader*>(mnl_nlmsg_put_extra_header(*nlh, sizeof(FamilyHeader)));
 }
 
+// Calls fn for each attribute after the family header (mnl_attr_for_each is C-only).
+template <class Fn>
+void for_each_attr(const nlmsghdr* nlh, size_t header_len, Fn fn) {
+    const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+    auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, header_len));
+    while (mnl_attr_ok(attr, int(tail - reinterpret_cast<const char*>(attr)))) {
+        fn(attr);
+        attr = static_cast<const nlattr*>(mnl_attr_next(attr));
+    }
+}
+
 // A NETLINK_ROUTE socket of the calling thread's namespace, subscribed to `groups`.
 NlSocket open_rtnl(unsigned groups);
 

@@ -30,17 +30,6 @@
 namespace vipcheck {
 namespace {
 
-// Calls fn for each attribute after the family header (mnl_attr_for_each is C-only).
-template <class Fn>
-void for_each_attr(const nlmsghdr* nlh, size_t header_len, Fn fn) {
-    const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
-    auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, header_len));
-    while (mnl_attr_ok(attr, int(tail - reinterpret_cast<const char*>(attr)))) {
-        fn(attr);
-        attr = static_cast<const nlattr*>(mnl_attr_next(attr));
-    }
-}
-
 // Dumps every object of one kind (RTM_GETROUTE, RTM_GETADDR) for IPv4 into cb.
 template <class FamilyHeader>
 void dump_ipv4(mnl_socket* sock, uint16_t type, mnl_cb_t cb, void* data) {

@@ -1,74 +1,24 @@
 #include "spread_stats.h"
 
+#include <boost/math/distributions/chi_squared.hpp>
+#include <boost/math/distributions/normal.hpp>
+
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <tuple>
 
 namespace vipcheck {
-namespace {
-
-constexpr double kEpsilon = 1e-15;
-constexpr int kMaxIterations = 10'000;
-
-// P(a, x) by its power series; converges fast for x < a + 1.
-double gamma_p_series(double a, double x) {
-    double term = 1.0 / a;
-    double sum = term;
-    for (int n = 1; n < kMaxIterations; ++n) {
-        term *= x / (a + n);
-        sum += term;
-        if (std::fabs(term) < std::fabs(sum) * kEpsilon) break;
-    }
-    return sum * std::exp(-x + a * std::log(x) - std::lgamma(a));
-}
-
-// Q(a, x) by its continued fraction (modified Lentz); converges fast for x >= a + 1.
-double gamma_q_fraction(double a, double x) {
-    const double tiny = std::numeric_limits<double>::min() / kEpsilon;
-    double b = x + 1.0 - a;
-    double c = 1.0 / tiny;
-    double d = 1.0 / b;
-    double h = d;
-    for (int i = 1; i < kMaxIterations; ++i) {
-        const double an = -i * (i - a);
-        b += 2.0;
-        d = an * d + b;
-        if (std::fabs(d) < tiny) d = tiny;
-        c = b + an / c;
-        if (std::fabs(c) < tiny) c = tiny;
-        d = 1.0 / d;
-        const double delta = d * c;
-        h *= delta;
-        if (std::fabs(delta - 1.0) < kEpsilon) break;
-    }
-    return std::exp(-x + a * std::log(x) - std::lgamma(a)) * h;
-}
-
-}  // namespace
-
-double regularized_gamma_q(double a, double x) {
-    if (a <= 0) throw std::domain_error("gamma shape must be positive");
-    if (x <= 0) return 1.0;
-    return x < a + 1.0 ? 1.0 - gamma_p_series(a, x) : gamma_q_fraction(a, x);
-}
 
 double chi_square_survival(double x, double dof) {
-    if (dof <= 0) return 1.0;
-    return regularized_gamma_q(dof / 2.0, x / 2.0);
+    if (dof <= 0 || x <= 0) return 1.0;
+    return boost::math::cdf(boost::math::complement(boost::math::chi_squared(dof), x));
 }
 
 double normal_quantile(double p) {
     if (!(p > 0 && p < 1)) throw std::domain_error("quantile needs 0 < p < 1");
-    // Bisection on the CDF: slow but exact to double precision, and called rarely.
-    double lo = -40, hi = 40;
-    for (int i = 0; i < 200; ++i) {
-        const double mid = (lo + hi) / 2;
-        if (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p) lo = mid; else hi = mid;
-    }
-    return (lo + hi) / 2;
+    return boost::math::quantile(boost::math::normal(), p);
 }
 
 std::pair<double, double> wilson_interval(uint64_t k, uint64_t n, double z) {

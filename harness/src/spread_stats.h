@@ -30,9 +30,6 @@ SpreadTest test_spread(const std::vector<uint64_t>& counts, std::vector<double> 
 // Upper tail of the chi-square distribution: P(X >= x) with dof degrees of freedom.
 double chi_square_survival(double x, double dof);
 
-// Regularized upper incomplete gamma function Q(a, x).
-double regularized_gamma_q(double a, double x);
-
 // Inverse of the standard normal CDF.
 double normal_quantile(double p);
 

@@ -235,6 +235,18 @@ TEST_F(Drivers, LinkDownTakesTheUplinksRoutesAwayAndLinkUpBringsThemBack) {
     EXPECT_THROW(set_link_up(net.lb1.path(), "nosuch0", false), std::runtime_error);
 }
 
+TEST_F(Drivers, WaitsUntilEveryLinkThatIsUpHasCarrier) {
+    EcmpNetwork net;
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), 5000).empty());
+    // The router's end of lb1's link goes down: lb1's eth0, still up, has no carrier.
+    set_link_up(net.router.path(), "l1", false);
+    EXPECT_EQ(wait_links_running(net.lb1.path(), 200), std::vector<std::string>{"eth0"});
+    set_link_up(net.router.path(), "l1", true);  // its carrier returns later than this request
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), 5000).empty());
+    set_link_up(net.lb1.path(), "eth0", false);  // a link that is down is not waited for
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), 200).empty());
+}
+
 TEST_F(Drivers, SysctlsAreWrittenAndReadInTheNodesNamespaceOnly) {
     TestNamespace node;
     const std::string key = "net.ipv4.conf.all.arp_ignore";

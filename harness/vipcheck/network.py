@@ -23,6 +23,7 @@ BASELINE_SYSCTL = {
 }
 BRIDGE = "br0"
 IFNAME_MAX = 15  # IFNAMSIZ is 16 with the terminating NUL
+CARRIER_TIMEOUT_MS = 5000  # linkwatch publishes a carrier within a second, even when busy
 HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")  # Linux 6.11 and later
 EVERY_NODE_SYSCTL = {
     "net.ipv4.conf.all.rp_filter": 0,
@@ -133,10 +134,18 @@ class Lab:
     def bring_up(self):
         """Every interface up, lo included: Mininet raises lo only in configDefault(), which we skip,
         and with lo down the kernel installs none of lo's local prefix routes. One netlink request
-        each, from the harness: a forked `ip` per interface cost more than the whole change."""
+        each, from the harness: a forked `ip` per interface cost more than the whole change. Then
+        waits until each has carrier: the kernel publishes it later, and an FRR daemon that finds
+        a passive link down may never announce its network (a soak saw r1 leave out its client
+        link for 30 s)."""
         for node in self.nodes.values():
             for intf in ["lo", *node.intfNames()]:
                 _core.set_link_up(node.netns, intf, True)
+        for node in self.nodes.values():
+            down = _core.wait_links_running(node.netns, CARRIER_TIMEOUT_MS)
+            if down:
+                raise RuntimeError(f"{node.logical}: {', '.join(down)} up but without carrier after "
+                                   f"{CARRIER_TIMEOUT_MS} ms")
 
     def add_addresses(self, addresses):
         """(node, interface, address, prefix length) entries, one netlink request each."""

@@ -63,10 +63,12 @@ REPEATED_FIGURES = (("failover gap ms", "failover_gap", "gap_ms_max"),
 
 
 def percentile(values, q):
-    """Nearest rank: always a value that was measured."""
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
-    return ordered[rank]
+    """The q-quantile (q in hundredths), interpolated between the measured values: the standard
+    library's inclusive method, which never leaves their range."""
+    values = list(values)
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def repeat_stats(results):

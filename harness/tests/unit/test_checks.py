@@ -319,3 +319,9 @@ def test_client_spread_passes_when_every_client_spreads():
     table = [{"lb1": 4}, {"lb2": 4}] * 200
     m.delivery.flow_table = table
     assert client_spread(m).passed
+
+
+def test_percentiles_interpolate_within_what_was_measured():
+    from vipcheck.report import percentile
+    assert percentile(range(1, 21), 0.95) == 19.05 and percentile([7.5], 0.95) == 7.5
+    assert percentile([3, 1, 2], 0.5) == 2 and percentile([10, 20], 0.95) == 19.5
