@@ -227,9 +227,9 @@ PYBIND11_MODULE(_core, m) {
     m.def("change_address", &change_address, py::arg("netns"), py::arg("ifname"), py::arg("address"),
           py::arg("prefix_len"), py::arg("add"), py::call_guard<py::gil_scoped_release>(),
           "One netlink request: the address added or deleted; False when it already was.");
-    m.def("wait_links_running", &wait_links_running, py::arg("netns"), py::arg("timeout_ms"),
+    m.def("wait_links_running", &wait_links_running, py::arg("netns"), py::arg("ifnames"), py::arg("timeout_ms"),
           py::call_guard<py::gil_scoped_release>(),
-          "Waits on link events until every interface that is up has carrier; the names still without.");
+          "Waits on link events until each of these interfaces that is up has carrier; the names still without.");
 
     py::class_<RouteLookup>(m, "RouteLookup")
         .def_readonly("found", &RouteLookup::found)

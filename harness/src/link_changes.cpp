@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "clock.h"
@@ -38,43 +39,49 @@ bool acknowledged(nlmsghdr* nlh, int unchanged_errno) {
     return true;
 }
 
-// Interface index -> name, for the links that are up but not running.
-using NotRunning = std::map<int, std::string>;
+// The interfaces waited for, and of those, by index, the ones up but not running.
+struct CarrierWait {
+    std::set<std::string> names;
+    std::map<int, std::string> pending;
+};
 
 int note_link(const nlmsghdr* nlh, void* data) {
-    auto& pending = *static_cast<NotRunning*>(data);
+    auto& wait = *static_cast<CarrierWait*>(data);
     const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
-    if (nlh->nlmsg_type == RTM_DELLINK || !(ifi->ifi_flags & IFF_UP) || (ifi->ifi_flags & IFF_RUNNING)) {
-        pending.erase(ifi->ifi_index);
-        return MNL_CB_OK;
-    }
-    std::string name = std::to_string(ifi->ifi_index);
+    std::string name;
     for_each_attr(nlh, sizeof(*ifi), [&name](const nlattr* attr) {
         if (mnl_attr_get_type(attr) == IFLA_IFNAME) name = mnl_attr_get_str(attr);
     });
-    pending[ifi->ifi_index] = name;
+    const bool waiting = nlh->nlmsg_type == RTM_NEWLINK && (ifi->ifi_flags & IFF_UP) &&
+                         !(ifi->ifi_flags & IFF_RUNNING) && wait.names.count(name);
+    if (waiting) {
+        wait.pending[ifi->ifi_index] = name;
+    } else {
+        wait.pending.erase(ifi->ifi_index);
+    }
     return MNL_CB_OK;
 }
 
 }  // namespace
 
-std::vector<std::string> wait_links_running(const std::string& netns, int timeout_ms) {
+std::vector<std::string> wait_links_running(const std::string& netns, const std::vector<std::string>& ifnames,
+                                            int timeout_ms) {
     return run_in_netns(netns, [&]() {
         NlSocket events = open_rtnl(RTMGRP_LINK);  // before the dump: no change falls between
-        NotRunning pending;
-        auto dump = [&pending]() {
-            pending.clear();
+        CarrierWait wait{{ifnames.begin(), ifnames.end()}, {}};
+        auto dump = [&wait]() {
+            wait.pending.clear();
             char buf[MNL_SOCKET_BUFFER_SIZE];
             nlmsghdr* nlh;
             auto* ifi = start_request<ifinfomsg>(buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &nlh);
             ifi->ifi_family = AF_UNSPEC;
             NlSocket sock = open_rtnl(0);
-            request(sock.get(), nlh, note_link, &pending);
+            request(sock.get(), nlh, note_link, &wait);
         };
         dump();
         const int64_t deadline = int64_t(monotonic_ns()) + int64_t(timeout_ms) * 1'000'000;
         std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-        while (!pending.empty()) {
+        while (!wait.pending.empty()) {
             const int64_t left_ms = (deadline - int64_t(monotonic_ns())) / 1'000'000;
             if (left_ms <= 0) break;
             pollfd pfd{mnl_socket_get_fd(events.get()), POLLIN, 0};
@@ -85,10 +92,10 @@ std::vector<std::string> wait_links_running(const std::string& netns, int timeou
                 continue;
             }
             if (n < 0) throw std::runtime_error("netlink receive on link events");
-            mnl_cb_run(buf.data(), size_t(n), 0, 0, note_link, &pending);
+            mnl_cb_run(buf.data(), size_t(n), 0, 0, note_link, &wait);
         }
         std::vector<std::string> names;
-        for (const auto& [index, name] : pending) names.push_back(name);
+        for (const auto& [index, name] : wait.pending) names.push_back(name);
         return names;
     });
 }

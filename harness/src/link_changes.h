@@ -16,11 +16,12 @@ void set_link_up(const std::string& netns, const std::string& ifname, bool up);
 bool change_address(const std::string& netns, const std::string& ifname, const std::string& address,
                     uint32_t prefix_len, bool add);
 
-// Waits, on the namespace's link events, until every interface that is up is also running (it
-// has carrier: IFF_RUNNING, what routing daemons read as the link being usable). The kernel
-// publishes a carrier change later than the request that caused it (linkwatch may delay it by up
-// to a second), so a daemon started right after `set_link_up` can find its links down. Returns
-// the names still not running after timeout_ms; empty when all are.
-std::vector<std::string> wait_links_running(const std::string& netns, int timeout_ms);
+// Waits, on the namespace's link events, until each of these interfaces that is up is also
+// running (it has carrier: IFF_RUNNING, what routing daemons read as the link being usable). The
+// kernel publishes a carrier change later than the request that caused it, so a daemon started
+// right after `set_link_up` can find its links down. Returns the names still not running after
+// timeout_ms; empty when all are.
+std::vector<std::string> wait_links_running(const std::string& netns, const std::vector<std::string>& ifnames,
+                                            int timeout_ms);
 
 }  // namespace vipcheck

@@ -237,14 +237,16 @@ TEST_F(Drivers, LinkDownTakesTheUplinksRoutesAwayAndLinkUpBringsThemBack) {
 
 TEST_F(Drivers, WaitsUntilEveryLinkThatIsUpHasCarrier) {
     EcmpNetwork net;
-    EXPECT_TRUE(wait_links_running(net.lb1.path(), 5000).empty());
+    const std::vector<std::string> eth0{"eth0"};
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), eth0, 5000).empty());
     // The router's end of lb1's link goes down: lb1's eth0, still up, has no carrier.
     set_link_up(net.router.path(), "l1", false);
-    EXPECT_EQ(wait_links_running(net.lb1.path(), 200), std::vector<std::string>{"eth0"});
+    EXPECT_EQ(wait_links_running(net.lb1.path(), eth0, 200), eth0);
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), {"lo"}, 200).empty());  // only the names asked for
     set_link_up(net.router.path(), "l1", true);  // its carrier returns later than this request
-    EXPECT_TRUE(wait_links_running(net.lb1.path(), 5000).empty());
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), eth0, 5000).empty());
     set_link_up(net.lb1.path(), "eth0", false);  // a link that is down is not waited for
-    EXPECT_TRUE(wait_links_running(net.lb1.path(), 200).empty());
+    EXPECT_TRUE(wait_links_running(net.lb1.path(), eth0, 200).empty());
 }
 
 TEST_F(Drivers, SysctlsAreWrittenAndReadInTheNodesNamespaceOnly) {
