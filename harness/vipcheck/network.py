@@ -134,15 +134,18 @@ class Lab:
     def bring_up(self):
         """Every interface up, lo included: Mininet raises lo only in configDefault(), which we skip,
         and with lo down the kernel installs none of lo's local prefix routes. One netlink request
-        each, from the harness: a forked `ip` per interface cost more than the whole change. Then
-        waits until each has carrier: the kernel publishes it later, and an FRR daemon that finds
-        a passive link down may never announce its network (a soak saw r1 leave out its client
-        link for 30 s)."""
+        each, from the harness: a forked `ip` per interface cost more than the whole change."""
         for node in self.nodes.values():
             for intf in ["lo", *node.intfNames()]:
                 _core.set_link_up(node.netns, intf, True)
+
+    def await_carrier(self):
+        """Waits until every node's links have carrier, as late as a design can (just before its
+        daemons start), so that the wait overlaps the rest of the build. The kernel publishes a
+        carrier up to a second after the link went up (linkwatch defers a veth whose peer has the
+        same index in its own namespace), and an FRR daemon that finds a passive link down may
+        never announce its network: a soak saw r1 leave out its client link for 30 s."""
         for node in self.nodes.values():
-            # Its links only: a bridge's own carrier, which nothing here uses, comes up to 1 s late.
             down = _core.wait_links_running(node.netns, node.intfNames(), CARRIER_TIMEOUT_MS)
             if down:
                 raise RuntimeError(f"{node.logical}: {', '.join(down)} up but without carrier after "

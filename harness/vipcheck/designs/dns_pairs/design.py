@@ -154,6 +154,8 @@ class DnsPairsDesign:
             for lb in s.pairs[pair].lbs:
                 self._block_vrrp(lab[lb])
         named_conf = self._render_services()
+        with self.run.step("carrier"):
+            lab.await_carrier()
         with self.run.step("daemons"):
             self._start_services(named_conf)
 

@@ -101,6 +101,8 @@ class EcmpDesign:
             frr.check_configs(routers)
         for r in s.router_names:
             self._pin_nexthop_order(r)
+        with run.step("carrier"):
+            lab.await_carrier()
         with run.step("daemons"):
             frr.start_all(routers)
         self.routers = {router.node.logical: router for router in routers}

@@ -51,6 +51,8 @@ class LoSubnetDesign:
         hops = [arg for lb in s.vip_route_via for arg in ("nexthop", "via", self.lb_address[lb])]
         routes.append((lab["gw"], ["ip", "route", "add", f"{s.vip}/32", *hops]))
         run_everywhere(routes)
+        with run.step("carrier"):  # before the ARP that tells the segment is ready
+            lab.await_carrier()
 
     def converge(self):
         """Static routes need no protocol; the segment is ready when every LB answers ARP."""
