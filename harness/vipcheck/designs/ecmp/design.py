@@ -161,16 +161,21 @@ class EcmpDesign:
         return sorted(self.gateways[lb] for lb, cost in costs.items() if cost == min(costs.values()))
 
     def _await_bfd(self):
-        """BFD sessions come up after OSPF (they start with slow timers): until they do, a
-        failure would be detected by OSPF alone. Asks bfdd until every LB's session is up."""
+        """BFD sessions come up after OSPF, on slow timers (1 s, RFC 5880), and switch to the
+        configured ones by a poll sequence once up: until every LB's packets advertise the fast
+        interval, r1 would declare it dead after 3 s, later than OSPF's own dead interval (a
+        loaded run read 990 ms for a 150 ms design). Asks bfdd until each session is up on them."""
         start = time.monotonic()
         deadline = start + self.scenario.convergence_timeout_s
+        fast = self.scenario.ospf.bfd_interval_ms
         while time.monotonic() < deadline:
             peers = json.loads(self.routers["r1"].vtysh("show bfd peers json") or "[]")
-            if len(peers) == self.scenario.lbs and all(p.get("status") == "up" for p in peers):
+            if len(peers) == self.scenario.lbs and all(
+                    p.get("status") == "up" and p.get("remote-transmit-interval") == fast
+                    and p.get("remote-receive-interval") == fast for p in peers):
                 return round(time.monotonic() - start, 3)
-        raise RuntimeError(f"BFD sessions on r1 not up after {self.scenario.convergence_timeout_s} s; "
-                           f"see {self.routers['r1'].dir / 'bfdd.log'}")
+        raise RuntimeError(f"BFD sessions on r1 not up on {fast} ms timers after {self.scenario.convergence_timeout_s} "
+                           f"s; see {self.routers['r1'].dir / 'bfdd.log'}")
 
     def send_traffic(self):
         s, lab = self.scenario, self.lab
