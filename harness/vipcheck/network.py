@@ -83,8 +83,8 @@ class Lab:
 
     def _add_hosts(self, topo):
         """Every node's shell at once, in topology order: Mininet waits for each shell's prompt
-        before it starts the next one, 47 ms a node on these machines. A node is a shell in its
-        namespaces; Mininet's own addHost (a Popen, no preexec hook) makes it."""
+        before it starts the next one (8 nodes: 0.34 s one by one, 0.27 s at once, here). A node
+        is a shell in its namespaces; Mininet's own addHost (a Popen, no preexec hook) makes it."""
         names = list(topo.hosts())
         made, errors = {}, []
 

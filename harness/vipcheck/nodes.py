@@ -30,6 +30,7 @@ class LabHost(Host):
     def __init__(self, name, logical=None, role=None, **params):
         self.logical = logical or name
         self.role = role
+        self._starting_shell = False  # Mininet's __init__ starts the shell: see startShell
         super().__init__(name, **params)
 
     def startShell(self, mnopts=None):
@@ -43,7 +44,7 @@ class LabHost(Host):
             self._starting_shell = False
 
     def _popen(self, cmd, **params):
-        if getattr(self, "_starting_shell", False):
+        if self._starting_shell:
             params["close_fds"] = True  # Mininet asks for False so that the terminal, fds 0-2, passes
         return super()._popen(cmd, **params)
 
