@@ -1,11 +1,18 @@
 #include "link_changes.h"
 
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <poll.h>
+
+#include <cstring>
 
 #include <cerrno>
 #include <map>
@@ -25,6 +32,21 @@ unsigned index_of(const std::string& ifname) {
     const unsigned index = ::if_nametoindex(ifname.c_str());
     if (index == 0) throw std::runtime_error("no interface " + ifname);
     return index;
+}
+
+// Asks ethtool for the link's state: the kernel then publishes a pending carrier change at once
+// (linkwatch_sync_dev) instead of at linkwatch's next run, which for a veth comes up to a second
+// later. An interface without ethtool's link query keeps linkwatch's timing.
+void publish_carrier(const std::string& ifname) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // of this thread's namespace
+    if (fd < 0) throw std::runtime_error("socket for ethtool");
+    ethtool_value value{};
+    value.cmd = ETHTOOL_GLINK;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char*>(&value);
+    ::ioctl(fd, SIOCETHTOOL, &ifr);
+    ::close(fd);
 }
 
 // Sends one acknowledged request; false when the kernel answered `unchanged_errno`.
@@ -69,6 +91,7 @@ std::vector<std::string> wait_links_running(const std::string& netns, const std:
     return run_in_netns(netns, [&]() {
         NlSocket events = open_rtnl(RTMGRP_LINK);  // before the dump: no change falls between
         CarrierWait wait{{ifnames.begin(), ifnames.end()}, {}};
+        for (const auto& name : ifnames) publish_carrier(name);
         auto dump = [&wait]() {
             wait.pending.clear();
             char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -110,6 +133,7 @@ void set_link_up(const std::string& netns, const std::string& ifname, bool up) {
         ifi->ifi_change = IFF_UP;
         ifi->ifi_flags = up ? IFF_UP : 0;
         acknowledged(nlh, 0);
+        if (up) publish_carrier(ifname);  // running when this returns, if its peer is up
     });
 }
 

@@ -1,6 +1,7 @@
 """Failures injected into an LB of the ECMP design, and their restores. Each is what the
 failure does to a real host; none is a stand-in the router could not see through."""
 from vipcheck import _core, frr
+from vipcheck.network import CARRIER_TIMEOUT_MS
 from vipcheck.run import freeze, kill_daemon
 
 FAULT_TABLE = "vipcheck_fault"
@@ -35,7 +36,12 @@ class FailureInjector:
         _core.set_link_up(self.lab[lb].netns, self.uplinks[lb], False)
 
     def _restore_link_down(self, lb):
+        """In effect when both ends have carrier: r1's end is published by the wait, not a second
+        later by the kernel's linkwatch (which made recovery look 200-300 ms slower)."""
         _core.set_link_up(self.lab[lb].netns, self.uplinks[lb], True)
+        r1_end = self.lab.ifnames(lb, "r1")[1]
+        if _core.wait_links_running(self.lab["r1"].netns, [r1_end], CARRIER_TIMEOUT_MS):
+            raise RuntimeError(f"r1's {r1_end} without carrier {CARRIER_TIMEOUT_MS} ms after {lb}'s uplink rose")
 
     # silent_drop: a hung host. Links stay up, nothing enters or leaves, so only the protocol
     # (missed hellos or BFD packets) can tell the router. One nftables transaction: every hook
