@@ -155,7 +155,7 @@ def test_a_missing_frr_daemon_names_frr(tmp_path):
     for daemon in ("staticd", "ospfd", "bfdd"):  # zebra is missing
         (frr / daemon).symlink_to(f"/usr/lib/frr/{daemon}")
     run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(VIPCHECK_FRR_DIR=str(frr)))
-    assert_one_line_error(run, 3, "zebra not found (package frr)", "fix: sudo make deps")
+    assert_one_line_error(run, 3, "'zebra' not found (package frr)", "fix: sudo make deps")
 
 
 def test_no_namespace_support_is_an_environment_problem(tmp_path):

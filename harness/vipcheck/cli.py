@@ -73,8 +73,9 @@ def _progress(quiet):
 
 
 def _prepare(path):
-    from vipcheck import environment, scenario
+    from vipcheck import environment
     environment.check_modules()
+    from vipcheck import scenario  # after the check: it needs python3-jsonschema
     spec = scenario.load(path)
     environment.check_core()
     environment.check_machine(spec.topology)
@@ -237,9 +238,10 @@ def _clean(args):
 
 def _validate(args):
     """Every file is judged, and each invalid one gets its own error line, as a linter does."""
-    from vipcheck import environment, scenario
+    from vipcheck import environment
     from vipcheck.errors import ScenarioError
     environment.check_modules()
+    from vipcheck import scenario  # after the check: it needs python3-jsonschema
     status = EXIT_PASSED
     for path in args.scenarios:
         try:

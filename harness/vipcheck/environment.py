@@ -12,19 +12,11 @@ from vipcheck.errors import EnvironmentProblem
 FIX_DEPS = "sudo make deps"
 PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare": "util-linux",
             "nsenter": "util-linux", "setpriv": "util-linux", "tcpdump": "tcpdump"}
-TOPOLOGY_PROGRAMS = {
-    "ecmp": {"vtysh": "frr"},
-    "lo-subnet": {},
-    "dns-pairs": {"named": "bind9", "named-checkconf": "bind9-utils", "named-checkzone": "bind9-utils",
-                  "keepalived": "keepalived", "haproxy": "haproxy", "redis-server": "redis-server",
-                  "nft": "nftables"},
-}
-FRR_DAEMONS = ("zebra", "staticd", "ospfd", "bfdd")
 
 
 def check_modules(extra=()):
     for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet"),
-                            ("redis", "python3-redis"), *extra):
+                            ("redis", "python3-redis"), ("jsonschema", "python3-jsonschema"), *extra):
         if importlib.util.find_spec(module) is None:  # found, not imported: redis's client alone took 30 ms
             raise EnvironmentProblem(f"Python module '{module}' is missing ({package})", FIX_DEPS)
 
@@ -37,20 +29,17 @@ def check_core():
 
 
 def check_machine(topology):
+    from vipcheck.designs import requirements
+    from vipcheck.frr import FRR_BIN
     if os.geteuid() != 0:
         raise EnvironmentProblem("vipcheck builds network namespaces and needs root", "sudo vipcheck ...")
-    for program, package in {**PROGRAMS, **TOPOLOGY_PROGRAMS[topology]}.items():
-        if not shutil.which(program):
+    needs = requirements(topology)
+    search = os.pathsep.join([str(FRR_BIN), os.environ.get("PATH", os.defpath)])  # FRR keeps its daemons apart
+    for program, package in {**PROGRAMS, **needs.PROGRAMS}.items():
+        if not shutil.which(program, path=search):
             raise EnvironmentProblem(f"'{program}' not found (package {package})", FIX_DEPS)
-    if topology == "ecmp":
-        from vipcheck.frr import FRR_BIN
-        for daemon in FRR_DAEMONS:
-            if not os.access(FRR_BIN / daemon, os.X_OK):
-                raise EnvironmentProblem(f"FRR daemon {FRR_BIN / daemon} not found (package frr)", FIX_DEPS)
     # Daemons run as the users their Debian packages create; tcpdump writes the capture as its own.
-    users = {"ecmp": [("frr", "frr")], "dns-pairs": [("bind", "bind9"), ("redis", "redis-server"),
-                                                    ("haproxy", "haproxy")]}.get(topology, [])
-    for user, package in [*users, ("tcpdump", "tcpdump")]:
+    for user, package in {**needs.USERS, "tcpdump": "tcpdump"}.items():
         try:
             pwd.getpwnam(user)
         except KeyError:

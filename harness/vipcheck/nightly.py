@@ -4,7 +4,6 @@ profile holds the design to a budget its detection mechanism can meet, so the re
 only on a regression or a broken invariant (a cell that failed for certain); a known defect of
 a daemon is run too and reported as what it is, not as a failing cell."""
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -13,58 +12,37 @@ from pathlib import Path
 
 import yaml
 
-from vipcheck import runner, scenario as scenarios, shard as shards
+from vipcheck import runner, scenario as scenarios, schema, shard as shards
 from vipcheck.errors import ScenarioError, UsageError
 from vipcheck.report import percentile
-from vipcheck.scenario import FAILURE_TYPES, Fields
 
 TARGET = "lb2"
 TIMER_KEYS = ("hello", "dead", "hello_multiplier", "bfd")  # a profile replaces these, keeps the rest
-PROFILE_KEYS = (*TIMER_KEYS, "max_gap_ms")                 # ... and may set its own gap budget
 FAILURE_AT_MS = 500
 FIGURES = (("gap_ms", "failover_gap", "gap_ms_max"), ("detection_ms", "route_withdrawn", "detection_ms"),
            ("recovery_ms", "recovery", "recovery_ms"))
 
 
+MATRIX_SCHEMA = schema.load_schema(Path(__file__).with_name("nightly.schema.json"))
+
+
 def load_matrix(path):
-    raw = yaml.safe_load(Path(path).read_text()) if Path(path).exists() else None
-    top = Fields(str(path), "", raw)
-    base_name = top.text("base", "ecmp-failover.yaml", re.compile(r"^[\w./-]+\.yaml$"), "a scenario file (.yaml)")
-    base = (Path(path).parent / base_name).resolve()
-    failures = top.names("failures", list(FAILURE_TYPES[:4]), FAILURE_TYPES, "failure")
-    profiles_fields = top.sub("profiles")
-    profiles = {}
-    for profile in profiles_fields.mapping:
-        fields = profiles_fields.sub(profile)
-        profiles[profile] = {key: fields.raw(key, None) for key in PROFILE_KEYS if key in fields.mapping}
-        fields.finish()
-    if not profiles:
-        top.fail("profiles", "names no timer profile")
-    design = top.raw("design", {})  # scenario keys that replace the base's, e.g. router_nexthop_groups
-    if not isinstance(design, dict):
-        top.fail("design", f"must be a mapping of scenario keys, got {type(design).__name__}")
-    known = []
-    for index, entry in enumerate(top.raw("known_defects", []) or []):
-        fields = Fields(str(path), f"known_defects[{index}]", entry)
-        scenario_path = (Path(path).parent / fields.text("scenario", "", re.compile(r"^[\w./-]+\.yaml$"),
-                                                         "a scenario file (.yaml)")).resolve()
-        known.append({"scenario": scenario_path,
-                      "fails": sorted(fields.names("fails", [], list(scenarios.KNOWN_ECMP_CHECKS + scenarios.FAILOVER_CHECKS),
-                                                   "check")),
-                      "defect": str(fields.raw("defect", "")), "fixed_in": str(fields.raw("fixed_in", ""))})
-        fields.finish()
-        if not scenario_path.exists():
-            fields.fail("scenario", f"no such scenario: {scenario_path}")
-    repeats = top.integer("repeats", 3, 1, 100)
-    margin = top.raw("regression_margin", 0.25)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 10:
-        top.fail("regression_margin", f"must be a fraction such as 0.25, got {margin!r}")
-    name = top.text("name", Path(path).stem)
-    top.finish()
+    raw = scenarios.read_yaml(path) if Path(path).exists() else None
+    if not isinstance(raw, dict):
+        raise ScenarioError(str(path), "", f"must be a mapping of keys, got {type(raw).__name__}")
+    top = schema.validate(raw, MATRIX_SCHEMA, str(path))
+    folder = Path(path).parent
+    base = (folder / top["base"]).resolve()
+    known = [{"scenario": (folder / entry["scenario"]).resolve(), "fails": sorted(entry["fails"]),
+              "defect": entry["defect"], "fixed_in": entry["fixed_in"]} for entry in top["known_defects"]]
+    for index, entry in enumerate(known):
+        if not entry["scenario"].exists():
+            raise ScenarioError(str(path), f"known_defects[{index}].scenario", f"no such scenario: {entry['scenario']}")
     if not base.exists():
-        raise ScenarioError(path, "base", f"no such scenario: {base}")
-    return {"name": name, "base": base, "failures": failures, "profiles": profiles, "repeats": repeats,
-            "margin": float(margin), "design": design, "known_defects": known}
+        raise ScenarioError(str(path), "base", f"no such scenario: {base}")
+    return {"name": top.get("name", Path(path).stem), "base": base, "failures": tuple(top["failures"]),
+            "profiles": top["profiles"], "repeats": top["repeats"], "margin": float(top["regression_margin"]),
+            "design": top["design"], "known_defects": known}
 
 
 def cell_scenario(matrix, failure, profile, folder):

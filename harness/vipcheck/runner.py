@@ -9,7 +9,7 @@ from vipcheck import artifacts, runs
 from vipcheck.capture import Capture
 from vipcheck.memory import MemorySampler
 
-from vipcheck.designs import DESIGNS
+from vipcheck.designs import design_class
 from vipcheck.designs.base import Design
 from vipcheck.errors import RunIncomplete
 from vipcheck.run import Run
@@ -106,7 +106,7 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
     with Run(scenario=Path(scenario.source).resolve(), seed=seed, report=report) as run:
         result.run_id = run.id
         report(f"run {run.id}, seed {seed}")
-        design: Design = DESIGNS[scenario.topology](run, scenario, result, seed)
+        design: Design = design_class(scenario.topology)(run, scenario, result, seed)
         packet_capture = None
         try:
             with phase("build"):

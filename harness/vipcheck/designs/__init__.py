@@ -1,8 +1,22 @@
-"""One folder per design under test: its topology, how to build it, wait for it, drive
-traffic and measure it (design.py), the checks that judge those measurements, and a README.
-base.py says what the runner asks of each."""
-from vipcheck.designs.dns_pairs.design import DnsPairsDesign
-from vipcheck.designs.ecmp.design import EcmpDesign
-from vipcheck.designs.lo_subnet.design import LoSubnetDesign
+"""One folder per design under test: its scenario keys (scenario.schema.json, scenario.py), its
+topology, how to build it, wait for it, drive traffic and measure it (design.py), the checks
+that judge those measurements, and a README. base.py says what the runner asks of each."""
+import importlib
 
-DESIGNS = {"ecmp": EcmpDesign, "lo-subnet": LoSubnetDesign, "dns-pairs": DnsPairsDesign}
+# A scenario's `topology:` -> its design's folder. Adding a design adds its line here.
+DESIGNS = {"ecmp": "ecmp", "lo-subnet": "lo_subnet", "dns-pairs": "dns_pairs"}
+
+
+def scenario_keys(topology):
+    """The design's scenario module (SCHEMA, parse): light, so validating imports no Mininet."""
+    return importlib.import_module(f"vipcheck.designs.{DESIGNS[topology]}.scenario")
+
+
+def design_class(topology):
+    """The design's class (design.Design), which builds and measures it."""
+    return importlib.import_module(f"vipcheck.designs.{DESIGNS[topology]}.design").Design
+
+
+def requirements(topology):
+    """What the design needs of the machine: its package's PROGRAMS and USERS."""
+    return importlib.import_module(f"vipcheck.designs.{DESIGNS[topology]}")

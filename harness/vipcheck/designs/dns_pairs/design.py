@@ -16,7 +16,7 @@ from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.network import Lab
 from vipcheck.nodes import run_everywhere
 from vipcheck.run import children_of, kill_daemon
-from vipcheck.scenario import TrafficSpec
+from vipcheck.schema.shared import TrafficSpec
 from vipcheck.templates import DAEMON_CONF, render
 from vipcheck.threads import start_threads
 
@@ -436,3 +436,6 @@ class DnsPairsDesign:
     def measure(self):
         return DnsPairsMeasurements(self.scenario, self.dns_probe, self.dns_stall, DNS_TIMEOUT_MS,
                                     self.pair_states, self.sessions, self.failover)
+
+
+Design = DnsPairsDesign  # what designs.design_class() returns

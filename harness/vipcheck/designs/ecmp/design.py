@@ -239,3 +239,6 @@ class EcmpDesign:
                                               "outside client": self.plan.client_links[0].far_address})
                            for link in self.plan.router_links("r1")]
         return m
+
+
+Design = EcmpDesign  # what designs.design_class() returns

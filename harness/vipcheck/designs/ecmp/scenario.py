@@ -1,0 +1,183 @@
+"""The ECMP design's scenario keys: scenario.schema.json holds their types, ranges and defaults;
+this holds the rules across keys and the spec the design is built from."""
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vipcheck import REPO, schema
+from vipcheck.schema.shared import FLOWS_PER_CLIENT, Keys, VipOnLbs, checks as checks_of, sysctl, traffic
+
+SCHEMA = schema.load_schema(Path(__file__).with_name("scenario.schema.json"))
+STEADY_STATE_CHECKS = ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
+FAILOVER_CHECKS = ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
+# Checks of a stream nothing disturbs: a failure timeline moves and loses flows by design.
+STEADY_CHECKS = ("ecmp_spread", "client_spread", "flow_stickiness", "no_loss")
+FAILURE_TYPES = ("link_down", "silent_drop", "frr_crash", "drain", "service_down")
+DEFAULT_FRR_CONF = REPO / "frr-conf"
+
+
+@dataclass(frozen=True)
+class OspfSpec:
+    hello: int = 1
+    dead: object = 3                 # seconds, or "minimal"
+    hello_multiplier: int = 0        # with dead: minimal
+    bfd: bool = False
+    bfd_interval_ms: int = 50
+    bfd_multiplier: int = 3
+    cost: dict = field(default_factory=dict)  # lb name -> interface cost
+
+    def detection_s(self):
+        """How long the router needs to declare a silent neighbour dead: BFD when on, else OSPF."""
+        if self.bfd:
+            return self.bfd_interval_ms * self.bfd_multiplier / 1000
+        return 1.0 if self.dead == "minimal" else float(self.dead)
+
+    def detection_cause(self):
+        if self.bfd:
+            return f"detection by BFD, {self.bfd_interval_ms} ms x {self.bfd_multiplier}"
+        if self.dead == "minimal":
+            return f"detection by OSPF dead minimal (1 s, hello multiplier {self.hello_multiplier})"
+        return f"detection by OSPF dead interval {self.dead} s; enable BFD or dead minimal"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One event of the timeline: a failure of `target`, or its restore, at_ms into the traffic.
+    `at_ms: [a, b]` draws the moment from the run's seed, uniformly in [a, b]."""
+    type: str
+    target: str
+    at_ms: int
+    latest_ms: int = 0
+
+    @property
+    def last_ms(self):
+        return max(self.at_ms, self.latest_ms)
+
+    def draw_ms(self, rng):
+        return rng.randint(self.at_ms, self.last_ms)
+
+
+@dataclass(frozen=True)
+class EcmpScenario(VipOnLbs):
+    ospf: OspfSpec
+    traffic: object                  # shared.TrafficSpec
+    checks: tuple
+    vip_missing_on: tuple            # LBs that announce the VIP without binding it on lo
+    client_links: ipaddress.IPv4Network
+    lb_links: ipaddress.IPv4Network
+    convergence_timeout_s: int
+    frr_conf: Path                   # folder of FRR templates, one subfolder per role
+    announce: str = "stub"           # stub: the VIP on lo as an intra-area route; external: redistributed
+    nexthop_groups: bool = True      # zebra on r1 installs ECMP as kernel nexthop groups (FRR's default)
+    failures: tuple = ()             # Failure events, a failure and optionally its restore
+    max_gap_ms: int = 1000
+    max_extra_moved: int = 0         # flows allowed to move beyond the failed LB's own
+    duration_ms: int = 0             # of the steady stream, when there are failures
+    routers: int = 1                 # every LB links to every router; client i to router i mod routers
+
+    @property
+    def router_names(self):
+        return [f"r{i}" for i in range(1, self.routers + 1)]
+
+    @property
+    def failure(self):
+        return next((f for f in self.failures if f.type != "restore"), None)
+
+    @property
+    def restore(self):
+        return next((f for f in self.failures if f.type == "restore"), None)
+
+
+def parse(top):
+    """An EcmpScenario from the validated keys (`top`, a shared.Keys)."""
+    lbs, clients, routers = top["lbs"], top["clients"], top["routers"]
+    lb_names = [f"lb{i}" for i in range(1, lbs + 1)]
+    vip = top.ipv4("vip")
+    ospf = _ospf(top.sub("ospf"), lb_names)
+    failures = _failures(top, lb_names)
+    if failures and routers > 1:
+        top.fail("failures", "the failure timeline measures r1's route alone: use routers: 1")
+    checks = _checks(top, failures)
+    last_ms = max((f.last_ms for f in failures), default=0)
+    settle_ms = int(max(1.0, 2 * ospf.detection_s()) * 1000) + 1000
+    duration_ms = top.get("duration_ms", last_ms + settle_ms if failures else 0)
+    if failures and duration_ms <= last_ms:
+        top.fail("duration_ms", f"the stream must outlast the last event at {last_ms} ms")
+    vip_missing_on = top.names("vip_missing_on", lb_names, "LB")
+    if vip_missing_on and top["announce"] != "external":
+        top.fail("vip_missing_on", "an LB without the VIP announces it only with announce: external")
+    client_links, lb_links = _addressing(top, vip, clients, lbs * routers)
+    return EcmpScenario(top.source, top.get("name", Path(top.source).stem), "ecmp", vip, lbs, clients,
+                        top["lo_prefixlen"], sysctl(top.sub("sysctl")), ospf,
+                        traffic(top.sub("traffic"), clients, 2048), checks, vip_missing_on, client_links, lb_links,
+                        top["convergence_timeout_s"], top.folder("frr_conf", DEFAULT_FRR_CONF), top["announce"],
+                        top["router_nexthop_groups"], failures, top["max_gap_ms"],
+                        top.at_most("max_extra_moved", FLOWS_PER_CLIENT * clients), duration_ms, routers)
+
+
+def _ospf(keys, lb_names):
+    hello, dead = keys["hello"], keys["dead"]
+    multiplier = keys.get("hello_multiplier", 4) if dead == "minimal" else 0
+    if dead != "minimal":
+        if dead <= hello:
+            keys.fail("dead", f"must exceed hello ({hello} s) or neighbours flap, got {dead}")
+        if "hello_multiplier" in keys.mapping:
+            keys.fail("hello_multiplier", "only applies with dead: minimal")
+    bfd = keys["bfd"]
+    for lb in keys["cost"]:
+        if lb not in lb_names:
+            keys.sub("cost").fail(str(lb), f"no such LB (this scenario has {', '.join(lb_names)})")
+    if isinstance(bfd, dict):
+        return OspfSpec(hello, dead, multiplier, True, bfd["interval_ms"], bfd["multiplier"], dict(keys["cost"]))
+    return OspfSpec(hello, dead, multiplier, bfd, cost=dict(keys["cost"]))
+
+
+def _failures(top, lb_names):
+    """failures: [{type, target, at_ms}]: one failure, then optionally the restore of its target."""
+    events = []
+    for index, entry in enumerate(top["failures"]):
+        keys = Keys(top.source, f"failures[{index}]", entry)
+        if entry["target"] not in lb_names:
+            keys.fail("target", f"must be an LB of this scenario ({', '.join(lb_names)}), got {entry['target']!r}")
+        window = entry["at_ms"] if isinstance(entry["at_ms"], list) else [entry["at_ms"]] * 2
+        if window[0] > window[1]:
+            keys.fail("at_ms", f"must be milliseconds (1..600000) or a window [earliest, latest], got {window!r}")
+        events.append(Failure(entry["type"], entry["target"], *window))
+    if not events:
+        return ()
+    if events[0].type == "restore":
+        top.fail("failures", "the timeline starts with a restore; put the failure first")
+    if len(events) > 2 or (len(events) == 2 and (events[1].type != "restore" or events[1].target != events[0].target)):
+        top.fail("failures", "one failure, optionally followed by the restore of the same LB")
+    if len(events) == 2 and events[1].at_ms <= events[0].last_ms:
+        top.fail("failures", f"the restore at {events[1].at_ms} ms must come after the failure at {events[0].last_ms} ms")
+    return tuple(events)
+
+
+def _checks(top, failures):
+    restores = any(f.type == "restore" for f in failures)
+    default = ("lo_route", *(c for c in FAILOVER_CHECKS if restores or c != "recovery")) if failures \
+        else STEADY_STATE_CHECKS
+    checks = checks_of(top, default)
+    if set(checks) & set(FAILOVER_CHECKS) and not failures:
+        top.fail("checks", f"{sorted(set(checks) & set(FAILOVER_CHECKS))[0]} needs a `failures` timeline")
+    if "recovery" in checks and not restores:
+        top.fail("checks", "recovery needs a restore in `failures`")
+    steady = [c for c in checks if c in STEADY_CHECKS]
+    if steady and failures:
+        top.fail("checks", f"{steady[0]} judges a stream nothing disturbs, and `failures` moves and loses flows by "
+                 "design: judge them with failover_gap, flows_moved and recovery (the spread after the restore)")
+    return checks
+
+
+def _addressing(top, vip, clients, lb_links_needed):
+    addressing = top.sub("addressing")
+    client_links, lb_links = addressing.network("client_links"), addressing.network("lb_links")
+    for key, net, count in (("client_links", client_links, clients), ("lb_links", lb_links, lb_links_needed)):
+        if net.prefixlen > 30 or net.num_addresses // 4 < count:
+            addressing.fail(key, f"{net} has room for fewer than {count} /30 links")
+        if ipaddress.IPv4Address(vip) in net:
+            top.fail("vip", f"{vip} lies inside addressing.{key} {net}: the VIP must not be a link address")
+    if client_links.overlaps(lb_links):
+        addressing.fail("lb_links", f"{lb_links} overlaps client_links {client_links}")
+    return client_links, lb_links
