@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, PYTHON, REPO, cli_env, vipcheck
+from conftest import BUILD, PYTHON, REPO, CliRun, cli_env, vipcheck
 
 INVALID = sorted((REPO / "cases/invalid").glob("*.yaml"))
 
@@ -76,6 +76,16 @@ def test_other_users_run_from_a_readable_copy_of_a_private_checkout(tmp_path):
                          text=True)
     assert run.returncode == 1 and "No module named vipcheck" in run.stderr, run.stderr
     assert vipcheck("validate", path, user="nobody").status == 0
+
+
+def test_a_missing_python_module_names_its_package():
+    """Without Debian's dist-packages (python3 -S) no module vipcheck needs is there: every
+    command names the first missing one and its package, before importing anything that needs it."""
+    env = cli_env(PYTHONPATH=f"{REPO / 'harness'}:{BUILD / 'python'}")
+    for command in (["validate", str(REPO / "topologies/ecmp-basic.yaml")], ["ps"]):
+        proc = subprocess.run([PYTHON, "-S", "-m", "vipcheck", *command], env=env, capture_output=True, text=True)
+        run = CliRun(proc.returncode, proc.stdout, proc.stderr, {})
+        assert_one_line_error(run, 3, "Python module 'yaml' is missing (python3-yaml)", "fix: sudo make deps")
 
 
 def test_every_shipped_scenario_and_case_validates():

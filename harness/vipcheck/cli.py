@@ -73,9 +73,7 @@ def _progress(quiet):
 
 
 def _prepare(path):
-    from vipcheck import environment
-    environment.check_modules()
-    from vipcheck import scenario  # after the check: it needs python3-jsonschema
+    from vipcheck import environment, scenario
     spec = scenario.load(path)
     environment.check_core()
     environment.check_machine(spec.topology)
@@ -204,8 +202,7 @@ def _vtysh(args):
 
 
 def _cli(args):
-    from vipcheck import attach, environment, runs
-    environment.check_modules()
+    from vipcheck import attach, runs
     info = _held_run(args.run_id)
     runs.join(info)  # the commands typed at its prompt run in the run's nodes and end with it
     attach.run_cli(info)
@@ -238,10 +235,8 @@ def _clean(args):
 
 def _validate(args):
     """Every file is judged, and each invalid one gets its own error line, as a linter does."""
-    from vipcheck import environment
+    from vipcheck import scenario
     from vipcheck.errors import ScenarioError
-    environment.check_modules()
-    from vipcheck import scenario  # after the check: it needs python3-jsonschema
     status = EXIT_PASSED
     for path in args.scenarios:
         try:
@@ -334,7 +329,9 @@ def main(argv=None):
 
 def _guarded(command, args):
     """Runs a command; every failure vipcheck knows becomes one line and an exit status."""
+    from vipcheck import environment
     try:
+        environment.check_modules()  # before any module that needs one is imported
         return command(args)
     except VipcheckError as e:
         print(f"vipcheck: error: {e}", file=sys.stderr)

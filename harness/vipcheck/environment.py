@@ -16,7 +16,8 @@ PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare"
 
 def check_modules(extra=()):
     for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet"),
-                            ("redis", "python3-redis"), ("jsonschema", "python3-jsonschema"), *extra):
+                            ("redis", "python3-redis"), ("jsonschema", "python3-jsonschema"),
+                            ("psutil", "python3-psutil"), *extra):
         if importlib.util.find_spec(module) is None:  # found, not imported: redis's client alone took 30 ms
             raise EnvironmentProblem(f"Python module '{module}' is missing ({package})", FIX_DEPS)
 

@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from vipcheck.errors import EnvironmentProblem, Interrupted
 from vipcheck.lab import frr_tmp, reaper
 from vipcheck.lab.proc import stat_fields
@@ -21,6 +23,8 @@ from vipcheck.lab.stall import StallWatch
 RUNS_DIR = Path(os.environ.get("VIPCHECK_RUNS_DIR", "/run/vipcheck"))
 NODE_DIR_SEPARATOR = "."  # RUNS_DIR/<run id> is the run's folder, RUNS_DIR/<run id>.<node> a node's
 STOP_GRACE_S = 3.0  # SIGTERM, then this long for a clean exit, then SIGKILL
+# A frozen process is stopped, or already gone: what freeze() waits for.
+STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD, None)
 
 
 def start_time(pid):
@@ -50,10 +54,10 @@ def wait_exit(pid, timeout_s):
 
 
 def children_of(pid):
-    """The PIDs a process forked, from /proc (its main thread's children)."""
+    """The PIDs a process forked (by any of its threads)."""
     try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except (OSError, ValueError):
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:  # it is gone
         return []
 
 
@@ -79,7 +83,7 @@ def freeze(pids):
         _signal(pid, signal.SIGSTOP)
     for pid in pids:
         deadline = time.monotonic() + 1.0
-        while _state(pid) not in ("T", "Z", "X", None) and time.monotonic() < deadline:
+        while _status(pid) not in STOPPED and time.monotonic() < deadline:
             time.sleep(0.001)
 
 
@@ -102,9 +106,11 @@ def kill_daemon(pid, popen=None):
         reaper.reap_orphan(child)
 
 
-def _state(pid):
-    fields = stat_fields(pid)
-    return fields[0] if fields else None
+def _status(pid):
+    try:
+        return psutil.Process(pid).status()
+    except psutil.Error:
+        return None
 
 
 def _signal(pid, signum):
