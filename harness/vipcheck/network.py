@@ -9,18 +9,11 @@ from vipcheck.errors import ScenarioError
 from vipcheck.nodes import LabIntf, run_everywhere
 from vipcheck.threads import start_threads
 
-# Baseline sysctls the harness sets on every node of a role, because new namespaces inherit
-# conf/all from the root namespace; a scenario's `sysctl` overrides them key by key.
-BASELINE_SYSCTL = {
-    "router": {"net.ipv4.ip_forward": 1, "net.ipv4.fib_multipath_hash_policy": 1},
-    "lb": {"net.ipv4.ip_forward": 0},
-    "client": {"net.ipv4.ip_forward": 0},
-    "neighbour": {"net.ipv4.ip_forward": 0},
-    "segment": {"net.ipv4.ip_forward": 0},
-    "dns": {"net.ipv4.ip_forward": 0},
-    "backend": {"net.ipv4.ip_forward": 0},
-    "redis": {"net.ipv4.ip_forward": 0},
-}
+# Baseline sysctls of every node, because new namespaces inherit conf/all from the root
+# namespace: a router forwards and hashes flows on their 5-tuple, every other node forwards
+# nothing. A scenario's `sysctl` overrides them key by key, per role.
+ROUTER_SYSCTL = {"net.ipv4.ip_forward": 1, "net.ipv4.fib_multipath_hash_policy": 1}
+HOST_SYSCTL = {"net.ipv4.ip_forward": 0}
 BRIDGE = "br0"
 IFNAME_MAX = 15  # IFNAMSIZ is 16 with the terminating NUL
 CARRIER_TIMEOUT_MS = 5000  # linkwatch publishes a carrier within a second, even when busy
@@ -49,16 +42,13 @@ def check_interface_names(scenario, links):
                                 f"(Linux allows {IFNAME_MAX}): fewer nodes or links")
 
 
-def effective_sysctl(scenario_sysctl, seed):
-    """Per role: baseline, then the scenario's keys on top."""
-    merged = {}
-    for role, values in BASELINE_SYSCTL.items():
-        merged[role] = {**EVERY_NODE_SYSCTL, **values}
-        if role == "router" and HASH_SEED_SYSCTL.exists():
-            # A fixed multipath hash seed makes the flow-to-LB map a function of the run's seed.
-            merged[role]["net.ipv4.fib_multipath_hash_seed"] = seeds.rng(seed, "router_hash").randrange(1, 2**32)
-        merged[role].update(scenario_sysctl.get(role, {}))
-    return merged
+def effective_sysctl(role, scenario_sysctl, seed):
+    """A role's sysctls: the baseline, then the scenario's keys on top."""
+    merged = {**EVERY_NODE_SYSCTL, **(ROUTER_SYSCTL if role == "router" else HOST_SYSCTL)}
+    if role == "router" and HASH_SEED_SYSCTL.exists():
+        # A fixed multipath hash seed makes the flow-to-LB map a function of the run's seed.
+        merged["net.ipv4.fib_multipath_hash_seed"] = seeds.rng(seed, "router_hash").randrange(1, 2**32)
+    return {**merged, **scenario_sysctl.get(role, {})}
 
 
 class Lab:
@@ -158,7 +148,8 @@ class Lab:
 
     def apply_sysctl(self, scenario, seed):
         """Sets every node's sysctls and returns what the kernel then reports, per node."""
-        per_role = effective_sysctl(scenario.sysctl, seed)
+        roles = {node.role for node in self.nodes.values()}
+        per_role = {role: effective_sysctl(role, scenario.sysctl, seed) for role in roles}
         for node in self.nodes.values():
             try:
                 _core.write_sysctls(node.netns, [(k, str(v)) for k, v in per_role[node.role].items()])
