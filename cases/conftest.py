@@ -17,7 +17,7 @@ from root_namespace import state as root_namespace_state
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
 from vipcheck.lab import cgroup, reaper  # noqa: E402
-from vipcheck.run import alive  # noqa: E402
+from vipcheck.lab.run import alive  # noqa: E402
 
 BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
 PYTHON = "/usr/bin/python3"

@@ -188,7 +188,7 @@ def test_interface_names_fit_the_kernel_at_the_largest_counts(name, tmp_path):
     from vipcheck.designs.lo_subnet.topology import LoSubnetTopo
     from vipcheck import scenario
     from vipcheck.errors import ScenarioError
-    from vipcheck.network import IFNAME_MAX, check_interface_names, link_interfaces
+    from vipcheck.lab.network import IFNAME_MAX, check_interface_names, link_interfaces
 
     raw = {**yaml.safe_load((REPO / f"topologies/{name}.yaml").read_text()), **LARGEST[name]}
     path = tmp_path / f"{name}.yaml"

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import PYTHON, REPO, RUNS_DIR, cli_env, vipcheck
 from vipcheck.lab import cgroup, frr_tmp, reaper
-from vipcheck.run import kill_daemon, wait_exit
+from vipcheck.lab.run import kill_daemon, wait_exit
 
 FAKE_DAEMON = REPO / "cases/fake_daemon.py"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, read_until, start_vipcheck, vipcheck
-from vipcheck.run import netns_inode
+from vipcheck.lab.run import netns_inode
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
 # 20 kill points: every phase of three designs, and a failing run while it writes its artifacts.

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import (PYTHON, REPO, RUNS_DIR, orphan_processes, processes_mentioning, read_until, start_vipcheck,
                       vipcheck)
-from vipcheck.threads import start_threads
+from vipcheck.lab.threads import start_threads
 
 
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),

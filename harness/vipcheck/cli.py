@@ -112,7 +112,8 @@ def _run(args):
 
 def _run_one(spec, args, json_path, junit_path):
     """One scenario, --repeat times; returns its exit status and its last result."""
-    from vipcheck import hold, report, runner
+    from vipcheck import report, runner
+    from vipcheck.lab import keeper
     options = {"report": _progress(args.quiet), "artifacts_root": args.artifacts, "capture": not args.no_capture}
 
     def emit(results):
@@ -125,7 +126,7 @@ def _run_one(spec, args, json_path, junit_path):
         return _status(results)
 
     if args.keep_on_fail:
-        return hold.in_keeper(lambda keeper: _guarded(_run_kept, (spec, args.seed, options, emit, keeper))), None
+        return keeper.in_keeper(lambda held: _guarded(_run_kept, (spec, args.seed, options, emit, held))), None
 
     results = []
     for index in range(args.repeat):
@@ -163,7 +164,8 @@ def _run_kept(job):
 
 def _up(args):
     spec = _prepare(args.scenario)
-    from vipcheck import hold, runner
+    from vipcheck import runner
+    from vipcheck.lab import keeper
 
     def work(keeper):
         def keep(result, run, design):
@@ -174,58 +176,58 @@ def _up(args):
                         f"converged in {result.convergence.get('seconds')} s", EXIT_PASSED)
         runner.run_scenario(spec, seed=args.seed, report=_progress(False), up=True, hold=keep)
         return EXIT_PASSED
-    return hold.in_keeper(lambda keeper: _guarded(work, keeper))
+    return keeper.in_keeper(lambda held: _guarded(work, held))
 
 
 def _held_run(run_id):
-    from vipcheck import runs
-    return runs.require_alive(runs.find(run_id))
+    from vipcheck.lab import registry
+    return registry.require_alive(registry.find(run_id))
 
 
 def _exec(args):
-    from vipcheck import runs
+    from vipcheck.lab import registry
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise UsageError("exec needs a command: vipcheck exec RUN NODE -- CMD...")
     info = _held_run(args.run_id)
-    command = runs.enter_argv(info, args.node, argv)
-    runs.join(info)  # what the user starts in a node is the run's, and ends with it
+    command = registry.enter_argv(info, args.node, argv)
+    registry.join(info)  # what the user starts in a node is the run's, and ends with it
     os.execvp(command[0], command)
 
 
 def _vtysh(args):
-    from vipcheck import runs
+    from vipcheck.lab import registry
     info = _held_run(args.run_id)
-    command = runs.vtysh_argv(info, args.node, args.commands)
-    runs.join(info)
+    command = registry.vtysh_argv(info, args.node, args.commands)
+    registry.join(info)
     os.execvp(command[0], command)
 
 
 def _cli(args):
-    from vipcheck import attach, runs
+    from vipcheck.lab import attach, registry
     info = _held_run(args.run_id)
-    runs.join(info)  # the commands typed at its prompt run in the run's nodes and end with it
+    registry.join(info)  # the commands typed at its prompt run in the run's nodes and end with it
     attach.run_cli(info)
     return EXIT_PASSED
 
 
 def _down(args):
-    from vipcheck import runs
-    info = runs.find(args.run_id)
-    left = runs.down(info)
+    from vipcheck.lab import registry
+    info = registry.find(args.run_id)
+    left = registry.down(info)
     print(f"run {info.id} is down" + (f"; its keeper had left: {', '.join(left)}" if left else ""))
     return EXIT_PASSED
 
 
 def _ps(args):
-    from vipcheck import runs
-    print(runs.ps_table(runs.all_runs()))
+    from vipcheck.lab import registry
+    print(registry.ps_table(registry.all_runs()))
     return EXIT_PASSED
 
 
 def _clean(args):
-    from vipcheck import runs
-    dead = runs.clean_dead()
+    from vipcheck.lab import registry
+    dead = registry.clean_dead()
     for run_id, removed in dead:
         for item in removed:
             print(f"run {run_id}: removed {item}")
@@ -254,14 +256,15 @@ def _nightly(args):
     from pathlib import Path
     from vipcheck import environment
     environment.check_modules(extra=[("matplotlib", "python3-matplotlib")])
-    from vipcheck import nightly, shard
+    from vipcheck import shard
+    from vipcheck.report import nightly
     if args.shard and args.merge:
         raise UsageError("--shard runs a share of the matrix and --merge joins the shares: use one")
     matrix = nightly.load_matrix(args.matrix)
     if not args.merge:  # merging shard files needs neither root nor the drivers
         environment.check_core()
         environment.check_machine("ecmp")
-    from vipcheck import report_html
+    from vipcheck.report import html
     date = args.date or datetime.date.today().isoformat()
     out = Path(args.out) / date
     out.mkdir(parents=True, exist_ok=True)
@@ -282,7 +285,7 @@ def _nightly(args):
     report.update({"date": date, "regressions": flagged})
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     nightly.append_history(history_path, date, report)
-    (out / "report.html").write_text(report_html.page(report, nightly.read_history(history_path), flagged, date))
+    (out / "report.html").write_text(html.page(report, nightly.read_history(history_path), flagged, date))
     print(f"report: {out / 'report.html'}")
     for f in flagged:
         print(f"REGRESSION {f['cell']}: median gap {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms")

@@ -31,7 +31,7 @@ def check_core():
 
 def check_machine(topology):
     from vipcheck.designs import requirements
-    from vipcheck.frr import FRR_BIN
+    from vipcheck.daemons.frr import FRR_BIN
     if os.geteuid() != 0:
         raise EnvironmentProblem("vipcheck builds network namespaces and needs root", "sudo vipcheck ...")
     needs = requirements(topology)

@@ -5,14 +5,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipcheck import artifacts, runs
-from vipcheck.capture import Capture
-from vipcheck.memory import MemorySampler
-
 from vipcheck.designs import design_class
 from vipcheck.designs.base import Design
 from vipcheck.errors import RunIncomplete
-from vipcheck.run import Run
+from vipcheck.lab import registry
+from vipcheck.lab.capture import Capture
+from vipcheck.lab.memory import MemorySampler
+from vipcheck.lab.run import Run
+from vipcheck.report import artifacts
 
 MEASUREMENTS = 3  # attempts for a run whose timed failure the machine's stall explains (lab.stall)
 
@@ -97,7 +97,7 @@ def run_scenario(scenario, seed=None, report=lambda message: None, artifacts_roo
 
 
 def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
-    for run_id, removed in runs.clean_dead():
+    for run_id, removed in registry.clean_dead():
         report(f"cleaned dead run {run_id}: {len(removed)} leftovers ({', '.join(removed[:3])}"
                f"{', ...' if len(removed) > 3 else ''})")
     result = RunResult(scenario.name, scenario.source, "", seed)

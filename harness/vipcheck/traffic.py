@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from vipcheck import _core
-from vipcheck.threads import start_threads
+from vipcheck.lab.threads import start_threads
 
 QUIET_MS = 300        # no arrival for this long after the last send: nothing more is coming
 ARRIVAL_SLACK_S = 5   # beyond the paced send time, the longest we wait for stragglers

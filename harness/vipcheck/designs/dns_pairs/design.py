@@ -11,14 +11,14 @@ from vipcheck.designs.dns_pairs.topology import SEGMENTS, DnsPairsTopo, backend_
 from vipcheck import _core, seeds, traffic
 from vipcheck.designs.dns_pairs.dns_checks import dns_answers, dns_rotation
 from vipcheck.designs.dns_pairs.pair_checks import master_down_s, session_sharing, vip_pairs, vrrp_failover
-from vipcheck.daemons import Daemons
+from vipcheck.daemons.services import Daemons
 from vipcheck.lab.stall import Stall, cpu_wait_ns
-from vipcheck.network import Lab
-from vipcheck.nodes import run_everywhere
-from vipcheck.run import children_of, kill_daemon
+from vipcheck.lab.network import Lab
+from vipcheck.lab.nodes import run_everywhere
+from vipcheck.lab.run import children_of, kill_daemon
 from vipcheck.schema.shared import TrafficSpec
-from vipcheck.templates import DAEMON_CONF, render
-from vipcheck.threads import start_threads
+from vipcheck.daemons.templates import DAEMON_CONF, render
+from vipcheck.lab.threads import start_threads
 
 BACKEND_APP = Path(__file__).with_name("session_backend.py")
 BACKEND_PORT = 8080

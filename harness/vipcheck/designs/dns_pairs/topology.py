@@ -8,7 +8,7 @@ pair (VRRP); the LBs forward to backends that keep their sessions in Redis.
 """
 from mininet.topo import Topo
 
-from vipcheck.nodes import LabHost, node_name
+from vipcheck.lab.nodes import LabHost, node_name
 
 SEGMENTS = {"a": "sa", "b": "sb", "backends": "sc"}
 

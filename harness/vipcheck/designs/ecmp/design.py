@@ -6,13 +6,14 @@ import time
 
 from vipcheck.designs.ecmp import timeline
 from vipcheck.designs.ecmp.topology import EcmpTopo, address_plan
-from vipcheck import _core, frr, seeds, traffic
+from vipcheck import _core, seeds, traffic
+from vipcheck.daemons import frr
 from vipcheck.checks import CheckResult
 from vipcheck.designs.ecmp import checks as ecmp_checks, failover_checks
 from vipcheck.designs.ecmp.checks import EcmpMeasurements
 from vipcheck.designs.lo_subnet import routes as lo_routes
 from vipcheck.designs.lo_subnet.checks import lo_route
-from vipcheck.network import Lab
+from vipcheck.lab.network import Lab
 
 DEFAULT_COST = 10
 # Documentation prefixes (RFC 5737) for the route that pins the nexthop order; the first that

@@ -1,8 +1,9 @@
 """Failures injected into an LB of the ECMP design, and their restores. Each is what the
 failure does to a real host; none is a stand-in the router could not see through."""
-from vipcheck import _core, frr
-from vipcheck.network import CARRIER_TIMEOUT_MS
-from vipcheck.run import freeze, kill_daemon
+from vipcheck import _core
+from vipcheck.daemons import frr
+from vipcheck.lab.network import CARRIER_TIMEOUT_MS
+from vipcheck.lab.run import freeze, kill_daemon
 
 FAULT_TABLE = "vipcheck_fault"
 ANNOUNCEMENTS = {"external": ("redistribute connected route-map VIP", "redistribute static"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mininet.topo import Topo
 
-from vipcheck.nodes import LabHost, node_name
+from vipcheck.lab.nodes import LabHost, node_name
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from vipcheck.designs.lo_subnet.topology import SEGMENT_NODE, LoSubnetTopo
 from vipcheck import _core, seeds, traffic
 from vipcheck.designs.lo_subnet import routes as lo_routes
 from vipcheck.designs.lo_subnet.checks import CHECKS, LoSubnetMeasurements, Reachability
-from vipcheck.network import Lab
-from vipcheck.nodes import run_everywhere
+from vipcheck.lab.network import Lab
+from vipcheck.lab.nodes import run_everywhere
 
 REACH_FLOWS = 4          # flows each LB sends to each of its neighbour and gateway
 ARP_ROUNDS = 2

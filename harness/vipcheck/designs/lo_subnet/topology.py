@@ -7,7 +7,7 @@
 """
 from mininet.topo import Topo
 
-from vipcheck.nodes import LabHost, node_name
+from vipcheck.lab.nodes import LabHost, node_name
 
 SEGMENT_NODE = "s1"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vipcheck.errors import EnvironmentProblem, UsageError
 from vipcheck.lab import cgroup
-from vipcheck.run import NODE_DIR_SEPARATOR, RUNS_DIR, alive, node_dirs, remove_folders, wait_exit
+from vipcheck.lab.run import NODE_DIR_SEPARATOR, RUNS_DIR, alive, node_dirs, remove_folders, wait_exit
 
 DOWN_TIMEOUT_S = 120
 STARTING_GRACE_S = 60   # a run writes its state file right after making its folder
@@ -118,7 +118,7 @@ def vtysh_argv(info, node, commands):
     if not entry.get("frr_dir"):
         frr = sorted(n for n, e in info.state.get("nodes", {}).items() if e.get("frr_dir"))
         raise UsageError(f"node {node} of run {info.id} runs no FRR (FRR nodes: {', '.join(frr) or 'none'})")
-    from vipcheck.frr import vtysh_argv as frr_vtysh  # here: ps and clean need no templates
+    from vipcheck.daemons.frr import vtysh_argv as frr_vtysh  # here: ps and clean need no templates
     return enter_argv(info, node, frr_vtysh(entry["frr_dir"], *commands))
 
 

@@ -12,9 +12,10 @@ import socket
 import subprocess
 from pathlib import Path
 
-from vipcheck import REPO, frr, traffic
-from vipcheck.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
-from vipcheck.run import NODE_DIR_SEPARATOR
+from vipcheck import REPO, traffic
+from vipcheck.daemons import frr
+from vipcheck.lab.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
+from vipcheck.lab.run import NODE_DIR_SEPARATOR
 
 KERNEL_VIEW = {  # file -> argv, run in every node
     "kernel-routes.json": ["ip", "-j", "route", "show", "table", "all"],

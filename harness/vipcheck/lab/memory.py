@@ -5,7 +5,7 @@ import resource
 
 import psutil
 
-from vipcheck.run import alive
+from vipcheck.lab.run import alive
 
 KIB = 1024
 

@@ -6,8 +6,8 @@ from mininet.net import Mininet
 
 from vipcheck import _core, seeds
 from vipcheck.errors import ScenarioError
-from vipcheck.nodes import LabIntf, run_everywhere
-from vipcheck.threads import start_threads
+from vipcheck.lab.nodes import LabIntf, run_everywhere
+from vipcheck.lab.threads import start_threads
 
 # Baseline sysctls of every node, because new namespaces inherit conf/all from the root
 # namespace: a router forwards and hashes flows on their 5-tuple, every other node forwards

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from vipcheck.errors import ScenarioError
-from vipcheck.templates import render as templates_render
+from vipcheck.daemons.templates import render as templates_render
 
 FRR_BIN = Path(os.environ.get("VIPCHECK_FRR_DIR", "/usr/lib/frr"))  # where Debian puts FRR's daemons
 # "No such command on config line 7: ...", "Command incomplete on config line 3: ..."; other
