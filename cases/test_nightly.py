@@ -55,7 +55,7 @@ def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
 def test_the_shipped_matrix_measures_a_design_that_recovers_on_budgets_that_fit(tmp_path):
     """The nightly was red every night: its link_down cells hit FRR 8.4's nexthop-group defect and
     its slower profiles failed a 300 ms budget by construction."""
-    from vipcheck.report import nightly
+    from vipcheck import nightly
     matrix = nightly.load_matrix(REPO / "ci/nightly-matrix.yaml")
     budgets = {}
     for failure, profile in nightly.matrix_cells(matrix):

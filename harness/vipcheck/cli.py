@@ -256,8 +256,7 @@ def _nightly(args):
     from pathlib import Path
     from vipcheck import environment
     environment.check_modules(extra=[("matplotlib", "python3-matplotlib")])
-    from vipcheck import shard
-    from vipcheck.report import nightly
+    from vipcheck import nightly, shard
     if args.shard and args.merge:
         raise UsageError("--shard runs a share of the matrix and --merge joins the shares: use one")
     matrix = nightly.load_matrix(args.matrix)
