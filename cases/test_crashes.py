@@ -74,10 +74,17 @@ def leftovers(runs, killed):
         inode = netns_inode(proc)
         # A namespace's inode number is reused once it is freed: another case's run may hold it
         # now, with processes that started after the kill.
-        if ((int(proc), start) in recorded or run_dir in cmdline
-                or (inode in namespaces and start <= killed.at_ticks)
-                or (f"-{run_id}" in cmdline and ours in _environment(proc))):
-            processes.append(f"{proc}: {cmdline.strip()[:80]}")
+        why = [reason for reason, holds in (
+            ("recorded by the run", (int(proc), start) in recorded),
+            ("names its folder", run_dir in cmdline),
+            (f"in its namespace {inode}, started at tick {start} (killed at {killed.at_ticks})",
+             inode in namespaces and start <= killed.at_ticks),
+            ("names its id with this case's runs folder", f"-{run_id}" in cmdline and ours in _environment(proc))) if holds]
+        if why:
+            # Its cgroup says how it escaped the run's: born outside it, or moved out.
+            group = next((line[3:] for line in (_read(f"/proc/{proc}/cgroup") or "").splitlines()
+                          if line.startswith("0::")), "?")
+            processes.append(f"{proc}: {cmdline.strip()[:80]} (state {status}, cgroup {group}; {', '.join(why)})")
             if inode in namespaces:
                 live_namespaces.add(inode)
     links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True).stdout or "[]")
