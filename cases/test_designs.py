@@ -5,7 +5,7 @@ adding one scenario file (the writing of one: each design's README under harness
 import pytest
 
 from conftest import REPO, assert_design
-from vipcheck.scenario import expectation, load
+from vipcheck.scenario import load_case
 
 # A case that holds a design to a time runs under CTest's one-at-a-time lock (cases/conftest.py).
 TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover"}
@@ -14,9 +14,9 @@ TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "v
 def stated_cases():
     params = []
     for path in sorted([*(REPO / "topologies").glob("*.yaml"), *(REPO / "cases").glob("*.yaml")]):
-        expect = expectation(path)
+        spec, expect = load_case(path)
         if expect is not None:
-            timed = [pytest.mark.timed] if TIMED_CHECKS & set(load(path).checks) else []
+            timed = [pytest.mark.timed] if TIMED_CHECKS & set(spec.checks) else []
             params.append(pytest.param(path, expect, id=path.stem, marks=timed))
     return params
 

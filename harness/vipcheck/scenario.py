@@ -10,7 +10,7 @@ from vipcheck.errors import ScenarioError
 from vipcheck.schema.shared import Keys
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser: 10x faster
     """A duplicated key is a typo that would silently win; refuse it."""
 
     def construct_mapping(self, node, deep=False):
@@ -29,10 +29,11 @@ def load(path):
     return _load(path)[0]
 
 
-def expectation(path):
-    """What a case states it must do (its `expect:` block): {check: words its diagnosis must hold}
-    for every check it must fail, {} for a design that must pass every check; None without a block."""
-    return _load(path)[1]
+def load_case(path):
+    """(scenario, expectation): what a case states it must do (its `expect:` block) is {check:
+    words its diagnosis must hold} for every check it must fail, {} for a design that must pass
+    every check, None without a block."""
+    return _load(path)
 
 
 def read_yaml(path):
