@@ -32,6 +32,7 @@ class FailoverMeasurement:
     failed_at_ns: int = 0             # the failure was in effect (its command returned)
     failed_uncertainty_ms: float = 0  # it took effect within this long before failed_at_ns
     withdrawn_at_ns: int = 0          # r1's route left the failed LB (0: never)
+    withdrawal_wait_ms: int = 0       # how long r1's route was watched for it
     returned_at_ns: int = 0           # ... and took it back before the restore (0: it stayed out)
     restored_at_ns: int = 0           # the restore began: a return from here on is its doing, not a flap
     restore_duration_ms: float = 0    # it took effect within this long after restored_at_ns
@@ -84,8 +85,9 @@ class Timeline:
         self.injector.settle()
         self.design.run.report(f"{failure.type} of {failure.target} in effect, {m.scheduled_ms['failure']} ms "
                                "into the stream")
+        m.withdrawal_wait_ms = self._watch_ms(started_ns, self.timeout_s * 1000)
         change = self.design.monitor.wait_for(self.design.best_gateways(excluding=[failure.target]),
-                                              before_ns, int(self.timeout_s * 1000))
+                                              before_ns, m.withdrawal_wait_ms)
         m.withdrawn_at_ns = change.at_ns if change else 0
         m.router_cpu_wait_ms = (cpu_wait_ns(r1_daemons) - waited_ns) / 1e6
         self.snapshots["failed"] = snapshot()
@@ -96,10 +98,16 @@ class Timeline:
             self.injector.restore(failure, failure.target)
             m.restore_duration_ms = round((time.monotonic_ns() - m.restored_at_ns) / 1e6, 3)
             # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
-            m.recovery_wait_ms = int((self.timeout_s + s.ospf.detection_s()) * 1000)
+            m.recovery_wait_ms = self._watch_ms(started_ns, (self.timeout_s + s.ospf.detection_s()) * 1000)
             change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
             m.recovered_at_ns = change.at_ns if change else 0
             self.snapshots["restored"] = snapshot()
+
+    def _watch_ms(self, started_ns, bound_ms):
+        """How long to watch r1's route for a change: the bound, but not past the stream's end,
+        after which no flow could show what the change did."""
+        left_ms = (started_ns + self.scenario.duration_ms * 1_000_000 - time.monotonic_ns()) / 1e6
+        return int(max(0.0, min(bound_ms, left_ms)))
 
     @staticmethod
     def _at(started_ns, at_ms):
@@ -142,6 +150,7 @@ class Timeline:
                       "failure_ms": (m.failed_at_ns - origin) / 1e6,
                       "failure_uncertainty_ms": m.failed_uncertainty_ms,
                       "route_change_ms": (m.withdrawn_at_ns - origin) / 1e6 if m.withdrawn_at_ns else None,
+                      "route_watched_ms": m.withdrawal_wait_ms,
                       "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None,
                       "restore_duration_ms": m.restore_duration_ms}
         # Every time of the timeline counts from the stream's first packet, as failure_ms does.
