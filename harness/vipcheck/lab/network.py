@@ -141,6 +141,15 @@ class Lab:
                 raise RuntimeError(f"{node.logical}: {', '.join(down)} up but without carrier after "
                                    f"{CARRIER_TIMEOUT_MS} ms")
 
+    def raise_link(self, node, peer):
+        """Raises node's end of its link to peer and returns once both ends have carrier: the
+        peer's end is published by the wait, not by the kernel's linkwatch up to a second later
+        (a router or a bridge port reads the link as down until then)."""
+        mine, theirs = self.ifnames(node, peer)
+        _core.set_link_up(self.nodes[node].netns, mine, True)
+        if _core.wait_links_running(self.nodes[peer].netns, [theirs], CARRIER_TIMEOUT_MS):
+            raise RuntimeError(f"{peer}'s {theirs} without carrier {CARRIER_TIMEOUT_MS} ms after {node}'s {mine} rose")
+
     def add_addresses(self, addresses):
         """(node, interface, address, prefix length) entries, one netlink request each."""
         for node, ifname, address, prefixlen in addresses:

@@ -418,7 +418,7 @@ class DnsPairsDesign:
 
     def _restore(self, lb, result):
         s = self.scenario
-        _core.set_link_up(self.lab[lb].netns, self.uplink[lb], True)
+        self.lab.raise_link(lb, SEGMENTS[result.pair])  # the bridge forwards on its port from here
         restarted = time.monotonic()
         self._start_keepalived(lb)
         pair = result.pair

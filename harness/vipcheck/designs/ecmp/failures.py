@@ -2,7 +2,6 @@
 failure does to a real host; none is a stand-in the router could not see through."""
 from vipcheck import _core
 from vipcheck.daemons import frr
-from vipcheck.lab.network import CARRIER_TIMEOUT_MS
 from vipcheck.lab.run import freeze, kill_daemon
 
 FAULT_TABLE = "vipcheck_fault"
@@ -37,12 +36,7 @@ class FailureInjector:
         _core.set_link_up(self.lab[lb].netns, self.uplinks[lb], False)
 
     def _restore_link_down(self, lb):
-        """In effect when both ends have carrier: r1's end is published by the wait, not a second
-        later by the kernel's linkwatch (which made recovery look 200-300 ms slower)."""
-        _core.set_link_up(self.lab[lb].netns, self.uplinks[lb], True)
-        r1_end = self.lab.ifnames(lb, "r1")[1]
-        if _core.wait_links_running(self.lab["r1"].netns, [r1_end], CARRIER_TIMEOUT_MS):
-            raise RuntimeError(f"r1's {r1_end} without carrier {CARRIER_TIMEOUT_MS} ms after {lb}'s uplink rose")
+        self.lab.raise_link(lb, "r1")  # in effect once r1's end has carrier
 
     # silent_drop: a hung host. Links stay up, nothing enters or leaves, so only the protocol
     # (missed hellos or BFD packets) can tell the router. One nftables transaction: every hook
