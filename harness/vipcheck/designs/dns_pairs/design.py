@@ -1,31 +1,27 @@
 """The dns-pairs design: DNS round-robin over two VIPs, each held by an active/standby pair
 (keepalived VRRP) in front of HAProxy, backends and a shared Redis session store."""
 import json
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipcheck.designs.dns_pairs.topology import SEGMENTS, DnsPairsTopo, backend_names
 from vipcheck import _core, seeds, traffic
+from vipcheck.daemons.services import Bind, Haproxy, Keepalived, PythonApp, Redis, dry_run
 from vipcheck.designs.dns_pairs.dns_checks import dns_answers, dns_rotation
 from vipcheck.designs.dns_pairs.pair_checks import master_down_s, session_sharing, vip_pairs, vrrp_failover
-from vipcheck.daemons.services import Daemons
-from vipcheck.lab.stall import Stall, cpu_wait_ns
+from vipcheck.designs.dns_pairs.topology import SEGMENTS, DnsPairsTopo, backend_names
 from vipcheck.lab.network import Lab
 from vipcheck.lab.nodes import run_everywhere
 from vipcheck.lab.run import children_of, kill_daemon
-from vipcheck.schema.shared import TrafficSpec
-from vipcheck.daemons.templates import DAEMON_CONF, render
+from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.lab.threads import start_threads
+from vipcheck.schema.shared import TrafficSpec
 
 BACKEND_APP = Path(__file__).with_name("session_backend.py")
 BACKEND_PORT = 8080
-REDIS_PORT = 6379
 STREAM_PORT = 5001
 STREAM_FLOWS = 8
-READY_TIMEOUT_MS = 10_000
 ARP_WINDOW_MS = 50        # one ARP question and its answers, while waiting for a VRRP master
 CRASH_AFTER_S = 0.5       # steady traffic before the active LB dies
 DNS_TIMEOUT_MS = 1000     # a query unanswered this long counts as lost
@@ -95,9 +91,7 @@ class DnsPairsDesign:
     CHECKS = CHECKS
     def __init__(self, run, scenario, result, seed):
         self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
-        self.daemons = Daemons(run)
-        self.keepalived = {}          # lb -> Popen
-        self.keepalived_started = {}  # lb -> time.monotonic() of its (re)start
+        self.keepalived = {}          # lb -> daemons.services.Keepalived
         self.sessions = {}
         self.mac_owner = None         # MAC -> LB, read once the LBs are up
         self.deliveries = {}          # name -> traffic.Delivery, for the artifacts' flow tables
@@ -153,11 +147,11 @@ class DnsPairsDesign:
         for pair in s.vrrp_blocked:  # the split-brain design: a firewall drops VRRP on the pair's LBs
             for lb in s.pairs[pair].lbs:
                 self._block_vrrp(lab[lb])
-        named_conf = self._render_services()
+        self._render_services()
         with self.run.step("carrier"):
             lab.await_carrier()
         with self.run.step("daemons"):
-            self._start_services(named_conf)
+            self._start_services()
 
     def _block_vrrp(self, node):
         node.run_argv(["nft", "add", "table", "inet", "vipcheck"])
@@ -166,97 +160,40 @@ class DnsPairsDesign:
         node.run_argv(["nft", "add", "rule", "inet", "vipcheck", "input", "ip", "protocol", "vrrp", "drop"])
 
     def _render_services(self):
-        """Renders every service's config and dry-runs them all before any daemon starts."""
-        s, lab, d = self.scenario, self.lab, self.daemons
-        zone = s.dns_name.split(".", 1)[1]
-        host = s.dns_name.split(".", 1)[0]
-        dns_dir = self.run.node_dir("dns")
-        context = {"hostname": "dns", "dir": str(dns_dir), "address": self.dns_address, "zone": zone, "host": host,
-                   "ttl": s.dns_ttl, "rrset_order": s.rrset_order, "records": [s.vips[p] for p in s.dns_records]}
-        named_conf = d.write(lab["dns"], "named.conf", render(DAEMON_CONF, "bind/named.conf.j2", context), "bind")
-        zone_file = d.write(lab["dns"], f"{zone}.zone", render(DAEMON_CONF, "bind/zone.j2", context), "bind")
-        checks = [(lab["dns"], ["named-checkconf", str(named_conf)], DAEMON_CONF / "bind/named.conf.j2"),
-                  (lab["dns"], ["named-checkzone", zone, str(zone_file)], DAEMON_CONF / "bind/zone.j2")]
+        """Every service's config rendered, and all dry-run at once before any daemon starts."""
+        s, lab, run = self.scenario, self.lab, self.run
+        zone, host = s.dns_name.split(".", 1)[1], s.dns_name.split(".", 1)[0]
+        self.bind = Bind(run, lab["dns"], {"hostname": "dns", "address": self.dns_address, "zone": zone, "host": host,
+                                           "ttl": s.dns_ttl, "rrset_order": s.rrset_order,
+                                           "records": [s.vips[p] for p in s.dns_records]})
         backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)]
-        self.lb_configs = {}
+        self.haproxy = {}
         for spec in s.pairs.values():
             for lb in spec.lbs:
-                folder = self.run.node_dir(lb)
-                ctx = {"hostname": lb, "dir": str(folder), "vip": spec.vip, "port": s.port, "backends": backends,
-                       "pair": spec.name, "ifname": self.uplink[lb], "vrid": 50 + "ab".index(spec.name) + 1,
-                       "priority": s.priorities[lb], "advert_interval": s.advert_interval, "preempt": s.preempt,
-                       "prefixlen": spec.segment.prefixlen}
-                haproxy = d.write(lab[lb], "haproxy.cfg", render(DAEMON_CONF, "haproxy/haproxy.cfg.j2", ctx))
-                keepalived = d.write(lab[lb], "keepalived.conf",
-                                     render(DAEMON_CONF, "keepalived/keepalived.conf.j2", ctx))
-                checks += [(lab[lb], ["haproxy", "-c", "-q", "-f", str(haproxy)], DAEMON_CONF / "haproxy/haproxy.cfg.j2"),
-                           (lab[lb], ["keepalived", "-t", "-f", str(keepalived)],
-                            DAEMON_CONF / "keepalived/keepalived.conf.j2")]
-                self.lb_configs[lb] = (haproxy, keepalived, folder)
-        with self.run.step("dry runs"):
-            d.dry_run(checks)
-        return named_conf
+                ctx = {"hostname": lb, "dir": str(run.node_dir(lb)), "vip": spec.vip, "port": s.port,
+                       "backends": backends, "pair": spec.name, "ifname": self.uplink[lb],
+                       "vrid": 50 + "ab".index(spec.name) + 1, "priority": s.priorities[lb],
+                       "advert_interval": s.advert_interval, "preempt": s.preempt, "prefixlen": spec.segment.prefixlen}
+                self.haproxy[lb] = Haproxy(run, lab[lb], ctx, self.address[lb])
+                self.keepalived[lb] = Keepalived(run, lab[lb], ctx)
+        with run.step("dry runs"):
+            dry_run([self.bind, *self.haproxy.values(), *self.keepalived.values()])
 
-    def _start_services(self, named_conf):
-        s, lab, d = self.scenario, self.lab, self.daemons
-        dns_dir = self.run.node_dir("dns")
-        # Slowest first, and nothing awaited until everything is started: the backends' Python
-        # start, then keepalived (the protocol's timers run while the rest starts), HAProxy,
-        # Redis (the backends connect to it on their first request), and named, which returns
-        # once it has forked.
-        for backend in backend_names(s):
-            # The application runs as nobody, from a copy in its own folder: the clone may sit
-            # in a home folder nobody cannot enter.
-            folder = self.run.node_dir(backend, owner=("nobody", "nogroup"))
-            app = folder / BACKEND_APP.name
-            shutil.copyfile(BACKEND_APP, app)
-            shutil.chown(app, "nobody", "nogroup")
-            d.start_foreground(lab[backend], ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-                                              "/usr/bin/python3", str(app), "--name", backend,
-                                              "--listen", f"{self.address[backend]}:{BACKEND_PORT}",
-                                              "--store", s.session_store,
-                                              "--redis", f"{self.address['redis']}:{REDIS_PORT}"], "backend")
-        for lb in self.lb_configs:
-            self._start_keepalived(lb)
-        for lb, (haproxy, _, _) in self.lb_configs.items():
-            # In the foreground (-db) so its `log stdout` lines land in haproxy.log.
-            d.start_foreground(lab[lb], ["haproxy", "-db", "-f", str(haproxy)], "haproxy")
-        redis_dir = self.run.node_dir("redis", owner=("redis", "redis"))
-        # As Debian runs it: as the redis user (setpriv execs, so the PID stays the daemon's).
-        d.start_foreground(lab["redis"], ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", "--",
-                                          "redis-server", "--bind", self.address["redis"], "--port", str(REDIS_PORT),
-                                          "--protected-mode", "no", "--save", "", "--appendonly", "no",
-                                          "--dir", str(redis_dir)], "redis")
-        d.start_forking(lab["dns"], ["named", "-c", str(named_conf), "-u", "bind", "-L", str(dns_dir / "named.log")],
-                        dns_dir / "named.pid", "named")
-        self._await_tcp("redis", self.address["redis"], REDIS_PORT)
-        for backend in backend_names(s):
-            self._await_tcp(backend, self.address[backend], BACKEND_PORT)
-        for lb in self.lb_configs:
-            self._await_tcp(lb, self.address[lb], s.port)
-        self._await_dns()
-
-    def _start_keepalived(self, lb):
-        _, conf, folder = self.lb_configs[lb]
-        self.keepalived[lb] = self.daemons.start_foreground(
-            self.lab[lb], ["keepalived", "-n", "-l", "-G", "-D", "-f", str(conf), "-p", str(folder / "keepalived.pid"),
-                           "-r", str(folder / "vrrp.pid"), "-c", str(folder / "checkers.pid")], "keepalived")
-        self.keepalived_started[lb] = time.monotonic()
-
-    def _await_tcp(self, node, address, port):
-        wait = _core.wait_for_tcp(self.lab[node].netns, address, port, READY_TIMEOUT_MS)
-        if not wait.answered:
-            raise RuntimeError(f"{node}: nothing answers on {address}:{port} after {READY_TIMEOUT_MS} ms "
-                               f"({wait.last_error}); see its log in {self.run.node_dir(node)}")
-
-    def _await_dns(self):
-        """named answers within tens of milliseconds of starting: ask until it does."""
-        deadline = time.monotonic() + READY_TIMEOUT_MS / 1000
-        while time.monotonic() < deadline:
-            probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, self.scenario.dns_name, 1, 50, 1)
-            if probe.answers:
-                return
-        raise RuntimeError(f"named does not answer; see {self.run.node_dir('dns') / 'named.log'}")
+    def _start_services(self):
+        """Slowest first, and nothing awaited until everything is started: the backends' Python
+        start, then keepalived (the protocol's timers run while the rest starts), HAProxy,
+        Redis (the backends connect to it on their first request), and named, which returns
+        once it has forked."""
+        s, lab, run = self.scenario, self.lab, self.run
+        redis = Redis(run, lab["redis"], self.address["redis"])
+        apps = [PythonApp(run, lab[b], BACKEND_APP, self.address[b], BACKEND_PORT,
+                          ["--name", b, "--store", s.session_store, "--redis", f"{redis.address}:{redis.PORT}"])
+                for b in backend_names(s)]
+        for service in [*apps, *self.keepalived.values(), *self.haproxy.values(), redis, self.bind]:
+            service.start()
+        for service in [redis, *apps, *self.haproxy.values()]:
+            service.await_ready()
+        self.bind.await_ready(lab["c1"], self.dns_address)
 
     # --- converge -------------------------------------------------------------------------
     def _arp_lbs(self, pair, window_ms=ARP_WINDOW_MS, rounds=1):
@@ -283,7 +220,7 @@ class DnsPairsDesign:
         s = self.scenario
         start = time.monotonic()
         hold = master_down_s(s, min(s.priorities.values())) + s.advert_interval
-        decided = max(self.keepalived_started[lb] + master_down_s(s, s.priorities[lb]) for lb in s.lb_names)
+        decided = max(self.keepalived[lb].started + master_down_s(s, s.priorities[lb]) for lb in s.lb_names)
         deadline = decided + 5 * hold + 1.0
         masters, steady_since = {}, None
         # Converged: one master per pair, the same ones, for a whole master-down interval.
@@ -368,14 +305,14 @@ class DnsPairsDesign:
 
         # The untouched pair's keepalived (parent and VRRP child) must keep a CPU for the whole stream.
         keepers = [pid for lb in s.pairs[other].lbs
-                   for pid in (self.keepalived[lb].pid, *children_of(self.keepalived[lb].pid))]
+                   for pid in (self.keepalived[lb].proc.pid, *children_of(self.keepalived[lb].proc.pid))]
         keepers_waited_ns, stream_ns = cpu_wait_ns(keepers), time.monotonic_ns()
         threads = [threading.Thread(target=stream_to, args=(p,)) for p in (pair, other)]
         start_threads(threads)
         time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
         # The standby's keepalived (parent and VRRP child) times the takeover: its own wait for a CPU,
         # from the crash to the end of the stream, is what the machine may have added to the gap.
-        standby_keepers = [self.keepalived[standby].pid, *children_of(self.keepalived[standby].pid)]
+        standby_keepers = [self.keepalived[standby].proc.pid, *children_of(self.keepalived[standby].proc.pid)]
         crash_ns, standby_waited_ns = time.monotonic_ns(), cpu_wait_ns(standby_keepers)
         self._crash(crashed)
         for thread in threads:
@@ -414,13 +351,13 @@ class DnsPairsDesign:
         _core.set_link_up(netns, self.uplink[lb], False)
         pair = next(spec for spec in self.scenario.pairs.values() if lb in spec.lbs)
         _core.change_address(netns, self.uplink[lb], pair.vip, pair.segment.prefixlen, False)
-        kill_daemon(self.keepalived[lb].pid, self.keepalived[lb])  # our own keepalived, by the PID we started
+        kill_daemon(self.keepalived[lb].proc.pid, self.keepalived[lb].proc)  # our own keepalived, by its PID
 
     def _restore(self, lb, result):
         s = self.scenario
         self.lab.raise_link(lb, SEGMENTS[result.pair])  # the bridge forwards on its port from here
         restarted = time.monotonic()
-        self._start_keepalived(lb)
+        self.keepalived[lb].start()
         pair = result.pair
         # With preemption the returning LB takes the VIP back once it has heard the standby;
         # without, the standby keeps it: watch for a master-down interval beyond that.
