@@ -126,13 +126,14 @@ def test_a_return_while_the_restore_runs_is_the_restore_not_a_flap():
     assert first_return(changes, lb2, withdrawn_at_ns=0, restore_began_ns=0) == 0             # never withdrawn
 
 
-def gap_of(lost_per_flow, gap_ms_per_flow=None, router_cpu_wait_ms=0):
+def gap_of(lost_per_flow, gap_ms_per_flow=None, router_cpu_wait_ms=0, withdrawn_at_ns=1_150_000_000,
+           scenario_path="topologies/ecmp-failover.yaml"):
     """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay. Each
     flow lost one stretch, sent on schedule (5 ms a packet) unless its sender-clock gap is given."""
-    scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    scenario = load(REPO / scenario_path)
     gap_ms_per_flow = gap_ms_per_flow or [lost * 5.0 for lost in lost_per_flow]
     m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
-                            withdrawn_at_ns=1_150_000_000, lost_per_flow=lost_per_flow,
+                            withdrawn_at_ns=withdrawn_at_ns, lost_per_flow=lost_per_flow,
                             flow_gaps=[SimpleNamespace(gap_ms=gap, lost=lost)
                                        for gap, lost in zip(gap_ms_per_flow, lost_per_flow)],
                             router_cpu_wait_ms=router_cpu_wait_ms)
@@ -152,6 +153,15 @@ def test_a_slow_design_is_not_taken_for_a_stall():
     assert not slow.passed and not slow.inconclusive and "BFD" in slow.diagnosis
     partly = gap_of([0, 90, 50, 90])  # one of lb1's flows whole: no stall that every flow shared
     assert not partly.passed and not partly.inconclusive
+
+
+def test_a_gap_the_streams_end_cut_short_never_passes():
+    """No restore, and r1 never withdrew lb2: its flows were lost until the stream ended, so 200 ms
+    is where the stream stopped, not where the gap closed. It fails for certain, whatever stalled."""
+    cut = gap_of([0, 40, 0, 40], withdrawn_at_ns=0, scenario_path="cases/ecmp-failover-dead3.yaml")
+    assert not cut.passed and not cut.inconclusive and "cut short by the stream's end" in cut.diagnosis
+    # Negative control: the same 200 ms, closed by r1's withdrawal within the 300 ms budget, passes.
+    assert gap_of([0, 40, 0, 40], scenario_path="cases/ecmp-failover-dead3.yaml").passed
 
 
 def test_routing_daemons_kept_from_a_cpu_explain_a_late_withdrawal_only_up_to_their_wait():
