@@ -38,6 +38,17 @@ class RunResult:
     def passed(self):
         return bool(self.checks) and all(c.passed for c in self.checks)
 
+    def record(self, observed):
+        """What a design's phase returned: its own fields (sysctl, convergence, traffic, timeline)
+        and any check it failed on the way (an ECMP design that never converged)."""
+        for key, value in (observed or {}).items():
+            if key == "checks":
+                self.checks += value
+            elif key in ("sysctl", "convergence", "traffic", "timeline"):
+                setattr(self, key, value)
+            else:
+                raise ValueError(f"a design reported {key!r}, which no result holds")
+
     @property
     def inconclusive(self):
         """No check failed for certain, and a timed one failed by less than the machine stalled."""
@@ -106,14 +117,14 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
     with Run(scenario=Path(scenario.source).resolve(), seed=seed, report=report) as run:
         result.run_id = run.id
         report(f"run {run.id}, seed {seed}")
-        design: Design = design_class(scenario.topology)(run, scenario, result, seed)
+        design: Design = design_class(scenario.topology)(run, scenario, seed)
         packet_capture = None
         try:
             with phase("build"):
-                design.build()
+                result.record(design.build())
             result.build_steps = dict(run.steps)
             with phase("converge"):
-                design.converge()
+                result.record(design.converge())
             memory = MemorySampler(run)
             memory.sample()
             if up:
@@ -123,7 +134,7 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
                 with phase("capture"):  # tcpdump on the router, listening before the first packet
                     packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
             with phase("traffic"):
-                design.send_traffic()
+                result.record(design.send_traffic())
             memory.sample()
             with phase("checks"):  # measured once, then judged by each check the scenario names
                 measurements = design.measure()
@@ -131,7 +142,7 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
             result.memory = memory.figures(sink_bytes=sum(report.memory_bytes for delivery in design.deliveries.values()
                                                           for report in delivery.per_lb.values()))
         except RuntimeError as e:  # the harness could not finish the experiment: show what it saw
-            if artifacts_root and getattr(design, "lab", None):
+            if artifacts_root and design.lab:
                 result.artifacts = str(artifacts.collect(run, design, result, scenario, artifacts_root,
                                                          packet_capture, error=str(e)))
                 raise RunIncomplete(f"{e} (artifacts: {result.artifacts})") from None

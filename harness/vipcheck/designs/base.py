@@ -1,25 +1,31 @@
-"""What the runner asks of a design, in this order. A design measures; its checks judge."""
+"""What the runner asks of a design, in this order. A design measures; its checks judge; the
+runner alone writes the result, from what each phase returns."""
 from typing import Callable, Protocol
 
 
 class Design(Protocol):
     capture_node: str   # the node whose traffic a packet capture records
     stream_port: int    # the UDP port of the measured stream
-    deliveries: dict    # name -> traffic.Delivery, for the artifacts' flow tables
+    deliveries: dict    # name -> traffic.Delivery, for the artifacts' flow tables ({} until traffic)
+    lab: object         # its lab.network.Lab once build() made it, None before
     # Every check the design can be held to: name -> check(measurements) -> checks.CheckResult,
     # a pure function, so that recorded measurements test it without root or a network.
     CHECKS: dict[str, Callable]
 
-    def __init__(self, run, scenario, result, seed): ...
+    def __init__(self, run, scenario, seed): ...
 
-    def build(self) -> None:
-        """Nodes, links, addresses, sysctls, configs (dry-run first), daemons."""
+    def build(self) -> dict:
+        """Nodes, links, addresses, sysctls, configs (dry-run first), daemons. Returns
+        {"sysctl": the values the kernel reported per node}."""
 
-    def converge(self) -> None:
-        """Waits for the design's own event (routes installed, one VRRP master), bounded."""
+    def converge(self) -> dict:
+        """Waits for the design's own event (routes installed, one VRRP master), bounded. Returns
+        {"convergence": {"reached", "seconds", ...}} and, where an unconverged design cannot be
+        measured, "checks": [the failed check that says so]."""
 
-    def send_traffic(self) -> None:
-        """The measured traffic and, when the scenario has them, its failures."""
+    def send_traffic(self) -> dict:
+        """The measured traffic and, when the scenario has them, its failures. Returns
+        {"traffic": a summary} and, with failures, "timeline": arrivals per ms around them."""
 
     def measure(self) -> object:
         """Everything the scenario's checks judge, read once after the traffic."""

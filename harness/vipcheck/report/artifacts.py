@@ -51,24 +51,22 @@ def _owner_for(path):
                 os.chown(name, int(uid), int(gid))
 
 
-def _node_views(design):
-    """(node, file, argv) for every dump, FRR's included."""
+def _node_views(run, design):
+    """(node, file, argv) for every dump, FRR's included where the run recorded FRR's folder."""
     commands = []
-    routers = getattr(design, "routers", {})
     for name, node in sorted(design.lab.nodes.items()):
         commands += [(name, file, argv) for file, argv in KERNEL_VIEW.items()]
-        router = routers.get(name)
-        if router:
-            views = {**FRR_VIEW, **(BFD_VIEW if "bfdd" in router.configs else {})}
-            commands += [(name, file, frr.vtysh_argv(router.dir, command))
-                         for file, command in views.items()]
+        frr_dir = run.nodes.get(name, {}).get("frr_dir")
+        if frr_dir:
+            views = {**FRR_VIEW, **(BFD_VIEW if (Path(frr_dir) / "bfdd.conf").exists() else {})}
+            commands += [(name, file, frr.vtysh_argv(frr_dir, command)) for file, command in views.items()]
     return commands
 
 
-def _dump_nodes(design, folder):
+def _dump_nodes(run, design, folder):
     """Runs every dump at once, one process per file, and writes what each printed."""
     started = []
-    for name, file, argv in _node_views(design):
+    for name, file, argv in _node_views(run, design):
         proc = design.lab[name].start_argv(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started.append((name, file, proc))
     for name, file, proc in started:
@@ -89,7 +87,7 @@ def _copy_run_files(run, folder):
 
 def _flow_tables(design, folder):
     written = []
-    deliveries = getattr(design, "deliveries", {})
+    deliveries = design.deliveries
     for name, delivery in deliveries.items():
         filename = "flows.csv" if len(deliveries) == 1 else f"flows-{name}.csv"
         rows = list(traffic.flow_rows(delivery))
@@ -136,8 +134,8 @@ def collect(run, design, result, scenario, out_root, capture=None, error=None):
     folder = Path(out_root).resolve() / f"{result.run_id}-{result.scenario}"
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)  # logs and captures of the network: the developer's eyes only
-    if getattr(design, "lab", None):
-        _dump_nodes(design, folder)
+    if design.lab:  # built, at least in part
+        _dump_nodes(run, design, folder)
     _copy_run_files(run, folder)
     files = _flow_tables(design, folder)
     if capture:

@@ -89,8 +89,9 @@ CHECKS = {
 class DnsPairsDesign:
     capture_node, stream_port = "r1", STREAM_PORT
     CHECKS = CHECKS
-    def __init__(self, run, scenario, result, seed):
-        self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
+    def __init__(self, run, scenario, seed):
+        self.run, self.scenario, self.seed = run, scenario, seed
+        self.lab = None
         self.keepalived = {}          # lb -> daemons.services.Keepalived
         self.sessions = {}
         self.mac_owner = None         # MAC -> LB, read once the LBs are up
@@ -134,7 +135,7 @@ class DnsPairsDesign:
         addresses += [("r1", ifname, ip, plen) for ifname, ip, plen in r1_addresses]
 
         with self.run.step("addresses"):  # and bridges
-            self.result.sysctl = lab.apply_sysctl(s, self.seed)
+            sysctl = lab.apply_sysctl(s, self.seed)
             lab.add_addresses(addresses)
             for segment in segment_nets:
                 lab.bridge(segment)
@@ -152,6 +153,7 @@ class DnsPairsDesign:
             lab.await_carrier()
         with self.run.step("daemons"):
             self._start_services()
+        return {"sysctl": sysctl}
 
     def _block_vrrp(self, node):
         node.run_argv(["nft", "add", "table", "inet", "vipcheck"])
@@ -232,8 +234,8 @@ class DnsPairsDesign:
             masters = seen
             if steady_since is not None and now - steady_since >= hold:
                 break
-        self.result.convergence = {"reached": all(len(lbs) == 1 for lbs in masters.values()),
-                                   "seconds": round(time.monotonic() - start, 4), "masters": masters}
+        return {"convergence": {"reached": all(len(lbs) == 1 for lbs in masters.values()),
+                                "seconds": round(time.monotonic() - start, 4), "masters": masters}}
 
     # --- measurements ---------------------------------------------------------------------
     def _http(self, method, vip, path, body="", cookie=""):
@@ -270,7 +272,7 @@ class DnsPairsDesign:
         self._whoami("through VIP B again", "b", cookie)
         if {"vrrp_failover", "session_sharing"} & set(s.checks):
             self.failover = self._fail_over(cookie)
-        self.result.traffic = {"dns_queries": self.dns_probe.sent, "dns_answers": len(self.dns_probe.answers)}
+        return {"traffic": {"dns_queries": self.dns_probe.sent, "dns_answers": len(self.dns_probe.answers)}}
 
     def _whoami(self, label, pair, cookie):
         response, payload = self._http("GET", self.scenario.vips[pair], "/whoami", cookie=cookie)

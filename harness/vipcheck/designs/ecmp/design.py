@@ -75,8 +75,9 @@ class EcmpDesign:
     capture_node = "r1"
     CHECKS = CHECKS
 
-    def __init__(self, run, scenario, result, seed):
-        self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
+    def __init__(self, run, scenario, seed):
+        self.run, self.scenario, self.seed = run, scenario, seed
+        self.lab = None
         self.plan = address_plan(scenario)
         # router -> {lb: the LB's address on that router's link, the router's nexthop}
         self.gateways_of = {r: {link.far: link.far_address for link in self.plan.router_links(r)}
@@ -91,7 +92,7 @@ class EcmpDesign:
         nodes = configure(s, self.plan, lab.ifnames)
         self.uplinks = nodes.uplinks
         with run.step("addresses"):
-            self.result.sysctl = lab.apply_sysctl(s, self.seed)
+            self.sysctl = lab.apply_sysctl(s, self.seed)
             lab.add_addresses(nodes.addresses)
             lab.bring_up()
         for link in self.plan.client_links:
@@ -107,6 +108,7 @@ class EcmpDesign:
         with run.step("daemons"):
             frr.start_all(routers)
         self.routers = {router.node.logical: router for router in routers}
+        return {"sysctl": self.sysctl}
 
     def _pin_nexthop_order(self, router):
         """zebra orders an ECMP group's members by nexthop id, allocated when a gateway is first
@@ -141,19 +143,20 @@ class EcmpDesign:
             if not wait.reached:
                 break
         seconds = {node: round((w.reached_ns - started_ns) / 1e9, 4) for node, w in waits.items() if w.reached}
-        self.result.convergence = {
+        convergence = {
             "reached": wait.reached, "expected_nexthops": targets[0][3],
             "seconds": max(seconds.values()) if wait.reached else None,
             "route_changes": [{"after_s": round((c.at_ns - started_ns) / 1e9, 4),
                                "nexthops": [h.gateway for h in c.route.nexthops]} for c in waits["r1"].changes],
             **({"routers": {r: seconds.get(r) for r in s.router_names}} if s.routers > 1 else {})}
         if wait.reached and s.ospf.bfd:
-            self.result.convergence["bfd_up_s"] = self._await_bfd()
-        if not wait.reached:
-            node, _, _, gateways = targets[len(waits) - 1]
-            self.result.checks.append(CheckResult(
-                "convergence", False, f"{len(wait.route.nexthops)} nexthops on {node} after {s.convergence_timeout_s} s",
-                f"nexthops {', '.join(gateways)}", "OSPF did not converge: see the FRR logs in the run folder"))
+            convergence["bfd_up_s"] = self._await_bfd()
+        if wait.reached:
+            return {"convergence": convergence}
+        node, _, _, gateways = targets[len(waits) - 1]
+        return {"convergence": convergence, "checks": [CheckResult(
+            "convergence", False, f"{len(wait.route.nexthops)} nexthops on {node} after {s.convergence_timeout_s} s",
+            f"nexthops {', '.join(gateways)}", "OSPF did not converge: see the FRR logs in the run folder")]}
 
     def best_gateways(self, excluding=()):
         """The gateways OSPF should install: the cheapest LBs among those still in service."""
@@ -199,14 +202,15 @@ class EcmpDesign:
         self.route_after = _core.read_route(lab["r1"].netns, s.vip, 32)
         self.other_routes = {r: (_core.read_route(lab[r].netns, s.vip, 32), self.gateways_of[r])
                              for r in s.router_names[1:]}
-        self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
-                               "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}
+        observed = {"traffic": {"flows": s.traffic.flows, "sent": self.delivery.sent,
+                                "received": self.delivery.received, "offered_pps": round(self.delivery.offered_pps)}}
         if s.failures:
             self.monitor.stop()
             self.timeline.finish(self.delivery, self.monitor.changes())
             m = self.timeline.measurement
             m.rib_gateways, m.fib_gateways = self._settled_routes(m)
-            self.result.timeline = m.timeline
+            observed["timeline"] = m.timeline
+        return observed
 
     def _settled_routes(self, m):
         """(zebra's RIB nexthops, the kernel's) for the VIP after the stream. When the route did not
@@ -232,7 +236,7 @@ class EcmpDesign:
         lb_addresses = {lb: [(a.ifname, a.address, a.prefix_len) for a in _core.read_addresses(lab[lb].netns)]
                         for lb in s.lb_names}
         m = EcmpMeasurements(s, self.gateways, self.route_after, self.route_before, self.delivery,
-                             self.result.sysctl, lb_addresses, self.other_routes,
+                             self.sysctl, lb_addresses, self.other_routes,
                              failover=self.timeline.measurement if s.failures else None)
         if "lo_route" in s.checks:
             m.lo_routes = [lo_routes.measure(lab[link.far], link.far, s.vip, self.uplinks[link.far],

@@ -17,8 +17,9 @@ ARP_TIMEOUT_MS = 3000
 class LoSubnetDesign:
     capture_node = "gw"
     CHECKS = CHECKS
-    def __init__(self, run, scenario, result, seed):
-        self.run, self.scenario, self.result, self.seed = run, scenario, result, seed
+    def __init__(self, run, scenario, seed):
+        self.run, self.scenario, self.seed = run, scenario, seed
+        self.lab = None
         self.lb_address = dict(zip(scenario.lb_names, scenario.lb_addresses))
         self.stream_port = scenario.traffic.port
         self.deliveries = {}
@@ -41,7 +42,7 @@ class LoSubnetDesign:
         gw_if, client_if = lab.ifnames("gw", "c1")
         addresses += [("gw", gw_if, gw_client_address, 30), ("c1", client_if, self.client_address, 30)]
         with run.step("addresses"):  # and the bridge
-            self.result.sysctl = lab.apply_sysctl(s, self.seed)
+            sysctl = lab.apply_sysctl(s, self.seed)
             lab.add_addresses(addresses)
             lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
             lab.bring_up()
@@ -53,13 +54,14 @@ class LoSubnetDesign:
         run_everywhere(routes)
         with run.step("carrier"):  # before the ARP that tells the segment is ready
             lab.await_carrier()
+        return {"sysctl": sysctl}
 
     def converge(self):
         """Static routes need no protocol; the segment is ready when every LB answers ARP."""
         probe = _core.probe_arp(self.lab["nb"].netns, self.uplink["nb"], self.scenario.neighbour,
                                 list(self.lb_address.values()) + [self.scenario.gateway],
                                 list(self.lb_address.values()) + [self.scenario.gateway], 1, 0, ARP_TIMEOUT_MS)
-        self.result.convergence = {"reached": probe.answered, "seconds": round(probe.listened_ns / 1e9, 4)}
+        return {"convergence": {"reached": probe.answered, "seconds": round(probe.listened_ns / 1e9, 4)}}
 
     def send_traffic(self):
         s, lab = self.scenario, self.lab
@@ -67,8 +69,8 @@ class LoSubnetDesign:
         flows = traffic.plan_flows([("c1", self.client_address, s.vip)], s.traffic.flows, rng.randrange(2**31))
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, flows, rng.getrandbits(32))
         self.deliveries = {"traffic": self.delivery}
-        self.result.traffic = {"flows": s.traffic.flows, "sent": self.delivery.sent,
-                               "received": self.delivery.received}
+        return {"traffic": {"flows": s.traffic.flows, "sent": self.delivery.sent,
+                            "received": self.delivery.received}}
 
     def _reachability(self):
         """Each LB sends real packets to the neighbour and the gateway; sinks there record them."""
