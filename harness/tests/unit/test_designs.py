@@ -2,6 +2,8 @@
 measurements alone, without a network."""
 from types import SimpleNamespace
 
+import pytest
+
 from conftest import REPO
 from vipcheck.designs import DESIGNS, design_class, scenario_keys
 from vipcheck.designs.lo_subnet.checks import LoSubnetMeasurements
@@ -26,3 +28,14 @@ def test_a_registry_entry_judges_the_measurements_it_is_given():
     verdict = design_class("lo-subnet").CHECKS["lo_route"](m)
     assert not verdict.passed and "lb1 holds" in verdict.diagnosis and "/24 on lo" in verdict.diagnosis
     assert design_class("lo-subnet").CHECKS["lo_route"](LoSubnetMeasurements(s, [sound], delivery, [])).passed
+
+
+def test_the_runner_writes_what_a_phase_returns_and_refuses_a_field_no_result_holds():
+    from vipcheck.checks import CheckResult
+    from vipcheck.runner import RunResult
+    result = RunResult("s", "s.yaml", "ab12", 1)
+    failed = CheckResult("convergence", False, "1 nexthop", "2 nexthops")
+    result.record({"convergence": {"reached": False}, "checks": [failed]})
+    assert result.convergence == {"reached": False} and result.checks == [failed] and not result.passed
+    with pytest.raises(ValueError, match="'verdict'"):
+        result.record({"verdict": "PASSED"})  # a design may not write the verdict
