@@ -95,6 +95,11 @@ def test_every_shipped_scenario_and_case_validates():
     assert run.stdout.count(": valid (") == len(paths)
 
 
+def test_missing_nightly_matrix_is_one_line():
+    run = vipcheck("nightly", "no/such/matrix.yaml")
+    assert_one_line_error(run, 2, "no/such/matrix.yaml", "cannot read")
+
+
 def test_missing_scenario_file():
     run = vipcheck("validate", "no/such/scenario.yaml")
     assert_one_line_error(run, 2, "no/such/scenario.yaml", "cannot read")
