@@ -29,10 +29,16 @@ using namespace vipcheck;
 
 namespace {
 
+// A flag any thread may set to cut a long call short: only the main thread sees signals.
+struct Cancel {
+    std::atomic<bool> requested{false};
+};
+
 // Runs fn(cancel_flag) off the main thread while the main thread keeps serving Python
-// signals, so Ctrl-C and SIGTERM interrupt a long wait instead of waiting for it.
+// signals, so Ctrl-C and SIGTERM interrupt a long wait instead of waiting for it. `also`,
+// when set by another thread, cancels the call too; fn then ends with its own error.
 template <class Fn>
-auto interruptible(Fn fn) {
+auto interruptible(Fn fn, const Cancel* also = nullptr) {
     std::atomic<bool> cancel{false};
     auto result = std::async(std::launch::async, [&]() { return fn(cancel); });
     while (true) {
@@ -40,6 +46,7 @@ auto interruptible(Fn fn) {
             py::gil_scoped_release release;
             if (result.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) break;
         }
+        if (also && also->requested) cancel = true;
         if (PyErr_CheckSignals() != 0) {
             cancel = true;
             {
@@ -60,6 +67,11 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in ns, the clock every driver stamps with");
 
+    py::class_<Cancel, std::shared_ptr<Cancel>>(m, "Cancel")
+        .def(py::init<>())
+        .def("set", [](Cancel& c) { c.requested = true; }, "Ask the calls given this handle to end early.")
+        .def_property_readonly("is_set", [](const Cancel& c) { return c.requested.load(); });
+
     py::class_<InjectionReport>(m, "InjectionReport")
         .def_readonly("packets_sent", &InjectionReport::packets_sent)
         .def_readonly("send_errors", &InjectionReport::send_errors)
@@ -71,18 +83,22 @@ PYBIND11_MODULE(_core, m) {
         "inject_flows",
         [](const std::string& netns, const std::string& src_ip, const std::string& dst_ip, uint16_t dst_port,
            std::vector<uint16_t> src_ports, uint32_t first_flow_id, uint32_t packets_per_flow, double rate_pps,
-           uint32_t run_tag) {
+           uint32_t run_tag, const Cancel* cancel) {
             InjectionPlan plan{.netns = netns, .src_ip = parse_ipv4(src_ip), .dst_ip = parse_ipv4(dst_ip),
                                .dst_port = dst_port, .src_ports = std::move(src_ports), .first_flow_id = first_flow_id,
                                .packets_per_flow = packets_per_flow, .rate_pps = rate_pps, .run_tag = run_tag};
-            return interruptible([&](std::atomic<bool>& cancel) {
-                plan.cancel = &cancel;
-                return inject_flows(plan);
-            });
+            return interruptible(
+                [&](std::atomic<bool>& stop) {
+                    plan.cancel = &stop;
+                    return inject_flows(plan);
+                },
+                cancel);
         },
         py::arg("netns"), py::arg("src_ip"), py::arg("dst_ip"), py::arg("dst_port"), py::arg("src_ports"),
         py::arg("first_flow_id"), py::arg("packets_per_flow"), py::arg("rate_pps"), py::arg("run_tag"),
-        "Send every flow's packets from the client namespace; returns what was sent.");
+        py::arg("cancel") = nullptr,
+        "Send every flow's packets from the client namespace; returns what was sent. Setting `cancel` "
+        "(from any thread) ends the sending early with an error.");
 
     py::class_<ArrivalCounter, std::shared_ptr<ArrivalCounter>>(m, "ArrivalCounter")
         .def(py::init<>())

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from vipcheck import _core
-from vipcheck.lab.threads import start_threads
+from vipcheck.lab.threads import running
 
 QUIET_MS = 300        # no arrival for this long after the last send: nothing more is coming
 ARRIVAL_SLACK_S = 5   # beyond the paced send time, the longest we wait for stragglers
@@ -119,11 +119,12 @@ def plan_flows(senders, total_flows, seed):
     return plans
 
 
-def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None):
+def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None, cancel=None):
     """Starts a sink on every node of sinks_at (node -> address it listens on), sends every
     plan's flows at once, and waits until everything arrived or nothing more comes. `during`,
     if given, runs in this thread while the flows are sent, with a function that snapshots
-    every sink's per-flow counts and the CLOCK_MONOTONIC time the sending started."""
+    every sink's per-flow counts and the CLOCK_MONOTONIC time the sending started. `cancel`
+    (a _core.Cancel) lets a caller that runs this off the main thread cut the sending short."""
     flows = sum(len(plan.src_ports) for plan in flow_plans)
     counter = _core.ArrivalCounter()
     # A timeline measures failover gaps, which need each flow's sequence runs.
@@ -140,18 +141,17 @@ def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None):
         try:
             reports.append(_core.inject_flows(lab[plan.client].netns, plan.src_ip, plan.dst_ip, traffic.port,
                                               list(plan.src_ports), plan.first_flow_id,
-                                              traffic.packets_per_flow, share, run_tag))
+                                              traffic.packets_per_flow, share, run_tag, cancel))
         except Exception as e:  # surfaced below, in the main thread
             errors.append(e)
 
+    cancel = cancel or _core.Cancel()
     try:
         threads = [threading.Thread(target=send, args=(plan,)) for plan in flow_plans]
         started_ns = time.monotonic_ns()
-        start_threads(threads)
-        if during:
-            during(lambda: {node: sink.snapshot() for node, sink in sinks.items()}, started_ns)
-        for thread in threads:
-            thread.join()
+        with running(threads, cancel.set):  # a signal or a failing `during` stops the senders
+            if during:
+                during(lambda: {node: sink.snapshot() for node, sink in sinks.items()}, started_ns)
         if errors:
             raise errors[0]
         delivery.sent = sum(r.packets_sent for r in reports)

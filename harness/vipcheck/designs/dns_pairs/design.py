@@ -15,7 +15,7 @@ from vipcheck.lab.network import Lab
 from vipcheck.lab.nodes import run_everywhere
 from vipcheck.lab.run import children_of, kill_daemon
 from vipcheck.lab.stall import Stall, cpu_wait_ns
-from vipcheck.lab.threads import start_threads
+from vipcheck.lab.threads import running
 from vipcheck.schema.shared import TrafficSpec
 
 BACKEND_APP = Path(__file__).with_name("session_backend.py")
@@ -296,12 +296,12 @@ class DnsPairsDesign:
         stream = TrafficSpec(STREAM_FLOWS, int(duration_s * s.stream_pps / STREAM_FLOWS), s.stream_pps, STREAM_PORT)
         plans = {p: traffic.plan_flows([("c1", self.client_address, s.vips[p])], STREAM_FLOWS, rng.randrange(2**31))
                  for p in (pair, other)}
-        deliveries, errors = {}, []
+        deliveries, errors, cancel = {}, [], _core.Cancel()
 
         def stream_to(p):
             try:
                 deliveries[p] = traffic.deliver(lab, {lb: s.vips[p] for lb in s.pairs[p].lbs}, stream, plans[p],
-                                                rng.getrandbits(32))
+                                                rng.getrandbits(32), cancel=cancel)
             except Exception as e:  # raised again in the main thread
                 errors.append(e)
 
@@ -310,15 +310,13 @@ class DnsPairsDesign:
                    for pid in (self.keepalived[lb].proc.pid, *children_of(self.keepalived[lb].proc.pid))]
         keepers_waited_ns, stream_ns = cpu_wait_ns(keepers), time.monotonic_ns()
         threads = [threading.Thread(target=stream_to, args=(p,)) for p in (pair, other)]
-        start_threads(threads)
-        time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
-        # The standby's keepalived (parent and VRRP child) times the takeover: its own wait for a CPU,
-        # from the crash to the end of the stream, is what the machine may have added to the gap.
-        standby_keepers = [self.keepalived[standby].proc.pid, *children_of(self.keepalived[standby].proc.pid)]
-        crash_ns, standby_waited_ns = time.monotonic_ns(), cpu_wait_ns(standby_keepers)
-        self._crash(crashed)
-        for thread in threads:
-            thread.join()
+        with running(threads, cancel.set):  # a signal or a failed crash stops both streams
+            time.sleep(CRASH_AFTER_S)  # steady state before the crash is part of the experiment's design
+            # The standby's keepalived (parent and VRRP child) times the takeover: its own wait for a CPU,
+            # from the crash to the end of the stream, is what the machine may have added to the gap.
+            standby_keepers = [self.keepalived[standby].proc.pid, *children_of(self.keepalived[standby].proc.pid)]
+            crash_ns, standby_waited_ns = time.monotonic_ns(), cpu_wait_ns(standby_keepers)
+            self._crash(crashed)
         standby_waited_ms = (cpu_wait_ns(standby_keepers) - standby_waited_ns) / 1e6
         if errors:
             raise errors[0]
