@@ -61,7 +61,8 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     thread stops, the sender's too), once. Every lb2 flow that lost a packet before the stop now
     has a gap of about 500 ms, past the 300 ms budget (a 300 ms stop would land on the budget
     itself); the stall explains it, so that measurement is inconclusive, never FAIL, and the run
-    is measured again, quietly: PASS."""
+    is measured again: PASS. A later attempt may meet a stall of its own (a soak round's second
+    attempt lost 962 ms to the loaded machine): it too must be inconclusive for it, never FAIL."""
     json_path = tmp_path / "result.json"
     proc = start_vipcheck("run", REPO / "topologies/ecmp-failover.yaml", "--seed", 11, "--json", json_path,
                           "--artifacts", tmp_path / "artifacts")
@@ -74,9 +75,11 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err
     result = json.loads(json_path.read_text())
-    assert result["verdict"] == "PASSED" and len(result.get("remeasured", [])) == 1, out
-    why = result["remeasured"][0]["why"]
-    assert "failover_gap: inconclusive" in why and "timer woke up to" in why, why
+    remeasured = result.get("remeasured", [])
+    assert result["verdict"] == "PASSED" and remeasured, out
+    assert "timer woke up to" in remeasured[0]["why"], remeasured[0]["why"]  # the stall made here
+    for attempt in remeasured:
+        assert "failover_gap: inconclusive" in attempt["why"] and "stalled up to" in attempt["why"], attempt["why"]
     assert "was inconclusive" in out
 
 
