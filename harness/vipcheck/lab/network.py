@@ -7,7 +7,7 @@ from mininet.net import Mininet
 from vipcheck import _core, seeds
 from vipcheck.errors import ScenarioError
 from vipcheck.lab.nodes import LabIntf, run_everywhere
-from vipcheck.lab.threads import running
+from vipcheck.lab.threads import join_threads, start_threads
 
 # Baseline sysctls of every node, because new namespaces inherit conf/all from the root
 # namespace: a router forwards and hashes flows on their 5-tuple, every other node forwards
@@ -85,8 +85,8 @@ class Lab:
                 errors.append(e)
 
         threads = [threading.Thread(target=add, args=(name,), name=f"node {name}") for name in names]
-        with running(threads):
-            pass
+        start_threads(threads)
+        join_threads(threads)
         self.net.hosts = [made[name] for name in names if name in made]  # a failed build still cleans these up
         if errors:
             raise errors[0]
