@@ -10,19 +10,20 @@ import pytest
 
 from vipcheck.lab.threads import running
 
-# A thread that keeps entering and leaving a GIL-free `_core` call, as a sender does, until told to
-# stop; SIGINT reaches the main thread while it waits for it, then the process exits.
+# A thread that keeps entering and leaving a GIL-free `_core` call of WAIT_MS, as a sender does,
+# until told to stop; SIGINT reaches the main thread while it waits for it, then the process exits.
 SCRIPT = """
 import signal, sys, threading
 from vipcheck import _core
 from vipcheck.lab.threads import join_threads
 
-stop = _core.Cancel()
+stop, entered = _core.Cancel(), threading.Event()
 
 def spin():
     counter = _core.ArrivalCounter()
+    entered.set()
     while not stop.is_set:
-        counter.wait_for(1, 1, 1)  # 1 ms without the GIL, then takes it back
+        counter.wait_for(1, WAIT_MS, WAIT_MS)  # WAIT_MS without the GIL (nothing arrives), then takes it back
     sys.stderr.write("thread ended\\n")
 
 class Cut(Exception):
@@ -34,18 +35,36 @@ def cut(*_):
 signal.signal(signal.SIGINT, cut)
 thread = threading.Thread(target=spin)
 thread.start()
+entered.wait()
 threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
 try:
     JOIN
 except Cut:
     sys.stderr.write("interrupted\\n")
+LINGER
 sys.exit(130)
 """
 
+# The control's thread stays out of the GIL for 2 s, so the exit always finds it inside the _core
+# call: with 1 ms calls a loaded machine sometimes had it waiting for the GIL in Python code, where
+# finalization ends a thread quietly (a soak round exited 130). A garbage cycle, kept by
+# gc.disable() for the collection finalization makes once the runtime is marked finalizing, then
+# holds the process open until the thread comes back for the GIL: its __del__ sleeps.
+LINGER = """
+import gc, time
+class Linger:
+    def __del__(self, sleep=time.sleep):
+        sleep(10)
+gc.disable()
+linger = Linger()
+linger.cycle = linger
+del linger
+"""
 
-def _run(join):
-    return subprocess.run([sys.executable, "-c", SCRIPT.replace("JOIN", join)], capture_output=True, text=True,
-                          timeout=30, env=os.environ)
+
+def _run(join, linger="", wait_ms=1):
+    script = SCRIPT.replace("JOIN", join).replace("LINGER", linger).replace("WAIT_MS", str(wait_ms))
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, env=os.environ)
 
 
 def test_an_interrupted_plain_join_marks_a_running_thread_dead():
@@ -72,7 +91,7 @@ def test_an_interrupted_plain_join_marks_a_running_thread_dead():
 def test_a_plain_join_lets_exit_abort_in_a_running_thread():
     """Control: the process exits while the thread still calls into _core and dies of
     std::terminate, as the SIGINT traffic case once did."""
-    done = _run("thread.join()")
+    done = _run("thread.join()", LINGER, wait_ms=2000)
     assert done.returncode == -signal.SIGABRT, done.stderr
     assert "terminate called without an active exception" in done.stderr
 
