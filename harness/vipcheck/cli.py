@@ -291,6 +291,9 @@ def _nightly(args):
     broken = nightly.broken(report)
     for cell in broken:
         print(f"BROKEN {cell['failure']}/{cell['profile']}: {', '.join(cell['failed_for_certain'])} failed")
+        for failure in cell.get("failures", []):  # a shard file of an older vipcheck has none
+            if failure["verdict"] == "FAIL":
+                print(f"  seed {failure['seed']}, {failure['check']}: {failure['measured']}; {failure['diagnosis']}")
     for defect in report.get("known_defects", []):
         print(f"known defect {defect['scenario']}: {defect['state']} ({defect['defect']})")
     return EXIT_CHECK_FAILED if flagged or broken else EXIT_PASSED

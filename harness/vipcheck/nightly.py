@@ -174,6 +174,9 @@ def _cell(failure, profile, runs):
     return {"failure": failure, "profile": profile, "runs": len(runs), "passed": sum(r.passed for r in runs),
             "failed_checks": sorted({c.name for r in runs for c in r.checks if not c.passed}),
             "failed_for_certain": sorted({c.name for r in runs for c in r.checks if not c.passed and not c.inconclusive}),
+            # What each failure measured and why, by seed: what a red night is read from.
+            "failures": [{"seed": r.seed, "check": c.name, "verdict": c.verdict, "measured": c.measured,
+                          "diagnosis": c.diagnosis} for r in runs for c in r.checks if not c.passed],
             "figures": figures, "seeds": [r.seed for r in runs]}
 
 
