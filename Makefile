@@ -2,7 +2,7 @@
 BUILD   ?= build
 RESULTS ?= $(BUILD)/results
 PYTHON  := /usr/bin/python3
-SCENARIOS := $(wildcard topologies/*.yaml)
+SCENARIOS := $(wildcard harness/vipcheck/designs/*/scenarios/*.yaml)
 
 .PHONY: all deps build run test bench nightly soak fuzz clean need-root
 

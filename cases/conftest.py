@@ -19,6 +19,9 @@ sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipchec
 from vipcheck.lab import cgroup, reaper  # noqa: E402
 from vipcheck.lab.run import alive  # noqa: E402
 
+DESIGNS = REPO / "harness/vipcheck/designs"
+SHIPPED = {p.stem: p for p in sorted(DESIGNS.glob("*/scenarios/*.yaml"))}  # what make run runs
+CASES = {p.stem: p for p in sorted(DESIGNS.glob("*/cases/*.yaml"))}        # each states its outcome
 BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
 PYTHON = "/usr/bin/python3"
 STARTING_GRACE_S = 60
@@ -91,7 +94,7 @@ def readable_checkout():
     checkout itself fails there with "No module named vipcheck"."""
     if not _readable_copy:
         root = Path(tempfile.mkdtemp(prefix="vipcheck-readable-"))
-        for part in ("harness", "topologies", "cases", "frr-conf", "daemon-conf"):
+        for part in ("harness", "cases", "frr-conf", "daemon-conf"):
             shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         shutil.copytree(BUILD / "python", root / "build-python")
         for folder, dirs, files in os.walk(root):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, PYTHON, REPO, CliRun, cli_env, vipcheck
+from conftest import BUILD, CASES, PYTHON, REPO, SHIPPED, CliRun, cli_env, vipcheck
 
 INVALID = sorted((REPO / "cases/invalid").glob("*.yaml"))
 
@@ -51,7 +51,7 @@ def test_invalid_scenario_is_rejected_before_the_kernel(path, validated_corpus):
 
 
 def test_validate_judges_every_file_and_fails_if_any_is_invalid():
-    good, bad = REPO / "topologies/ecmp-basic.yaml", INVALID[0]
+    good, bad = SHIPPED["ecmp-basic"], INVALID[0]
     run = vipcheck("validate", bad, good)
     assert_one_line_error(run, 2, bad.name, expected_message(bad))
     assert run.stdout.count(": valid (") == 1
@@ -70,7 +70,7 @@ def test_other_users_run_from_a_readable_copy_of_a_private_checkout(tmp_path):
     private = tmp_path / "checkout"
     shutil.copytree(REPO / "harness", private / "harness", ignore=shutil.ignore_patterns("__pycache__"))
     assert stat.S_IMODE(tmp_path.parent.parent.stat().st_mode) == 0o700
-    path = REPO / "topologies/ecmp-basic.yaml"
+    path = SHIPPED["ecmp-basic"]
     run = subprocess.run([PYTHON, "-m", "vipcheck", "validate", str(path)], cwd="/", user="nobody",
                          env=cli_env(PYTHONPATH=f"{private / 'harness'}:{BUILD / 'python'}"), capture_output=True,
                          text=True)
@@ -82,14 +82,14 @@ def test_a_missing_python_module_names_its_package():
     """Without Debian's dist-packages (python3 -S) no module vipcheck needs is there: every
     command names the first missing one and its package, before importing anything that needs it."""
     env = cli_env(PYTHONPATH=f"{REPO / 'harness'}:{BUILD / 'python'}")
-    for command in (["validate", str(REPO / "topologies/ecmp-basic.yaml")], ["ps"]):
+    for command in (["validate", str(SHIPPED["ecmp-basic"])], ["ps"]):
         proc = subprocess.run([PYTHON, "-S", "-m", "vipcheck", *command], env=env, capture_output=True, text=True)
         run = CliRun(proc.returncode, proc.stdout, proc.stderr, {})
         assert_one_line_error(run, 3, "Python module 'yaml' is missing (python3-yaml)", "fix: sudo make deps")
 
 
 def test_every_shipped_scenario_and_case_validates():
-    paths = sorted((REPO / "topologies").glob("*.yaml")) + sorted((REPO / "cases").glob("*.yaml"))
+    paths = [*SHIPPED.values(), *CASES.values()]
     run = vipcheck("validate", *paths, user="nobody")
     assert run.status == 0, run.stderr
     assert run.stdout.count(": valid (") == len(paths)
@@ -134,13 +134,13 @@ def test_missing_frr_template(tmp_path):
 
 
 def test_not_root_is_an_environment_problem(tmp_path):
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", user="nobody")
+    run = vipcheck("run", SHIPPED["ecmp-basic"], user="nobody")
     assert_one_line_error(run, 3, "needs root", "fix: sudo")
 
 
 def test_missing_program_names_the_package_and_the_fix(tmp_path):
     # With an empty PATH the harness cannot find mnexec, ip or sysctl: it must say which.
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(PATH="/nonexistent"))
+    run = vipcheck("run", SHIPPED["ecmp-basic"], env=cli_env(PATH="/nonexistent"))
     assert_one_line_error(run, 3, "not found (package", "fix: sudo make deps")
 
 
@@ -159,7 +159,7 @@ def path_without(tmp_path, program):
                                                ("redis-server", "dns-pairs"), ("haproxy", "dns-pairs"),
                                                ("tcpdump", "ecmp-basic")])
 def test_a_missing_daemon_names_its_package(program, scenario, tmp_path):
-    run = vipcheck("run", REPO / f"topologies/{scenario}.yaml",
+    run = vipcheck("run", SHIPPED[scenario],
                    env=cli_env(PATH=path_without(tmp_path, program)))
     assert_one_line_error(run, 3, f"'{program}' not found (package", "fix: sudo make deps")
 
@@ -169,13 +169,13 @@ def test_a_missing_frr_daemon_names_frr(tmp_path):
     frr.mkdir()
     for daemon in ("staticd", "ospfd", "bfdd"):  # zebra is missing
         (frr / daemon).symlink_to(f"/usr/lib/frr/{daemon}")
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", env=cli_env(VIPCHECK_FRR_DIR=str(frr)))
+    run = vipcheck("run", SHIPPED["ecmp-basic"], env=cli_env(VIPCHECK_FRR_DIR=str(frr)))
     assert_one_line_error(run, 3, "'zebra' not found (package frr)", "fix: sudo make deps")
 
 
 def test_no_namespace_support_is_an_environment_problem(tmp_path):
     # Root without CAP_SYS_ADMIN, as in an unprivileged container: no namespace can be made.
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path,
+    run = vipcheck("run", SHIPPED["ecmp-basic"], tmp_path=tmp_path,
                    wrapper=["setpriv", "--bounding-set", "-sys_admin", "--"])
     assert_one_line_error(run, 3, "cannot create a network namespace", "Operation not permitted", "fix: ")
 
@@ -195,7 +195,7 @@ def test_interface_names_fit_the_kernel_at_the_largest_counts(name, tmp_path):
     from vipcheck.errors import ScenarioError
     from vipcheck.lab.network import IFNAME_MAX, check_interface_names, link_interfaces
 
-    raw = {**yaml.safe_load((REPO / f"topologies/{name}.yaml").read_text()), **LARGEST[name]}
+    raw = {**yaml.safe_load(SHIPPED[name].read_text()), **LARGEST[name]}
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))
     s = scenario.load(path)

@@ -3,12 +3,12 @@ bring the same design up for real and leave nothing, in the root namespace or el
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, cli_env, processes_mentioning
+from conftest import REPO, SHIPPED, cli_env, processes_mentioning
 
 
 def test_the_bare_floor_converges_the_design_and_leaves_nothing():
     frr_folders = set(Path("/var/tmp/frr").glob("*")) if Path("/var/tmp/frr").exists() else set()
-    run = subprocess.run([str(REPO / "ci/floor"), str(REPO / "topologies/ecmp-basic.yaml")], env=cli_env(),
+    run = subprocess.run([str(REPO / "ci/floor"), str(SHIPPED["ecmp-basic"])], env=cli_env(),
                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stderr
     assert 0 < float(run.stdout) < 120
@@ -19,6 +19,6 @@ def test_the_bare_floor_converges_the_design_and_leaves_nothing():
 
 
 def test_the_bare_floor_refuses_what_it_cannot_build():
-    run = subprocess.run([str(REPO / "ci/floor"), str(REPO / "topologies/lo-subnet.yaml")], env=cli_env(),
+    run = subprocess.run([str(REPO / "ci/floor"), str(SHIPPED["lo-subnet"])], env=cli_env(),
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert run.returncode == 1 and "an ECMP design with one router" in run.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, REPO, RUNS_DIR, cli_env, vipcheck
+from conftest import CASES, PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, vipcheck
 from vipcheck.lab import cgroup, frr_tmp, reaper
 from vipcheck.lab.run import kill_daemon, wait_exit
 
@@ -55,7 +55,7 @@ def kill_keeper(run_id):
 @pytest.fixture
 def held_with_escapers(tmp_path):
     """A held ECMP run with both kinds of escaping daemon started in lb1 through `vipcheck exec`."""
-    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml", "--seed", 3)
+    up = vipcheck("up", SHIPPED["ecmp-basic"], "--seed", 3)
     assert up.status == 0, up.stdout + up.stderr
     run_id = held_run_id(up.stdout)
     token = f"escaper-{run_id}-{os.getpid()}"
@@ -151,7 +151,7 @@ def _files():
 def test_a_run_leaves_no_file_outside_its_folder(how, tmp_path):
     before = _files()
     if how == "sigkilled-then-clean":
-        proc = subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(REPO / "topologies/ecmp-failover.yaml"),
+        proc = subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-failover"]),
                                  "--artifacts", str(tmp_path)], cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         for line in proc.stderr:
@@ -162,8 +162,8 @@ def test_a_run_leaves_no_file_outside_its_folder(how, tmp_path):
         assert vipcheck("clean").status == 0
         reaper.reap()
     else:
-        scenario = "topologies/ecmp-failover.yaml" if how == "passing" else "cases/ecmp-failover-dead3.yaml"
-        run = vipcheck("run", REPO / scenario, tmp_path=tmp_path)
+        scenario = SHIPPED["ecmp-failover"] if how == "passing" else CASES["ecmp-failover-dead3"]
+        run = vipcheck("run", scenario, tmp_path=tmp_path)
         assert run.status == (0 if how == "passing" else 1), run.stdout + run.stderr
     assert _files() - before == set()
 

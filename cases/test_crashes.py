@@ -12,21 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, read_until, start_vipcheck, vipcheck
+from conftest import CASES, SHIPPED, read_until, start_vipcheck, vipcheck
 from vipcheck.lab.run import netns_inode
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
 # 20 kill points: every phase of three designs, and a failing run while it writes its artifacts.
 # Past the traffic, the same daemons run in designs with a shorter stream: the kill comes sooner.
-SHORTER = {"topologies/ecmp-failover.yaml": "topologies/ecmp-basic.yaml",
-           "topologies/dns-pairs.yaml": "cases/dns-pairs-one-vip.yaml"}
-POINTS = ([(SHORTER["topologies/ecmp-failover.yaml"] if p in PHASES[4:] else "topologies/ecmp-failover.yaml", p)
-           for p in PHASES]
-          + [(SHORTER["topologies/dns-pairs.yaml"] if p in PHASES[4:] else "topologies/dns-pairs.yaml", p)
-             for p in PHASES]
-          + [("topologies/lo-subnet.yaml", p) for p in PHASES]
-          + [("cases/ecmp-lo-prefix24.yaml", "artifacts...")]
-          + [("cases/dns-pairs-no-rotation.yaml", "artifacts...")])
+SHORTER = {SHIPPED["ecmp-failover"]: SHIPPED["ecmp-basic"], SHIPPED["dns-pairs"]: CASES["dns-pairs-one-vip"]}
+POINTS = ([(SHORTER[design] if p in PHASES[4:] else design, p)
+           for design in (SHIPPED["ecmp-failover"], SHIPPED["dns-pairs"]) for p in PHASES]
+          + [(SHIPPED["lo-subnet"], p) for p in PHASES]
+          + [(CASES["ecmp-lo-prefix24"], "artifacts...")]
+          + [(CASES["dns-pairs-no-rotation"], "artifacts...")])
 
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -96,7 +93,7 @@ def leftovers(runs, killed):
 
 def kill_at(runs, scenario, marker, artifacts):
     """Starts a run and SIGKILLs it as it announces `marker`."""
-    proc = start_vipcheck("run", REPO / scenario, "--artifacts", artifacts, env=runs.env)
+    proc = start_vipcheck("run", scenario, "--artifacts", artifacts, env=runs.env)
     run_id = read_until(proc, marker)
     state = json.loads((runs.path / run_id / "state.json").read_text())
     proc.send_signal(signal.SIGKILL)
@@ -118,9 +115,9 @@ def test_sigkill_then_clean_leaves_nothing(scenario, marker, tmp_path, private_r
 
 
 def test_the_next_run_cleans_a_sigkilled_run_by_itself(tmp_path, private_runs):
-    killed = kill_at(private_runs, "topologies/ecmp-failover.yaml", "traffic...", tmp_path)
+    killed = kill_at(private_runs, SHIPPED["ecmp-failover"], "traffic...", tmp_path)
     assert leftovers(private_runs, killed)["processes"], "the killed run left its daemons"
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path, env=private_runs.env)
+    run = vipcheck("run", SHIPPED["ecmp-basic"], tmp_path=tmp_path, env=private_runs.env)
     assert run.status == 0, run.stdout + run.stderr
     assert f"cleaned dead run {killed.run_id}" in run.stderr
     after = leftovers(private_runs, killed)

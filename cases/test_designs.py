@@ -1,10 +1,11 @@
 """Every case that states its outcome in an `expect:` block, run once: a sound design passes
 every check; a broken one fails exactly the checks its block names, each for certain (FAIL,
 never INCONCLUSIVE), with the words its diagnosis must hold. Adding a negative control is
-adding one scenario file (the writing of one: each design's README under harness/vipcheck/designs/)."""
+adding one scenario file to its design's cases/ (the writing of one: each design's README under
+harness/vipcheck/designs/)."""
 import pytest
 
-from conftest import REPO, assert_design
+from conftest import CASES, SHIPPED, assert_design
 from vipcheck.scenario import load_case
 
 # A case that holds a design to a time runs under CTest's one-at-a-time lock (cases/conftest.py).
@@ -13,7 +14,7 @@ TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "v
 
 def stated_cases():
     params = []
-    for path in sorted([*(REPO / "topologies").glob("*.yaml"), *(REPO / "cases").glob("*.yaml")]):
+    for path in [*SHIPPED.values(), *CASES.values()]:
         spec, expect = load_case(path)
         if expect is not None:
             timed = [pytest.mark.timed] if TIMED_CHECKS & set(spec.checks) else []

@@ -2,14 +2,13 @@
 fail (test_designs.py runs every case's stated outcome): the shipped design's failover measured."""
 import pytest
 
-from conftest import REPO, assert_design
+from conftest import CASES, SHIPPED, assert_design
 
-CASES = REPO / "cases"
 
 
 @pytest.mark.timed
 def test_shipped_design_passes_failover_measured_other_pair_untouched(tmp_path):
-    run = assert_design(REPO / "topologies/dns-pairs.yaml", set(), {}, tmp_path)
+    run = assert_design(SHIPPED["dns-pairs"], set(), {}, tmp_path)
     failover = run.check("vrrp_failover")["details"]
     assert failover["crashed"] == "lb-a1" and failover["standby"] == "lb-a2"
     # The gap is a measurement, reported; it must exist and be shorter than the stream.
@@ -22,6 +21,6 @@ def test_shipped_design_passes_failover_measured_other_pair_untouched(tmp_path):
 
 
 def test_equal_priorities_no_preempt_elect_one_master_per_pair(tmp_path):
-    run = assert_design(CASES / "dns-pairs-equal-priority.yaml", set(), {}, tmp_path)
+    run = assert_design(CASES["dns-pairs-equal-priority"], set(), {}, tmp_path)
     for pair in run.check("vip_pairs")["details"].values():
         assert len(pair["holders"]) == 1 and pair["arp"] == pair["holders"]

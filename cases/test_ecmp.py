@@ -1,10 +1,10 @@
 """ECMP beyond pass and fail (test_designs.py runs every case's stated outcome): what a
 result carries, and that a seed reproduces the flow-to-LB map."""
-from conftest import REPO, vipcheck
+from conftest import SHIPPED, vipcheck
 
 
 def test_result_carries_measurements_and_timings(tmp_path):
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", "--seed", 7, "--junit", tmp_path / "r.xml",
+    run = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", 7, "--junit", tmp_path / "r.xml",
                    tmp_path=tmp_path)
     result = run.result
     assert set(result) >= {"scenario", "passed", "checks", "timings"}
@@ -27,7 +27,7 @@ def test_same_seed_same_flow_to_lb_map(tmp_path):
     position it took before (which LB sits at a position depends on zebra's install order)."""
     def flow_map(seed):
         (tmp_path / "result.json").unlink(missing_ok=True)
-        run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", "--seed", seed, tmp_path=tmp_path)
+        run = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", seed, tmp_path=tmp_path)
         return run.check("flow_stickiness")["details"]["flow_position_sha256"]
     first = flow_map(42)
     assert flow_map(42) == first

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, assert_design, start_vipcheck, vipcheck
+from conftest import CASES, SHIPPED, assert_design, start_vipcheck, vipcheck
 
-CASES = REPO / "cases"
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
 
 
@@ -23,7 +22,7 @@ def test_bfd_silent_drop_within_300ms_gap_and_detection_on_one_clock(tmp_path):
     # a detection past it by no more than the machine stalled in the window is measured again.
     for attempt in range(3):
         (tmp_path / str(attempt)).mkdir()
-        run = assert_design(REPO / "topologies/ecmp-failover.yaml", set(), {}, tmp_path / str(attempt))
+        run = assert_design(SHIPPED["ecmp-failover"], set(), {}, tmp_path / str(attempt))
         gap = run.check("failover_gap")
         detection, stall = gap["details"]["detection_ms"], gap["stall"]["stall_ms"]
         if detection < 500 or detection - 500 > stall:
@@ -47,7 +46,7 @@ def test_bfd_silent_drop_within_300ms_gap_and_detection_on_one_clock(tmp_path):
 
 def test_drain_loses_nothing_and_repeat_reports_statistics(tmp_path):
     """The drain design, twice: it passes in each run, and --repeat sums the runs up."""
-    run = vipcheck("run", CASES / "ecmp-failover-drain.yaml", "--repeat", 2, "--seed", 3, tmp_path=tmp_path)
+    run = vipcheck("run", CASES["ecmp-failover-drain"], "--repeat", 2, "--seed", 3, tmp_path=tmp_path)
     assert run.status == 0, run.stdout
     assert len(run.result["runs"]) == 2 and run.result["passed"]
     assert [r["seed"] for r in run.result["runs"]] == [3, 4]
@@ -64,7 +63,7 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     is measured again: PASS. A later attempt may meet a stall of its own (a soak round's second
     attempt lost 962 ms to the loaded machine): it too must be inconclusive for it, never FAIL."""
     json_path = tmp_path / "result.json"
-    proc = start_vipcheck("run", REPO / "topologies/ecmp-failover.yaml", "--seed", 11, "--json", json_path,
+    proc = start_vipcheck("run", SHIPPED["ecmp-failover"], "--seed", 11, "--json", json_path,
                           "--artifacts", tmp_path / "artifacts")
     for line in proc.stderr:
         if "silent_drop of lb2 in effect" in line:
@@ -117,7 +116,7 @@ def test_the_gaps_and_the_failure_stamp_agree_with_r1s_capture(tmp_path):
     of the last packet it forwarded to lb2 and of the first it forwarded to lb1. lb2 accepted a
     packet only if it was sent before the failure took effect, which the stamp bounds from both
     sides; so each flow's reported gap must lie between the two holes the capture allows."""
-    run = assert_design(CASES / "ecmp-failover-dead3.yaml", {"failover_gap"}, {}, tmp_path)
+    run = assert_design(CASES["ecmp-failover-dead3"], {"failover_gap"}, {}, tmp_path)
     artifacts = Path(run.result["artifacts"])
     timeline, interval = run.result["timeline"], run.check("failover_gap")["details"]["flow_interval_ms"] * 1e6
     in_effect = timeline["origin_ns"] + timeline["failure_ms"] * 1e6   # known in effect

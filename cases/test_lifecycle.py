@@ -10,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from conftest import (PYTHON, REPO, RUNS_DIR, orphan_processes, processes_mentioning, read_until, start_vipcheck,
+from conftest import (PYTHON, REPO, RUNS_DIR, SHIPPED, orphan_processes, processes_mentioning, read_until, start_vipcheck,
                       vipcheck)
 from vipcheck.lab.threads import start_threads
 
@@ -18,7 +18,7 @@ from vipcheck.lab.threads import start_threads
 @pytest.mark.parametrize("signum, phase", [(signal.SIGTERM, "converge..."), (signal.SIGINT, "traffic..."),
                                            (signal.SIGTERM, "build...")])
 def test_signal_mid_run_leaves_nothing(signum, phase):
-    proc = start_vipcheck("run", REPO / "topologies/ecmp-basic.yaml")
+    proc = start_vipcheck("run", SHIPPED["ecmp-basic"])
     run_id = read_until(proc, phase)
     assert run_id and (RUNS_DIR / run_id).exists()
     proc.send_signal(signum)
@@ -70,7 +70,7 @@ def test_a_signal_while_threads_start_is_delivered_after_all_started():
 
 def test_run_records_the_pids_it_owns():
     """While a run is alive its state file lists every daemon, each alive and in the run's folder."""
-    proc = start_vipcheck("run", REPO / "topologies/ecmp-basic.yaml")
+    proc = start_vipcheck("run", SHIPPED["ecmp-basic"])
     run_id = read_until(proc, "converge...")
     state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
     labels = sorted(p["label"] for p in state["processes"])
@@ -126,7 +126,7 @@ def test_two_runs_at_once_both_pass(tmp_path):
     """Two designs on one machine at the same time: run ids keep their names, folders and
     processes apart, and neither disturbs the other's measurements. The second run starts as
     the first one's stream (about 4 s) begins."""
-    design = yaml.safe_load((REPO / "topologies/ecmp-basic.yaml").read_text())
+    design = yaml.safe_load((SHIPPED["ecmp-basic"]).read_text())
     design["traffic"].update(packets_per_flow=40, rate_pps=20000)  # 81,920 packets at a rate a busy machine keeps
     scenario = tmp_path / "ecmp-long-stream.yaml"
     scenario.write_text(yaml.safe_dump(design))
@@ -134,7 +134,7 @@ def test_two_runs_at_once_both_pass(tmp_path):
     ecmp = start_vipcheck("run", scenario, "--json", results["ecmp"], "--artifacts", tmp_path / "ecmp")
     read_until(ecmp, "traffic...")
     streaming_since = time.monotonic()
-    lo_subnet = start_vipcheck("run", REPO / "topologies/lo-subnet.yaml", "--json", results["lo-subnet"],
+    lo_subnet = start_vipcheck("run", SHIPPED["lo-subnet"], "--json", results["lo-subnet"],
                                "--artifacts", tmp_path / "lo-subnet")
     second_started_s = time.monotonic() - streaming_since
     for name, proc in (("lo-subnet", lo_subnet), ("ecmp", ecmp)):
@@ -151,7 +151,7 @@ EXPECTED_USERS = {"zebra": "frr", "ospfd": "frr", "named": "bind", "redis": "red
 
 @pytest.mark.parametrize("scenario", ["ecmp-basic", "dns-pairs"])
 def test_daemons_run_as_their_own_users_in_private_folders(scenario):
-    up = vipcheck("up", REPO / f"topologies/{scenario}.yaml")
+    up = vipcheck("up", SHIPPED[scenario])
     assert up.status == 0, up.stderr
     run_id = next(line for line in up.stdout.splitlines() if line.startswith("run ")).split()[1]
     try:

@@ -1,13 +1,12 @@
 """VIP on lo beyond pass and fail (test_designs.py runs every case's stated outcome): what the
 checks read from the kernel and the wire."""
-from conftest import REPO, vipcheck
+from conftest import CASES, SHIPPED, vipcheck
 
-CASES = REPO / "cases"
 
 
 def test_lo_route_reads_the_kernel_not_ip_output(tmp_path):
     """The passing network's details show what netlink returned for every lookup."""
-    run = vipcheck("run", REPO / "topologies/lo-subnet.yaml", tmp_path=tmp_path)
+    run = vipcheck("run", SHIPPED["lo-subnet"], tmp_path=tmp_path)
     lbs = run.check("lo_route")["details"]["lbs"]
     assert set(lbs) == {"lb1", "lb2"}
     for lb in lbs.values():
@@ -17,7 +16,7 @@ def test_lo_route_reads_the_kernel_not_ip_output(tmp_path):
 
 
 def test_arp_replies_name_each_lb_by_its_mac(tmp_path):
-    run = vipcheck("run", CASES / "lo-subnet-arp-flux.yaml", tmp_path=tmp_path)
+    run = vipcheck("run", CASES["lo-subnet-arp-flux"], tmp_path=tmp_path)
     details = run.check("arp_suppression")["details"]
     vip_repliers = {r["lb"] for r in details["replies"] if r["ip"] == "192.168.247.100"}
     assert vip_repliers == {"lb1", "lb2", "lb3"}
@@ -28,7 +27,7 @@ def test_arp_replies_name_each_lb_by_its_mac(tmp_path):
 
 
 def test_effective_arp_sysctls_are_in_the_result(tmp_path):
-    run = vipcheck("run", REPO / "topologies/lo-subnet.yaml", tmp_path=tmp_path)
+    run = vipcheck("run", SHIPPED["lo-subnet"], tmp_path=tmp_path)
     for lb in ("lb1", "lb2"):
         assert run.result["sysctl"][lb]["net.ipv4.conf.all.arp_ignore"] == 1
         assert run.result["sysctl"][lb]["net.ipv4.conf.all.arp_announce"] == 2

@@ -4,7 +4,7 @@ import json
 import shutil
 import subprocess
 
-from conftest import REPO, vipcheck
+from conftest import CASES, REPO, SHIPPED, vipcheck
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -12,10 +12,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
     matrix = tmp_path / "matrix.yaml"
-    matrix.write_text(f"name: tiny\nbase: {REPO}/topologies/ecmp-failover.yaml\nfailures: [silent_drop]\n"
+    matrix.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop]\n"
                       "profiles:\n  bfd: {dead: minimal, hello_multiplier: 4, bfd: {interval_ms: 50, multiplier: 3}}\n"
                       "repeats: 2\nregression_margin: 0.25\n"
-                      f"known_defects:\n  - {{scenario: {REPO}/cases/ecmp-failover-link-flap-nhg.yaml, fails: [recovery],"
+                      f"known_defects:\n  - {{scenario: {CASES['ecmp-failover-link-flap-nhg']}, fails: [recovery],"
                       " defect: nexthop group, fixed_in: FRR 9.0}\n")
     history = tmp_path / "history.jsonl"
     # Seven past nights at 20 ms: detection by BFD at 50 ms x 3 must show as a regression.
@@ -39,7 +39,7 @@ def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
     # The known defect is run and reported as such; it does not make the night red on its own.
     assert report["known_defects"][0]["state"] == "present", report["known_defects"]
     assert "known defect ecmp-failover-link-flap-nhg.yaml: present" in run.stdout
-    assert not any(c["failed_for_certain"] for c in report["cells"]) and "BROKEN" not in run.stdout
+    assert not any(c["failed_for_certain"] for c in report["cells"]) and "BROKEN" not in run.stdout, run.stdout
 
     chromium = shutil.which("chromium")
     assert chromium, "chromium is missing: sudo make deps"

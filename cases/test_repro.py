@@ -11,9 +11,8 @@ import struct
 import subprocess
 from pathlib import Path
 
-from conftest import PYTHON, REPO, RUNS_DIR, cli_env, processes_mentioning, vipcheck
+from conftest import CASES, PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, processes_mentioning, vipcheck
 
-CASES = REPO / "cases"
 VIP = "10.100.0.1"
 PCAP_MAGIC = 0xA1B2C3D4
 LINUX_SLL2 = 276
@@ -48,7 +47,7 @@ def repro_command(folder):
 
 
 def test_failing_run_leaves_every_artifact_and_a_repro_that_rebuilds_it(tmp_path):
-    run = vipcheck("run", CASES / "ecmp-lo-prefix24.yaml", "--seed", 4242, tmp_path=tmp_path)
+    run = vipcheck("run", CASES["ecmp-lo-prefix24"], "--seed", 4242, tmp_path=tmp_path)
     assert run.status == 1 and run.failed == {"lo_route"}, run.stdout + run.stderr
     folder = Path(run.result["artifacts"])
     assert folder.parent == tmp_path / "artifacts" and f"artifacts: {folder}" in run.stdout
@@ -92,12 +91,12 @@ def test_failing_run_leaves_every_artifact_and_a_repro_that_rebuilds_it(tmp_path
 
     # Negative control for the comparison: another seed gives other flows and another map.
     (tmp_path / "other").mkdir()
-    other = vipcheck("run", CASES / "ecmp-lo-prefix24.yaml", "--seed", 4243, tmp_path=tmp_path / "other")
+    other = vipcheck("run", CASES["ecmp-lo-prefix24"], "--seed", 4243, tmp_path=tmp_path / "other")
     assert flow_map(Path(other.result["artifacts"])) != flows
 
 
 def test_dns_design_artifacts_hold_every_daemon_log(tmp_path):
-    run = vipcheck("run", CASES / "dns-pairs-local-sessions.yaml", tmp_path=tmp_path)
+    run = vipcheck("run", CASES["dns-pairs-local-sessions"], tmp_path=tmp_path)
     assert run.status == 1, run.stdout + run.stderr
     folder = Path(run.result["artifacts"])
     assert (folder / "dns/named.log").stat().st_size > 0
@@ -110,7 +109,7 @@ def test_dns_design_artifacts_hold_every_daemon_log(tmp_path):
 
 
 def test_a_passing_run_leaves_no_artifacts(tmp_path):
-    run = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", tmp_path=tmp_path)
+    run = vipcheck("run", SHIPPED["ecmp-basic"], tmp_path=tmp_path)
     assert run.status == 0 and "artifacts" not in run.result
     assert not (tmp_path / "artifacts").exists()
 
@@ -121,7 +120,7 @@ def held_run_id(stdout):
 
 
 def test_up_exec_vtysh_cli_down(tmp_path):
-    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml", "--seed", 5)
+    up = vipcheck("up", SHIPPED["ecmp-basic"], "--seed", 5)
     assert up.status == 0, up.stdout + up.stderr
     run_id = held_run_id(up.stdout)
     try:
@@ -160,7 +159,7 @@ def test_up_exec_vtysh_cli_down(tmp_path):
 
 
 def test_keep_on_fail_keeps_only_a_failed_network(tmp_path):
-    kept = vipcheck("run", CASES / "ecmp-lo-prefix24.yaml", "--keep-on-fail", tmp_path=tmp_path)
+    kept = vipcheck("run", CASES["ecmp-lo-prefix24"], "--keep-on-fail", tmp_path=tmp_path)
     assert kept.status == 1, kept.stdout + kept.stderr
     assert kept.result["artifacts"], "a kept run still writes its artifacts"
     run_id = held_run_id(kept.stdout.split("FAILED", 1)[1])
@@ -173,13 +172,13 @@ def test_keep_on_fail_keeps_only_a_failed_network(tmp_path):
     assert not (RUNS_DIR / run_id).exists()
 
     (tmp_path / "passing").mkdir()
-    passed = vipcheck("run", REPO / "topologies/ecmp-basic.yaml", "--keep-on-fail", tmp_path=tmp_path / "passing")
+    passed = vipcheck("run", SHIPPED["ecmp-basic"], "--keep-on-fail", tmp_path=tmp_path / "passing")
     assert passed.status == 0 and "kept up" not in passed.stdout
     assert not (RUNS_DIR / passed.result["run_id"]).exists()
 
 
 def test_clean_after_a_killed_keeper(private_runs):
-    up = vipcheck("up", REPO / "topologies/ecmp-basic.yaml", env=private_runs.env)
+    up = vipcheck("up", SHIPPED["ecmp-basic"], env=private_runs.env)
     run_id = held_run_id(up.stdout)
     state = json.loads((private_runs.path / run_id / "state.json").read_text())
     keeper = os.pidfd_open(state["owner_pid"])

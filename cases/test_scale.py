@@ -1,15 +1,14 @@
 """Scale beyond the defaults: 16 LBs behind two routers, and a million flows in one run within
 the memory the report states."""
-from conftest import REPO, assert_design
+from conftest import CASES, assert_design
 
-CASES = REPO / "cases"
 FLOW_RECORD_BYTES = 40        # a sink's record of one flow (FlowArrivals), per LB
 HARNESS_BYTES_PER_FLOW = 120  # the flow plan, the injectors' ports, one packet-count column per LB
 HARNESS_FIXED_MIB = 32
 
 
 def test_two_routers_each_hold_16_equal_paths(tmp_path):
-    run = assert_design(CASES / "ecmp-two-routers-16-lbs.yaml", set(), {}, tmp_path)
+    run = assert_design(CASES["ecmp-two-routers-16-lbs"], set(), {}, tmp_path)
     routes = run.check("ecmp_routes")["details"]
     for router in ("r1", "r2"):
         assert len(routes[router]["nexthops"]) == 16, routes
@@ -20,7 +19,7 @@ def test_two_routers_each_hold_16_equal_paths(tmp_path):
 
 
 def test_a_million_flows_within_the_stated_memory(tmp_path):
-    run = assert_design(CASES / "ecmp-million-flows.yaml", set(), {}, tmp_path)
+    run = assert_design(CASES["ecmp-million-flows"], set(), {}, tmp_path)
     flows, lbs = 1_000_000, 2
     assert run.result["traffic"]["received"] == flows
     memory = run.result["memory"]

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from conftest import REPO, vipcheck
+from conftest import CASES, SHIPPED, vipcheck
 
-SCENARIOS = [REPO / "topologies/lo-subnet.yaml", REPO / "topologies/ecmp-basic.yaml",
-             REPO / "cases/lo-subnet-prefix24.yaml"]
+SCENARIOS = [SHIPPED["lo-subnet"], SHIPPED["ecmp-basic"],
+             CASES["lo-subnet-prefix24"]]
 
 
 def test_run_shards_cover_every_scenario_once(tmp_path):
@@ -39,7 +39,7 @@ def test_run_shard_arguments_are_checked(tmp_path):
 @pytest.mark.timed  # every cell must pass
 def test_nightly_shards_merge_into_the_unsharded_report(tmp_path):
     matrix = tmp_path / "matrix.yaml"
-    matrix.write_text(f"name: tiny\nbase: {REPO}/topologies/ecmp-failover.yaml\nfailures: [silent_drop, drain]\n"
+    matrix.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop, drain]\n"
                       "profiles:\n  bfd: {dead: minimal, hello_multiplier: 4, bfd: {interval_ms: 50, multiplier: 3}}\n"
                       "repeats: 1\n")
     common = ["--out", tmp_path / "reports", "--history", tmp_path / "history.jsonl", "--date", "2026-11-24"]

@@ -12,13 +12,13 @@ from vipcheck.designs.ecmp.failover_checks import failover_gap, recovery, route_
 from vipcheck.designs.ecmp.timeline import FailoverMeasurement, Window, first_return
 from vipcheck.designs.dns_pairs.dns_checks import dns_answers
 from vipcheck.designs.dns_pairs.pair_checks import vrrp_failover
-from vipcheck.designs.dns_pairs.design import Failover
+from vipcheck.designs.dns_pairs.failover import Failover
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.scenario import load
 
-from conftest import REPO
+from conftest import CASES, SHIPPED
 
-SCENARIO = load(REPO / "topologies/ecmp-basic.yaml")
+SCENARIO = load(SHIPPED["ecmp-basic"])
 GATEWAYS = {"lb1": "10.2.0.2", "lb2": "10.2.0.6"}
 
 
@@ -78,7 +78,7 @@ def test_routes_fail_when_the_second_router_lacks_a_path():
 
 
 def recovery_after(restored_counts):
-    scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    scenario = load(SHIPPED["ecmp-failover"])
     m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.0, restored_at_ns=1_000_000_000,
                             recovered_at_ns=2_240_000_000, lost_per_flow=[0] * len(restored_counts["lb1"]))
     m.windows["restored"] = Window("restored", restored_counts)
@@ -95,7 +95,7 @@ def test_recovery_needs_flows_after_the_route_is_whole():
 def unrecovered(rib, fib):
     """recovery when lb2's restore never made r1's kernel route whole: zebra's RIB and the kernel's
     route read once zebra had settled (or its wait ended)."""
-    scenario = load(REPO / "topologies/ecmp-failover.yaml")
+    scenario = load(SHIPPED["ecmp-failover"])
     m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.0, restored_at_ns=1_000_000_000,
                             recovery_wait_ms=5000, gateways=GATEWAYS,
                             rib_gateways=[GATEWAYS[lb] for lb in rib], fib_gateways=[GATEWAYS[lb] for lb in fib])
@@ -127,10 +127,10 @@ def test_a_return_while_the_restore_runs_is_the_restore_not_a_flap():
 
 
 def gap_of(lost_per_flow, gap_ms_per_flow=None, router_cpu_wait_ms=0, withdrawn_at_ns=1_150_000_000,
-           scenario_path="topologies/ecmp-failover.yaml"):
+           scenario_path=SHIPPED["ecmp-failover"]):
     """failover_gap on 4 flows, lb1's (0, 2) and lb2's (1, 3); lb2 fails, lb1's flows stay. Each
     flow lost one stretch, sent on schedule (5 ms a packet) unless its sender-clock gap is given."""
-    scenario = load(REPO / scenario_path)
+    scenario = load(scenario_path)
     gap_ms_per_flow = gap_ms_per_flow or [lost * 5.0 for lost in lost_per_flow]
     m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
                             withdrawn_at_ns=withdrawn_at_ns, lost_per_flow=lost_per_flow,
@@ -158,10 +158,10 @@ def test_a_slow_design_is_not_taken_for_a_stall():
 def test_a_gap_the_streams_end_cut_short_never_passes():
     """No restore, and r1 never withdrew lb2: its flows were lost until the stream ended, so 200 ms
     is where the stream stopped, not where the gap closed. It fails for certain, whatever stalled."""
-    cut = gap_of([0, 40, 0, 40], withdrawn_at_ns=0, scenario_path="cases/ecmp-failover-dead3.yaml")
+    cut = gap_of([0, 40, 0, 40], withdrawn_at_ns=0, scenario_path=CASES["ecmp-failover-dead3"])
     assert not cut.passed and not cut.inconclusive and "cut short by the stream's end" in cut.diagnosis
     # Negative control: the same 200 ms, closed by r1's withdrawal within the 300 ms budget, passes.
-    assert gap_of([0, 40, 0, 40], scenario_path="cases/ecmp-failover-dead3.yaml").passed
+    assert gap_of([0, 40, 0, 40], scenario_path=CASES["ecmp-failover-dead3"]).passed
 
 
 def test_routing_daemons_kept_from_a_cpu_explain_a_late_withdrawal_only_up_to_their_wait():
@@ -204,7 +204,7 @@ def test_a_dns_query_lost_to_its_timeout_is_the_machines_only_if_it_stalled_that
 def failover_of_pair_a(other_per_lb, keepalived_wait_ms, holder_after=("lb-a2",)):
     """vrrp_failover of the shipped dns-pairs design (adverts 0.1 s, lb-b2's master-down 361 ms)
     after lb-a1 crashed, pair B's untouched LBs serving as given."""
-    scenario = load(REPO / "topologies/dns-pairs.yaml")
+    scenario = load(SHIPPED["dns-pairs"])
     f = Failover("a", "lb-a1", "lb-a2", sent=1000, received=900, gap_ms=200.0, other_pair="b", other_sent=1000,
                  other_received=1000, other_per_lb=other_per_lb, holder_after=list(holder_after), preempt=True,
                  returned_to="lb-a1",
@@ -227,7 +227,7 @@ def test_the_untouched_pair_moving_is_the_machines_only_if_its_keepalived_waited
 def late_takeover(run_full_ms, **witnesses):
     """vrrp_failover of the slow-adverts control (adverts 0.5 s, 1000 ms allowed): the standby took
     VIP A 1444.65 ms after the last packet at lb-a1, on a machine whose run pressure read as given."""
-    scenario = load(REPO / "cases/dns-pairs-slow-adverts.yaml")
+    scenario = load(CASES["dns-pairs-slow-adverts"])
     window = Stall(worst_timer_late_ms=49.5, run_cpu_full_ms=run_full_ms).of_processes(**witnesses)
     f = Failover("a", "lb-a1", "lb-a2", sent=9216, received=6329, gap_ms=1444.65, other_pair="b", other_sent=9216,
                  other_received=9216, other_per_lb={"lb-b1": 9216, "lb-b2": 0}, holder_after=["lb-a2"],
@@ -285,7 +285,7 @@ def test_an_inconclusive_run_is_measured_again_and_a_broken_one_still_fails(monk
 def withdrawal(returned_at_ns):
     """route_withdrawn on service_down of lb2: withdrawn 48.7 ms after the failure, then taken
     back (returned_at_ns) or not (0), with no restore before the stream ended."""
-    scenario = load(REPO / "cases/ecmp-failover-service-down.yaml")
+    scenario = load(CASES["ecmp-failover-service-down"])
     m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
                             withdrawn_at_ns=1_048_745_000, returned_at_ns=returned_at_ns, gateways=GATEWAYS)
     return route_withdrawn(m, scenario)

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO
+from conftest import SHIPPED
 from vipcheck.designs import DESIGNS, design_class, scenario_keys
 from vipcheck.designs.lo_subnet.checks import LoSubnetMeasurements
 from vipcheck.designs.lo_subnet.routes import LoRoutes
@@ -18,7 +18,7 @@ def test_every_check_a_scenario_may_name_is_in_its_designs_registry():
 
 
 def test_a_registry_entry_judges_the_measurements_it_is_given():
-    s = load(REPO / "topologies/lo-subnet.yaml")
+    s = load(SHIPPED["lo-subnet"])
     lookup = SimpleNamespace(type="local", oif="lo", src="")
     wide = LoRoutes("lb1", s.vip, "lb1-eth0", lookup, [(s.vip, 24)])
     sound = LoRoutes("lb2", s.vip, "lb2-eth0", lookup, [(s.vip, 32)])

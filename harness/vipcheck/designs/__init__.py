@@ -1,6 +1,7 @@
 """One folder per design under test: its scenario keys (scenario.schema.json, scenario.py), its
 topology, how to build it, wait for it, drive traffic and measure it (design.py), the checks
-that judge those measurements, and a README. base.py says what the runner asks of each."""
+that judge those measurements, its shipped scenarios and cases, and a README. base.py says what
+the runner asks of each."""
 import importlib
 
 # A scenario's `topology:` -> its design's folder. Adding a design adds its line here.
