@@ -25,12 +25,17 @@ def double_fork():
 
 
 def respawn():
+    """SIGCHLD stays blocked and is taken with sigwaitinfo: a handler with pause() loses a child's
+    death that lands just before pause() begins (a soak round: the child was never respawned)."""
     def spawn():
         if os.fork() == 0:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             live_forever()
 
-    def on_child(_signum, _frame):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    spawn()
+    while True:
+        signal.sigwaitinfo({signal.SIGCHLD})
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -39,9 +44,6 @@ def respawn():
             if not pid:
                 break
             spawn()  # as keepalived does for its VRRP child
-    signal.signal(signal.SIGCHLD, on_child)
-    spawn()
-    live_forever()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def held_run_id(stdout):
 
 
 def with_token(token):
-    """PIDs whose command line carries `token`, zombies included."""
+    """Live PIDs whose command line carries `token` (a zombie's reads empty: the fixture after
+    every case counts zombies)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) != os.getpid():
