@@ -18,10 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
 from vipcheck.lab import cgroup, reaper  # noqa: E402
 from vipcheck.lab.run import alive  # noqa: E402
+from vipcheck.designs import scenario_files  # noqa: E402
 
-DESIGNS = REPO / "harness/vipcheck/designs"
-SHIPPED = {p.stem: p for p in sorted(DESIGNS.glob("*/scenarios/*.yaml"))}  # what make run runs
-CASES = {p.stem: p for p in sorted(DESIGNS.glob("*/cases/*.yaml"))}        # each states its outcome
+SHIPPED, CASES = scenario_files("scenarios"), scenario_files("cases")
 BUILD = Path(os.environ.get("VIPCHECK_BUILD_DIR", REPO / "build"))
 PYTHON = "/usr/bin/python3"
 STARTING_GRACE_S = 60

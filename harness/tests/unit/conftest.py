@@ -5,6 +5,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "harness"))
-DESIGNS = REPO / "harness/vipcheck/designs"
-SHIPPED = {p.stem: p for p in sorted(DESIGNS.glob("*/scenarios/*.yaml"))}
-CASES = {p.stem: p for p in sorted(DESIGNS.glob("*/cases/*.yaml"))}
+from vipcheck.designs import scenario_files  # noqa: E402
+
+SHIPPED, CASES = scenario_files("scenarios"), scenario_files("cases")

@@ -3,9 +3,16 @@ topology, how to build it, wait for it, drive traffic and measure it (design.py)
 that judge those measurements, its shipped scenarios and cases, and a README. base.py says what
 the runner asks of each."""
 import importlib
+from pathlib import Path
 
 # A scenario's `topology:` -> its design's folder. Adding a design adds its line here.
 DESIGNS = {"ecmp": "ecmp", "lo-subnet": "lo_subnet", "dns-pairs": "dns_pairs"}
+
+
+def scenario_files(kind):
+    """Every design's scenario files of one kind, by name: "scenarios" (the shipped ones, which
+    make run runs) or "cases" (each states its expected outcome)."""
+    return {p.stem: p for p in sorted(Path(__file__).parent.glob(f"*/{kind}/*.yaml"))}
 
 
 def scenario_keys(topology):
