@@ -17,6 +17,7 @@ from root_namespace import state as root_namespace_state
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
 from vipcheck.lab import cgroup, reaper  # noqa: E402
+from vipcheck.lab.proc import stat_fields  # noqa: E402
 from vipcheck.lab.run import alive  # noqa: E402
 from vipcheck.designs import scenario_files  # noqa: E402
 
@@ -247,8 +248,7 @@ def zombie_children():
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
-            fields = _stat(proc)
-            comm = _comm(proc)
+            fields, comm = stat_fields(proc.name), _comm(proc)
             # A held run's keeper is an orphan of its command by design, and comes here too.
             if fields and fields[0] == "Z" and int(fields[1]) == os.getpid() and comm in RUN_PROGRAMS:
                 found.append(f"{proc.name} ({comm})")
@@ -261,7 +261,7 @@ def escaped_to_init(since_ticks):
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
-            fields, comm = _stat(proc), _comm(proc)
+            fields, comm = stat_fields(proc.name), _comm(proc)
             if fields and int(fields[1]) == 1 and int(fields[19]) >= since_ticks and comm in RUN_PROGRAMS:
                 found.append(f"{proc.name} ({comm}, state {fields[0]})")
     return found
@@ -272,13 +272,6 @@ def _comm(proc):
         return (proc / "comm").read_text().strip()
     except OSError:
         return ""
-
-
-def _stat(proc):
-    try:
-        return (proc / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
 
 
 def boot_ticks():

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES, SHIPPED, read_until, start_vipcheck, vipcheck
+from vipcheck.lab.proc import stat_fields
 from vipcheck.lab.run import netns_inode
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
@@ -60,11 +61,10 @@ def leftovers(runs, killed):
     for proc in os.listdir("/proc"):
         if not proc.isdigit() or int(proc) == os.getpid():
             continue
-        cmdline, stat = _read(f"/proc/{proc}/cmdline", binary=True), _read(f"/proc/{proc}/stat")
-        if cmdline is None or stat is None:
+        cmdline, fields = _read(f"/proc/{proc}/cmdline", binary=True), stat_fields(proc)
+        if cmdline is None or fields is None:
             continue
         cmdline = cmdline.replace(b"\0", b" ").decode(errors="replace")
-        fields = stat.rsplit(")", 1)[1].split()
         status, start = fields[0], int(fields[19])
         if status == "Z":
             continue

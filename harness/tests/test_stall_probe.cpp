@@ -47,10 +47,12 @@ TEST(StallProbe, EveryMissedTickShowsAsLatenessAndPressureIsADelta) {
 }
 
 // The probe's own process stopped for 200 ms (as a machine that stalls it would): the one late
-// wake-up says so, inside the window and not outside it.
+// wake-up says so, inside the window and not before it. The child waits for the parent to say it
+// continued it, not for a fixed time: a parent scheduled late would otherwise stop it past `to`.
 TEST(StallProbe, AStoppedProcessShowsItsStall) {
-    int ready[2];
+    int ready[2], resumed[2];
     ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(resumed), 0);
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
@@ -59,17 +61,24 @@ TEST(StallProbe, AStoppedProcessShowsItsStall) {
         uint64_t from = monotonic_ns();
         char go = 1;
         (void)!write(ready[1], &go, 1);
-        std::this_thread::sleep_for(std::chrono::milliseconds(400));  // stopped in here for 200 ms
+        (void)!read(resumed[0], &go, 1);  // stopped and continued meanwhile
+        // The probe thread's late wake-up may come after this thread's: wait for one wake-up past
+        // this moment, which follows it.
+        uint64_t back = monotonic_ns();
+        for (int i = 0; i < 5000 && probe.window(back, monotonic_ns()).wakeups == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         uint64_t to = monotonic_ns();
         auto inside = probe.window(from, to);
         auto before = probe.window(from - 25'000'000, from - 5'000'000);
-        _exit(inside.worst_late_ms >= 190 && before.worst_late_ms < 100 ? 0 : 1);
+        // Before the stop, only the machine's own lateness: less than the stop's.
+        _exit(inside.worst_late_ms >= 190 && before.worst_late_ms < inside.worst_late_ms ? 0 : 1);
     }
     char go = 0;
     ASSERT_EQ(read(ready[0], &go, 1), 1);
     kill(child, SIGSTOP);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     kill(child, SIGCONT);
+    ASSERT_EQ(write(resumed[1], &go, 1), 1);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
