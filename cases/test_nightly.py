@@ -34,7 +34,10 @@ def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
     # beside others, so it holds no time).
     assert 50 < cell["figures"]["gap_ms"]["median"] < 2000
     assert report["regressions"][0]["baseline_ms"] == 20.0
-    assert report["timeline"]["route_change_ms"] > report["timeline"]["failure_ms"]
+    # The failure took effect within its stamp's uncertainty before the stamp (the nft command's
+    # return, late on a loaded machine: a soak round saw the route change 35 ms before it).
+    timeline = report["timeline"]
+    assert timeline["route_change_ms"] > timeline["failure_ms"] - timeline["failure_uncertainty_ms"], timeline
     assert len(history.read_text().splitlines()) == 8  # tonight appended
     # The known defect is run and reported as such; it does not make the night red on its own.
     assert report["known_defects"][0]["state"] == "present", report["known_defects"]

@@ -50,9 +50,10 @@ TEST(StallProbe, EveryMissedTickShowsAsLatenessAndPressureIsADelta) {
 // wake-up says so, inside the window and not before it. The child waits for the parent to say it
 // continued it, not for a fixed time: a parent scheduled late would otherwise stop it past `to`.
 TEST(StallProbe, AStoppedProcessShowsItsStall) {
-    int ready[2], resumed[2];
+    int ready[2], resumed[2], measured[2];
     ASSERT_EQ(pipe(ready), 0);
     ASSERT_EQ(pipe(resumed), 0);
+    ASSERT_EQ(pipe(measured), 0);
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
@@ -68,9 +69,10 @@ TEST(StallProbe, AStoppedProcessShowsItsStall) {
         for (int i = 0; i < 5000 && probe.window(back, monotonic_ns()).wakeups == 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         uint64_t to = monotonic_ns();
-        auto inside = probe.window(from, to);
-        auto before = probe.window(from - 25'000'000, from - 5'000'000);
-        _exit(inside.worst_late_ms >= 190 && before.worst_late_ms < 100 ? 0 : 1);
+        // The parent judges, so a failure says which window and by how much.
+        const double late[2] = {probe.window(from, to).worst_late_ms,
+                                probe.window(from - 25'000'000, from - 5'000'000).worst_late_ms};
+        _exit(write(measured[1], late, sizeof late) == sizeof late ? 0 : 1);
     }
     char go = 0;
     ASSERT_EQ(read(ready[0], &go, 1), 1);
@@ -80,5 +82,9 @@ TEST(StallProbe, AStoppedProcessShowsItsStall) {
     ASSERT_EQ(write(resumed[1], &go, 1), 1);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    double late[2] = {0, 0};
+    ASSERT_EQ(read(measured[0], late, sizeof late), ssize_t(sizeof late));
+    EXPECT_GE(late[0], 190.0) << "worst lateness across the 200 ms stop";
+    EXPECT_LT(late[1], 100.0) << "worst lateness in the 20 ms before the stop";
 }

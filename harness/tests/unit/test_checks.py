@@ -1,5 +1,6 @@
 """Each ECMP check fails on the data a broken design produces. These feed the checks recorded
 measurements directly, for the failures no shipped design produces on demand yet."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -299,6 +300,26 @@ def test_a_withdrawal_that_comes_straight_back_is_a_flap_not_a_pass():
     assert "a flap of 51.255 ms" in flap.diagnosis and "outlives the service" in flap.diagnosis
     stayed = withdrawal(returned_at_ns=0)  # the control: out for good is a withdrawal
     assert stayed.passed and "stayed out until the end of the stream" in stayed.measured
+
+
+def missed_withdrawal(stall_ms, failure_type="silent_drop"):
+    """route_withdrawn when r1's route was watched 2000 ms after lb2's failure (BFD 50 ms x 3: 150 ms
+    to detect) and never changed, on a machine that stalled stall_ms in the window."""
+    scenario = load(SHIPPED["ecmp-failover"])
+    failure = dataclasses.replace(scenario.failure, type=failure_type)
+    m = FailoverMeasurement(failure, None, 1000, 5.0, failed_at_ns=1_000_000_000, withdrawal_wait_ms=2000,
+                            gateways=GATEWAYS, stall=Stall(worst_timer_late_ms=stall_ms))
+    return route_withdrawn(m, scenario)
+
+
+def test_a_withdrawal_the_watch_missed_is_the_machines_only_if_it_stalled_past_the_detection():
+    stalled = missed_withdrawal(1900.0)  # 1850 ms past the detection time, and the machine stood still 1900
+    assert not stalled.passed and stalled.inconclusive and "did not notice in the 2000 ms" in stalled.diagnosis
+    quiet = missed_withdrawal(40.0)
+    assert not quiet.passed and not quiet.inconclusive and quiet.stall["stall_ms"] == 40.0
+    # An announcement that outlives the service is the design's, however long the machine stalled.
+    outlived = missed_withdrawal(5000.0, failure_type="service_down")
+    assert not outlived.passed and not outlived.inconclusive and "outlives the service" in outlived.diagnosis
 
 
 def two_clients(c1_lb, c2_lb, sysctl):

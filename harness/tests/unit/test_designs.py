@@ -7,7 +7,7 @@ import pytest
 from conftest import SHIPPED
 from vipcheck.designs import DESIGNS, design_class, scenario_keys
 from vipcheck.designs.lo_subnet.checks import LoSubnetMeasurements
-from vipcheck.designs.lo_subnet.routes import LoRoutes
+from vipcheck.lab.lo_routes import LoRoutes
 from vipcheck.scenario import load
 
 

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vipcheck import _core
+from vipcheck import _core, faults
 from vipcheck.daemons.services import Bind, Haproxy, Keepalived, PythonApp, Redis, dry_run
 from vipcheck.designs.dns_pairs.arp import VipOwners
 from vipcheck.designs.dns_pairs.dns_checks import dns_answers, dns_rotation
@@ -65,9 +65,17 @@ class DnsPairsDesign:
     def __init__(self, run, scenario, seed):
         self.run, self.scenario, self.seed = run, scenario, seed
         self.lab = None
-        self.keepalived = {}          # lb -> daemons.services.Keepalived
-        self.sessions = {}
+        # build():
+        self.client_address = self.dns_address = None
+        self.uplink, self.address = {}, {}  # node (and "r1:SEGMENT") -> its interface; node -> its address
         self.owners = None            # arp.VipOwners, once the nodes exist
+        self.bind = None              # daemons.services.Bind
+        self.haproxy = {}             # lb -> daemons.services.Haproxy
+        self.keepalived = {}          # lb -> daemons.services.Keepalived
+        # send_traffic(), for measure():
+        self.dns_probe = self.dns_stall = None
+        self.pair_states = {}         # pair -> PairState
+        self.sessions = {}
         self.deliveries = {}          # name -> traffic.Delivery, for the artifacts' flow tables
         self.failover = None          # Failover, when the scenario asks for it
 
@@ -78,7 +86,6 @@ class DnsPairsDesign:
         links = s.client_links.subnets(new_prefix=30)
         client_net, dns_net = next(links), next(links)
         self.client_address, self.dns_address = str(client_net[2]), str(dns_net[2])
-        self.uplink, self.address = {}, {}
         addresses = []
 
         def address(node, peer, ip, plen, gateway):
@@ -121,19 +128,13 @@ class DnsPairsDesign:
         run_everywhere([(lab[n], ["ip", "route", "add", "default", "via", gw]) for n, gw in gateways.items()])
         for pair in s.vrrp_blocked:  # the split-brain design: a firewall drops VRRP on the pair's LBs
             for lb in s.pairs[pair].lbs:
-                self._block_vrrp(lab[lb])
+                faults.drop_incoming(lab[lb], "vrrp")
         self._render_services()
         with self.run.step("carrier"):
             lab.await_carrier()
         with self.run.step("daemons"):
             self._start_services()
         return {"sysctl": sysctl}
-
-    def _block_vrrp(self, node):
-        node.run_argv(["nft", "add", "table", "inet", "vipcheck"])
-        node.run_argv(["nft", "add", "chain", "inet", "vipcheck", "input",
-                       "{ type filter hook input priority 0; policy accept; }"])
-        node.run_argv(["nft", "add", "rule", "inet", "vipcheck", "input", "ip", "protocol", "vrrp", "drop"])
 
     def _render_services(self):
         """Every service's config rendered, and all dry-run at once before any daemon starts."""
@@ -143,7 +144,6 @@ class DnsPairsDesign:
                                            "ttl": s.dns_ttl, "rrset_order": s.rrset_order,
                                            "records": [s.vips[p] for p in s.dns_records]})
         backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)]
-        self.haproxy = {}
         for spec in s.pairs.values():
             for lb in spec.lbs:
                 ctx = {"hostname": lb, "dir": str(run.node_dir(lb)), "vip": spec.vip, "port": s.port,

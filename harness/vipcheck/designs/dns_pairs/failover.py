@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from vipcheck import _core, seeds, traffic
+from vipcheck import _core, faults, seeds, traffic
 from vipcheck.designs.dns_pairs.pair_checks import master_down_s
 from vipcheck.designs.dns_pairs.topology import SEGMENTS
 from vipcheck.lab.run import children_of, kill_daemon
@@ -114,10 +114,10 @@ class FailoverExperiment:
     def _crash(self, lb):
         """A crash is the link going down and keepalived dying (SIGKILL alone leaves the VIP up);
         the host also loses its runtime addresses, so it cannot come back holding a stale VIP."""
-        netns = self.lab[lb].netns
-        _core.set_link_up(netns, self.uplink[lb], False)
+        node = self.lab[lb]
+        faults.link_down(node, self.uplink[lb])
         pair = next(spec for spec in self.scenario.pairs.values() if lb in spec.lbs)
-        _core.change_address(netns, self.uplink[lb], pair.vip, pair.segment.prefixlen, False)
+        faults.set_address(node, self.uplink[lb], pair.vip, pair.segment.prefixlen, False)
         kill_daemon(self.keepalived[lb].proc.pid, self.keepalived[lb].proc)  # our own keepalived, by its PID
 
     def restore(self, result):

@@ -19,7 +19,7 @@ class EcmpMeasurements:
     lb_addresses: dict       # lb -> [(ifname, address, prefix_len)]
     other_routers: dict = field(default_factory=dict)  # r2 -> (its route after traffic, {lb: gateway})
     failover: object = None  # timeline.FailoverMeasurement, when the scenario has failures
-    lo_routes: list = field(default_factory=list)  # lo_subnet.routes.LoRoutes per LB, when lo_route is asked
+    lo_routes: list = field(default_factory=list)  # lab.lo_routes.LoRoutes per LB, when lo_route is asked
 
     def nexthop_lbs(self, route=None, gateways=None):
         by_gateway = {gw: lb for lb, gw in (gateways or self.lb_gateways).items()}
@@ -54,7 +54,7 @@ def _routes_on(m, router, route, gateways):
     passed = not missing and sorted(via) == sorted(lbs)
     diagnosis = ""
     if missing:
-        costs = {lb: m.scenario.ospf.cost.get(lb, 10) for lb in lbs}
+        costs = {lb: m.scenario.ospf.cost_of(lb) for lb in lbs}
         cheapest = min(costs.values())
         dearer = [lb for lb in missing if costs[lb] > cheapest]
         if dearer:

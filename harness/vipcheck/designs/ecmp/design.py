@@ -9,13 +9,12 @@ from vipcheck.designs.ecmp.topology import EcmpTopo, address_plan
 from vipcheck import _core, seeds, traffic
 from vipcheck.daemons import frr
 from vipcheck.checks import CheckResult
+from vipcheck.checks.lo_route import lo_route
 from vipcheck.designs.ecmp import checks as ecmp_checks, failover_checks
 from vipcheck.designs.ecmp.checks import EcmpMeasurements
-from vipcheck.designs.lo_subnet import routes as lo_routes
-from vipcheck.designs.lo_subnet.checks import lo_route
+from vipcheck.lab import lo_routes
 from vipcheck.lab.network import Lab
 
-DEFAULT_COST = 10
 # Documentation prefixes (RFC 5737) for the route that pins the nexthop order; the first that
 # does not overlap the scenario's addresses is used.
 PIN_PREFIXES = [ipaddress.ip_network(p) for p in ("198.51.100.255/32", "203.0.113.255/32", "192.0.2.255/32")]
@@ -43,7 +42,7 @@ def configure(s, plan, ifnames):
         passive_links[link.near].append({"ifname": near_if, "network": link.network})
     for link in plan.lb_links:
         near_if, far_if = ifnames(link.near, link.far)
-        cost = s.ospf.cost.get(link.far, DEFAULT_COST)
+        cost = s.ospf.cost_of(link.far)
         addresses += [(link.near, near_if, link.near_address, link.prefixlen),
                       (link.far, far_if, link.far_address, link.prefixlen)]
         router_links[link.near].append({"ifname": near_if, "network": link.network, "cost": cost})
@@ -84,6 +83,14 @@ class EcmpDesign:
                             for r in scenario.router_names}
         self.gateways = self.gateways_of["r1"]
         self.stream_port = scenario.traffic.port
+        # What each phase leaves for the next. build():
+        self.uplinks = {}        # LB -> its interface towards r1
+        self.sysctl = {}         # node -> the sysctl values the kernel reported
+        self.routers = {}        # node -> daemons.frr.FrrRouter
+        # send_traffic(), for measure():
+        self.delivery = self.route_before = self.route_after = None
+        self.other_routes = {}   # router past r1 -> (its VIP route, its gateways)
+        self.monitor = self.timeline = None  # r1's route watch and the failure timeline, with failures
         self.deliveries = {}
 
     def build(self):
@@ -126,9 +133,7 @@ class EcmpDesign:
         calls for (the cheapest LBs, all of them when costs are equal), then until every LB has
         its route back to the clients."""
         s = self.scenario
-        costs = {lb: s.ospf.cost.get(lb, DEFAULT_COST) for lb in s.lb_names}
-        best_lbs = [lb for lb, cost in costs.items() if cost == min(costs.values())]
-        targets = [(r, s.vip, 32, [self.gateways_of[r][lb] for lb in best_lbs]) for r in s.router_names]
+        targets = [(r, s.vip, 32, [self.gateways_of[r][lb] for lb in s.best_lbs()]) for r in s.router_names]
         # r1's route can be whole while a dearer LB's adjacency is still loading: converged means
         # every LB has learned its way back to the clients too.
         clients = ipaddress.ip_network(self.plan.client_links[0].network)
@@ -157,12 +162,6 @@ class EcmpDesign:
         return {"convergence": convergence, "checks": [CheckResult(
             "convergence", False, f"{len(wait.route.nexthops)} nexthops on {node} after {s.convergence_timeout_s} s",
             f"nexthops {', '.join(gateways)}", "OSPF did not converge: see the FRR logs in the run folder")]}
-
-    def best_gateways(self, excluding=()):
-        """The gateways OSPF should install: the cheapest LBs among those still in service."""
-        costs = {lb: self.scenario.ospf.cost.get(lb, DEFAULT_COST) for lb in self.scenario.lb_names
-                 if lb not in excluding}
-        return sorted(self.gateways[lb] for lb, cost in costs.items() if cost == min(costs.values()))
 
     def _await_bfd(self):
         """BFD sessions come up after OSPF, on slow timers (1 s, RFC 5880), and switch to the
@@ -193,7 +192,8 @@ class EcmpDesign:
             packets = -(-s.duration_ms * spec.rate_pps // (1000 * spec.flows))
             spec = dataclasses.replace(spec, packets_per_flow=max(1, packets))
             self.monitor = _core.RouteMonitor(lab["r1"].netns, s.vip, 32)
-            self.timeline = timeline.Timeline(self, s)
+            self.timeline = timeline.Timeline(self.run, lab, s, self.seed, self.routers, self.uplinks, self.gateways,
+                                              self.monitor)
             during = self.timeline.run
         self.route_before = _core.read_route(lab["r1"].netns, s.vip, 32)
         self.delivery = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, spec, flows, rng.getrandbits(32),
@@ -219,7 +219,8 @@ class EcmpDesign:
         hops = self._rib_nexthops()
         kernel = self.route_after
         if m.restore and not m.recovered_at_ns:
-            wanted, deadline = set(self.best_gateways()), time.monotonic() + self.scenario.convergence_timeout_s
+            wanted = {self.gateways[lb] for lb in self.scenario.best_lbs()}
+            deadline = time.monotonic() + self.scenario.convergence_timeout_s
             while not wanted <= {ip for ip, fib in hops if fib} and time.monotonic() < deadline:
                 hops = self._rib_nexthops()
             kernel = _core.read_route(self.lab["r1"].netns, self.scenario.vip, 32)

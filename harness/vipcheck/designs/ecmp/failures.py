@@ -1,10 +1,9 @@
 """Failures injected into an LB of the ECMP design, and their restores. Each is what the
-failure does to a real host; none is a stand-in the router could not see through."""
-from vipcheck import _core
+failure does to a real host (vipcheck.faults); none is a stand-in the router could not see through."""
+from vipcheck import faults
 from vipcheck.daemons import frr
 from vipcheck.lab.run import freeze, kill_daemon
 
-FAULT_TABLE = "vipcheck_fault"
 ANNOUNCEMENTS = {"external": ("redistribute connected route-map VIP", "redistribute static"),
                  "stub": ("network {vip}/32 area 0",)}
 
@@ -29,26 +28,22 @@ class FailureInjector:
         getattr(self, f"_restore_{failure.type}")(target)
 
     def _vip_on_lo(self, lb, add):
-        _core.change_address(self.lab[lb].netns, "lo", self.scenario.vip, self.scenario.lo_prefixlen, add)
+        faults.set_address(self.lab[lb], "lo", self.scenario.vip, self.scenario.lo_prefixlen, add)
 
     # link_down: the uplink goes down; r1 sees the carrier drop at once.
     def _link_down(self, lb):
-        _core.set_link_up(self.lab[lb].netns, self.uplinks[lb], False)
+        faults.link_down(self.lab[lb], self.uplinks[lb])
 
     def _restore_link_down(self, lb):
         self.lab.raise_link(lb, "r1")  # in effect once r1's end has carrier
 
     # silent_drop: a hung host. Links stay up, nothing enters or leaves, so only the protocol
-    # (missed hellos or BFD packets) can tell the router. One nftables transaction: every hook
-    # drops from the same instant (four commands took 43-66 ms to add, and the failure's time
-    # was stamped before the first).
+    # (missed hellos or BFD packets) can tell the router.
     def _silent_drop(self, lb):
-        chains = "".join(f"  chain {hook} {{ type filter hook {hook} priority -300; policy drop; }}\n"
-                         for hook in ("input", "output", "forward"))
-        self.lab[lb].run_argv(["nft", "-f", "-"], stdin_text=f"table inet {FAULT_TABLE} {{\n{chains}}}\n")
+        faults.hang(self.lab[lb])
 
     def _restore_silent_drop(self, lb):
-        self.lab[lb].run_argv(["nft", "delete", "table", "inet", FAULT_TABLE])
+        faults.heal(self.lab[lb])
 
     # frr_crash: the routing daemons die at one instant and, as on a crashed host, the VIP goes
     # with them (SIGKILL alone would leave the kernel's routes and the VIP answering).

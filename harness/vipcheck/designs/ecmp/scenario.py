@@ -14,6 +14,7 @@ FAILOVER_CHECKS = ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
 STEADY_CHECKS = ("ecmp_spread", "client_spread", "flow_stickiness", "no_loss")
 FAILURE_TYPES = ("link_down", "silent_drop", "frr_crash", "drain", "service_down")
 DEFAULT_FRR_CONF = REPO / "frr-conf"
+DEFAULT_COST = 10        # the OSPF cost of an LB's link when `ospf.cost` names none
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class OspfSpec:
     bfd_interval_ms: int = 50
     bfd_multiplier: int = 3
     cost: dict = field(default_factory=dict)  # lb name -> interface cost
+
+    def cost_of(self, lb):
+        return self.cost.get(lb, DEFAULT_COST)
 
     def detection_s(self):
         """How long the router needs to declare a silent neighbour dead: BFD when on, else OSPF."""
@@ -78,6 +82,11 @@ class EcmpScenario(VipOnLbs):
     @property
     def router_names(self):
         return [f"r{i}" for i in range(1, self.routers + 1)]
+
+    def best_lbs(self, excluding=()):
+        """The LBs OSPF should route the VIP to: the cheapest among those still in service."""
+        costs = {lb: self.ospf.cost_of(lb) for lb in self.lb_names if lb not in excluding}
+        return [lb for lb, cost in costs.items() if cost == min(costs.values())]
 
     @property
     def failure(self):

@@ -56,19 +56,28 @@ class FailoverMeasurement:
 
 
 class Timeline:
-    def __init__(self, design, scenario):
-        self.design, self.scenario = design, scenario
-        self.injector = FailureInjector(design.lab, scenario, design.routers, design.uplinks)
+    """Given the parts of the built design it drives (the run's progress lines and stall probe,
+    the lab, r1's FRR and route monitor, each LB's uplink and gateway on r1), and nothing else of
+    the design."""
+
+    def __init__(self, run, lab, scenario, seed, routers, uplinks, gateways, monitor):
+        self.report, self.stalls = run.report, run.stalls
+        self.scenario, self.monitor, self.r1 = scenario, monitor, routers["r1"]
+        self.injector = FailureInjector(lab, scenario, routers, uplinks)
         spec = scenario.traffic
         self.measurement = FailoverMeasurement(scenario.failure, scenario.restore, 0, spec.flows / spec.rate_pps * 1000,
-                                               gateways=design.gateways)
+                                               gateways=gateways)
         self.snapshots = {}
         # Failure times drawn from the run's seed, when the scenario gives a window.
-        rng = seeds.rng(design.seed, "failure_times")
+        rng = seeds.rng(seed, "failure_times")
         self.measurement.scheduled_ms = {"failure": scenario.failure.draw_ms(rng)}
         if scenario.restore:
             self.measurement.scheduled_ms["restore"] = scenario.restore.draw_ms(rng)
         self.timeout_s = 2 * scenario.ospf.detection_s() + ROUTE_SLACK_S
+
+    def _best_gateways(self, excluding=()):
+        """r1's nexthops once OSPF has settled with these LBs out of service."""
+        return sorted(self.measurement.gateways[lb] for lb in self.scenario.best_lbs(excluding))
 
     def run(self, snapshot, started_ns):
         """Runs in the harness's thread while the stream flows."""
@@ -76,18 +85,18 @@ class Timeline:
         failure, restore = s.failure, s.restore
         self._at(started_ns, m.scheduled_ms["failure"])
         self.snapshots["failure"] = snapshot()
-        r1_daemons = self.design.routers["r1"].pids()
+        r1_daemons = self.r1.pids()
         waited_ns = cpu_wait_ns(r1_daemons)
         before_ns = time.monotonic_ns()
         self.injector.apply(failure)
         m.failed_at_ns = time.monotonic_ns()  # one atomic change, in effect once its command returned
         m.failed_uncertainty_ms = round((m.failed_at_ns - before_ns) / 1e6, 3)
         self.injector.settle()
-        self.design.run.report(f"{failure.type} of {failure.target} in effect, {m.scheduled_ms['failure']} ms "
-                               "into the stream")
+        self.report(f"{failure.type} of {failure.target} in effect, {m.scheduled_ms['failure']} ms "
+                    "into the stream")
         m.withdrawal_wait_ms = self._watch_ms(started_ns, self.timeout_s * 1000)
-        change = self.design.monitor.wait_for(self.design.best_gateways(excluding=[failure.target]),
-                                              before_ns, m.withdrawal_wait_ms)
+        change = self.monitor.wait_for(self._best_gateways(excluding=[failure.target]), before_ns,
+                                       m.withdrawal_wait_ms)
         m.withdrawn_at_ns = change.at_ns if change else 0
         m.router_cpu_wait_ms = (cpu_wait_ns(r1_daemons) - waited_ns) / 1e6
         self.snapshots["failed"] = snapshot()
@@ -99,7 +108,7 @@ class Timeline:
             m.restore_duration_ms = round((time.monotonic_ns() - m.restored_at_ns) / 1e6, 3)
             # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
             m.recovery_wait_ms = self._watch_ms(started_ns, (self.timeout_s + s.ospf.detection_s()) * 1000)
-            change = self.design.monitor.wait_for(self.design.best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
+            change = self.monitor.wait_for(self._best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
             m.recovered_at_ns = change.at_ns if change else 0
             self.snapshots["restored"] = snapshot()
 
@@ -129,9 +138,9 @@ class Timeline:
         longest_ns = max((gap.gap_ms for gap in m.flow_gaps), default=0.0) * 1e6
         start_ns = m.failed_at_ns - m.failed_uncertainty_ms * 1e6 - m.flow_interval_ms * 1e6
         end_ns = max(m.withdrawn_at_ns, m.failed_at_ns + longest_ns) + m.flow_interval_ms * 1e6
-        m.stall = self.design.run.stalls.window(start_ns, end_ns)
+        m.stall = self.stalls.window(start_ns, end_ns)
         if m.restored_at_ns:
-            m.recovery_stall = self.design.run.stalls.window(
+            m.recovery_stall = self.stalls.window(
                 m.restored_at_ns, m.recovered_at_ns or m.restored_at_ns + m.recovery_wait_ms * 1_000_000)
 
         def diff(later, earlier):

@@ -3,8 +3,8 @@ import json
 
 from vipcheck.designs.lo_subnet.topology import SEGMENT_NODE, LoSubnetTopo
 from vipcheck import _core, seeds, traffic
-from vipcheck.designs.lo_subnet import routes as lo_routes
 from vipcheck.designs.lo_subnet.checks import CHECKS, LoSubnetMeasurements, Reachability
+from vipcheck.lab import lo_routes
 from vipcheck.lab.network import Lab
 from vipcheck.lab.nodes import run_everywhere
 
@@ -22,6 +22,9 @@ class LoSubnetDesign:
         self.lab = None
         self.lb_address = dict(zip(scenario.lb_names, scenario.lb_addresses))
         self.stream_port = scenario.traffic.port
+        self.uplink = {}                    # node -> its interface on the segment (build)
+        self.client_address = None          # c1's address (build)
+        self.delivery = None                # the client's traffic to the VIP (send_traffic)
         self.deliveries = {}
 
     def build(self):
@@ -29,7 +32,6 @@ class LoSubnetDesign:
         lab = self.lab = Lab(run, s, LoSubnetTopo(scenario=s, run_id=run.id))
         plen = s.segment.prefixlen
         addresses = []
-        self.uplink = {}
         for name, address in [("gw", s.gateway), ("nb", s.neighbour), *self.lb_address.items()]:
             ifname, _ = lab.ifnames(name, SEGMENT_NODE)
             self.uplink[name] = ifname

@@ -1,6 +1,7 @@
 """What an LB's kernel does with addresses near its VIP, read over netlink: is the VIP local,
 do its neighbours, gateway and the outside leave through the uplink, and does the local table
-hold any prefix on lo wider than a host route."""
+hold any prefix on lo wider than a host route. Every design that binds its VIP on lo measures
+this; checks.lo_route judges it."""
 import ipaddress
 from dataclasses import dataclass, field
 
