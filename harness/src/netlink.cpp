@@ -1,12 +1,19 @@
 #include "netlink.h"
 
+#include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+
 #include <cerrno>
 #include <cstring>
 #include <atomic>
 #include <stdexcept>
 #include <string>
 #include <sys/socket.h>
+#include <map>
 #include <vector>
+
+#include "packet_format.h"
 
 namespace vipcheck {
 
@@ -36,6 +43,57 @@ void request(mnl_socket* sock, nlmsghdr* nlh, mnl_cb_t cb, void* data, bool miss
     if (ret < 0 && !(missing_is_empty && errno == ENOENT)) {
         throw std::runtime_error(std::string("netlink request: ") + std::strerror(errno));
     }
+}
+
+bool attr_u32(const nlattr* attr, uint32_t& out) {
+    if (mnl_attr_get_payload_len(attr) < sizeof(uint32_t)) return false;
+    std::memcpy(&out, mnl_attr_get_payload(attr), sizeof(out));
+    return true;
+}
+
+bool attr_ipv4(const nlattr* attr, std::string& out) {
+    if (mnl_attr_get_payload_len(attr) < 4) return false;
+    out = ipv4_text(mnl_attr_get_payload(attr));
+    return true;
+}
+
+std::string ipv4_text(const void* network_order) {
+    char buf[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, network_order, buf, sizeof buf);
+    return buf;
+}
+
+uint32_t network_order(const std::string& address) {
+    return htonl(parse_ipv4(address));
+}
+
+std::string interface_name(int ifindex) {
+    char name[IF_NAMESIZE] = {};
+    // if_indextoname asks through a socket of this thread, so of this namespace.
+    return ::if_indextoname(unsigned(ifindex), name) ? name : std::to_string(ifindex);
+}
+
+namespace {
+
+std::string name_or_number(unsigned value, const std::map<unsigned, std::string>& names) {
+    auto it = names.find(value);
+    return it == names.end() ? std::to_string(value) : it->second;
+}
+
+}  // namespace
+
+std::string route_type_name(unsigned type) {
+    static const std::map<unsigned, std::string> names = {
+        {RTN_UNICAST, "unicast"}, {RTN_LOCAL, "local"}, {RTN_BROADCAST, "broadcast"},
+        {RTN_BLACKHOLE, "blackhole"}, {RTN_UNREACHABLE, "unreachable"}, {RTN_PROHIBIT, "prohibit"}};
+    return name_or_number(type, names);
+}
+
+std::string route_protocol_name(unsigned protocol) {
+    static const std::map<unsigned, std::string> names = {
+        {RTPROT_KERNEL, "kernel"}, {RTPROT_BOOT, "boot"}, {RTPROT_STATIC, "static"},
+        {RTPROT_ZEBRA, "zebra"},   {RTPROT_OSPF, "ospf"}, {RTPROT_BGP, "bgp"}};
+    return name_or_number(protocol, names);
 }
 
 }  // namespace vipcheck

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace vipcheck {
 
@@ -34,11 +35,38 @@ void for_each_attr(const nlmsghdr* nlh, size_t header_len, Fn fn) {
     }
 }
 
+// Dumps every IPv4 object of one kind (RTM_GETROUTE, RTM_GETADDR) into cb.
+template <class FamilyHeader>
+void dump_ipv4(mnl_socket* sock, uint16_t type, mnl_cb_t cb, void* data);
+
+// An attribute's payload, checked for size before it is read: a truncated or malformed message
+// is skipped, never read past (the parsers are fuzzed, see ci/fuzz).
+bool attr_u32(const nlattr* attr, uint32_t& out);
+bool attr_ipv4(const nlattr* attr, std::string& out);
+
+std::string ipv4_text(const void* network_order);
+uint32_t network_order(const std::string& address);
+// The interface's name in the calling thread's namespace; its index when it has none.
+std::string interface_name(int ifindex);
+// The names `ip route` prints for a route's type (unicast, local, ...) and protocol (kernel, ospf,
+// ...); the number where it has none.
+std::string route_type_name(unsigned type);
+std::string route_protocol_name(unsigned protocol);
+
 // A NETLINK_ROUTE socket of the calling thread's namespace, subscribed to `groups`.
 NlSocket open_rtnl(unsigned groups);
 
 // Sends one request and feeds every answer to cb until the kernel says it is done; an error
 // answer throws, except ENOENT when `missing_is_empty` (a dump of something that is not there).
 void request(mnl_socket* sock, nlmsghdr* nlh, mnl_cb_t cb, void* data, bool missing_is_empty = true);
+
+template <class FamilyHeader>
+void dump_ipv4(mnl_socket* sock, uint16_t type, mnl_cb_t cb, void* data) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh;
+    auto* header = start_request<FamilyHeader>(buf, type, NLM_F_REQUEST | NLM_F_DUMP, &nlh);
+    *reinterpret_cast<uint8_t*>(header) = AF_INET;  // rtm_family and ifa_family both come first
+    request(sock, nlh, cb, data);
+}
 
 }  // namespace vipcheck
