@@ -17,6 +17,7 @@ ARP_TIMEOUT_MS = 3000
 class LoSubnetDesign:
     capture_node = "gw"
     CHECKS = CHECKS
+
     def __init__(self, run, scenario, seed):
         self.run, self.scenario, self.seed = run, scenario, seed
         self.lab = None
