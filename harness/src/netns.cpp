@@ -26,4 +26,14 @@ void enter_netns(const NetnsFd& ns) {
     }
 }
 
+void await_setup(std::future<void>& setup, std::thread& worker, int stop_fd) {
+    try {
+        setup.get();
+    } catch (...) {
+        worker.join();
+        ::close(stop_fd);
+        throw;
+    }
+}
+
 }  // namespace vipcheck

@@ -26,6 +26,11 @@ private:
 // Moves the calling thread into the namespace; only for threads the driver owns.
 void enter_netns(const NetnsFd& ns);
 
+// Waits until a worker thread that joined a namespace has set up there (a socket bound, a
+// route read); a setup that threw is rethrown here, once the worker is joined and its stop
+// eventfd closed, so a constructor never returns a half-started worker.
+void await_setup(std::future<void>& setup, std::thread& worker, int stop_fd);
+
 // Runs fn on a fresh thread inside the namespace at ns_path and returns its result.
 template <class Fn>
 auto run_in_netns(const std::string& ns_path, Fn fn) -> decltype(fn()) {

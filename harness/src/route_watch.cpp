@@ -57,13 +57,7 @@ RouteMonitor::RouteMonitor(const std::string& netns, const std::string& destinat
         ready.set_value();
         watch(mnl_socket_get_fd(events.get()), query.get());
     });
-    try {
-        ready_future.get();
-    } catch (...) {
-        thread_.join();
-        ::close(stop_fd_);
-        throw;
-    }
+    await_setup(ready_future, thread_, stop_fd_);
 }
 
 void RouteMonitor::watch(int events_fd, void* query_socket) {

@@ -115,13 +115,7 @@ FlowSink::FlowSink(SinkConfig config, std::shared_ptr<ArrivalCounter> counter)
         receive_loop(sock);
         ::close(sock);
     });
-    try {
-        bound_future.get();
-    } catch (...) {
-        thread_.join();
-        ::close(stop_fd_);
-        throw;
-    }
+    await_setup(bound_future, thread_, stop_fd_);
 }
 
 FlowSink::~FlowSink() {

@@ -262,7 +262,7 @@ def _nightly(args):
     matrix = nightly.load_matrix(args.matrix)
     if not args.merge:  # merging shard files needs neither root nor the drivers
         environment.check_core()
-        environment.check_machine("ecmp")
+        environment.check_machine(matrix["topology"])
     from vipcheck.report import html
     date = args.date or datetime.date.today().isoformat()
     out = Path(args.out) / date
@@ -286,8 +286,9 @@ def _nightly(args):
     nightly.append_history(history_path, date, report)
     (out / "report.html").write_text(html.page(report, nightly.read_history(history_path), flagged, date))
     print(f"report: {out / 'report.html'}")
+    words = nightly.headline(report)["words"]
     for f in flagged:
-        print(f"REGRESSION {f['cell']}: median gap {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms")
+        print(f"REGRESSION {f['cell']}: median {words} {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms")
     broken = nightly.broken(report)
     for cell in broken:
         print(f"BROKEN {cell['failure']}/{cell['profile']}: {', '.join(cell['failed_for_certain'])} failed")

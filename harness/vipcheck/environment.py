@@ -16,8 +16,7 @@ PROGRAMS = {"mnexec": "mininet", "ip": "iproute2", "sysctl": "procps", "unshare"
 
 def check_modules(extra=()):
     for module, package in (("yaml", "python3-yaml"), ("jinja2", "python3-jinja2"), ("mininet", "mininet"),
-                            ("redis", "python3-redis"), ("jsonschema", "python3-jsonschema"),
-                            ("psutil", "python3-psutil"), *extra):
+                            ("jsonschema", "python3-jsonschema"), ("psutil", "python3-psutil"), *extra):
         if importlib.util.find_spec(module) is None:  # found, not imported: redis's client alone took 30 ms
             raise EnvironmentProblem(f"Python module '{module}' is missing ({package})", FIX_DEPS)
 
@@ -35,6 +34,7 @@ def check_machine(topology):
     if os.geteuid() != 0:
         raise EnvironmentProblem("vipcheck builds network namespaces and needs root", "sudo vipcheck ...")
     needs = requirements(topology)
+    check_modules(needs.MODULES.items())
     search = os.pathsep.join([str(FRR_BIN), os.environ.get("PATH", os.defpath)])  # FRR keeps its daemons apart
     for program, package in {**PROGRAMS, **needs.PROGRAMS}.items():
         if not shutil.which(program, path=search):

@@ -2,7 +2,8 @@
 networks; statistics per cell, a history across nights, and regressions against it. Each
 profile holds the design to a budget its detection mechanism can meet, so the report turns red
 only on a regression or a broken invariant (a cell that failed for certain); a known defect of
-a daemon is run too and reported as what it is, not as a failing cell."""
+a daemon is run too and reported as what it is, not as a failing cell. What a cell is (which
+failures, which timer keys, which checks and figures) is the base design's convergence.py."""
 import json
 import statistics
 import sys
@@ -12,16 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from vipcheck import runner, scenario as scenarios, schema, shard as shards
+from vipcheck import designs, runner, scenario as scenarios, schema, shard as shards
 from vipcheck.errors import ScenarioError, UsageError
 from vipcheck.report import percentile
-
-TARGET = "lb2"
-TIMER_KEYS = ("hello", "dead", "hello_multiplier", "bfd")  # a profile replaces these, keeps the rest
-FAILURE_AT_MS = 500
-FIGURES = (("gap_ms", "failover_gap", "gap_ms_max"), ("detection_ms", "route_withdrawn", "detection_ms"),
-           ("recovery_ms", "recovery", "recovery_ms"))
-
 
 MATRIX_SCHEMA = schema.load_schema(Path(__file__).with_name("nightly.schema.json"))
 
@@ -33,35 +27,49 @@ def load_matrix(path):
     top = schema.validate(raw, MATRIX_SCHEMA, str(path))
     folder = Path(path).parent
     base = (folder / top["base"]).resolve()
-    known = [{"scenario": (folder / entry["scenario"]).resolve(), "fails": sorted(entry["fails"]),
-              "defect": entry["defect"], "fixed_in": entry["fixed_in"]} for entry in top["known_defects"]]
-    for index, entry in enumerate(known):
-        if not entry["scenario"].exists():
-            raise ScenarioError(str(path), f"known_defects[{index}].scenario", f"no such scenario: {entry['scenario']}")
     if not base.exists():
         raise ScenarioError(str(path), "base", f"no such scenario: {base}")
-    return {"name": top.get("name", Path(path).stem), "base": base, "failures": tuple(top["failures"]),
-            "profiles": top["profiles"], "repeats": top["repeats"], "margin": float(top["regression_margin"]),
-            "design": top["design"], "known_defects": known}
+    topology = scenarios.load(base).topology
+    convergence = designs.convergence(topology)
+    if convergence is None:
+        having = ", ".join(t for t in designs.DESIGNS if designs.convergence(t))
+        raise ScenarioError(str(path), "base", f"a {topology} scenario: that design has no nightly convergence "
+                                               f"cells (designs with them: {having})")
+    schema.validate(top, convergence.CELLS_SCHEMA, str(path))  # the design's failures and timer keys
+    return {"name": top.get("name", Path(path).stem), "base": base, "topology": topology,
+            "convergence": convergence, "failures": tuple(top["failures"]), "profiles": top["profiles"],
+            "repeats": top["repeats"], "margin": float(top["regression_margin"]), "design": top["design"],
+            "known_defects": [_known_entry(path, index, entry) for index, entry in enumerate(top["known_defects"])]}
+
+
+def _known_entry(path, index, entry):
+    """A known defect's scenario, and the checks it fails: only checks that scenario runs."""
+    where = f"known_defects[{index}]"
+    scenario = (Path(path).parent / entry["scenario"]).resolve()
+    if not scenario.exists():
+        raise ScenarioError(str(path), f"{where}.scenario", f"no such scenario: {scenario}")
+    runs = scenarios.load(scenario).checks
+    unknown = [check for check in entry["fails"] if check not in runs]
+    if unknown:
+        raise ScenarioError(str(path), f"{where}.fails", f"names {unknown[0]!r}, a check its scenario does not "
+                                                         f"run (it runs: {', '.join(runs)})")
+    return {"scenario": scenario, "fails": sorted(entry["fails"]), "defect": entry["defect"],
+            "fixed_in": entry["fixed_in"]}
 
 
 def cell_scenario(matrix, failure, profile, folder):
-    """Writes and validates the scenario of one cell: the base design, this profile's OSPF
-    timers, this failure of lb2 and its restore."""
+    """Writes and validates the scenario of one cell: the base design with the matrix's keys,
+    made into this failure under this timer profile by the design's convergence.py."""
     document = {**yaml.safe_load(matrix["base"].read_text()), **matrix["design"]}
     document["name"] = f"{failure}.{profile}"
-    kept = {k: v for k, v in document.get("ospf", {}).items() if k not in TIMER_KEYS}
-    timers = {k: v for k, v in matrix["profiles"][profile].items() if k in TIMER_KEYS}
-    document["ospf"] = {**kept, **timers}
-    if "max_gap_ms" in matrix["profiles"][profile]:
-        document["max_gap_ms"] = matrix["profiles"][profile]["max_gap_ms"]
-    spec = scenarios.load(_write(folder, document))  # the profile's detection time sets the restore
-    restore_at = FAILURE_AT_MS + int(2 * spec.ospf.detection_s() * 1000) + 1000
-    document["failures"] = [{"type": failure, "target": TARGET, "at_ms": FAILURE_AT_MS},
-                            {"type": "restore", "target": TARGET, "at_ms": restore_at}]
-    document["checks"] = ["failover_gap", "route_withdrawn", "recovery", "flows_moved"]
-    document.pop("duration_ms", None)
+    document = matrix["convergence"].cell(document, failure, matrix["profiles"][profile],
+                                          lambda draft: scenarios.load(_write(folder, draft)))
     return scenarios.load(_write(folder, document))
+
+
+def tracked(matrix):
+    """The figures a night tracks, in the design's words; the first is the headline figure."""
+    return [{"figure": figure, "words": words} for figure, words, _, _ in matrix["convergence"].FIGURES]
 
 
 def _write(folder, document):
@@ -115,10 +123,11 @@ def run_matrix(matrix, seed=None, progress=None, shard=None):
                 if representative is None and result.timeline:
                     representative = {"failure": failure, "profile": profile, **result.timeline}
                 progress.step(f"{failure} / {profile} #{repeat + 1}")
-            results.append(_cell(failure, profile, runs))
+            results.append(_cell(failure, profile, runs, matrix["convergence"].FIGURES))
     # Known defects once a night, in the first share of a sharded one.
     defects = [] if shard and shard[0] != 1 else [_known_defect(entry, seed) for entry in matrix["known_defects"]]
-    return {"matrix": matrix["name"], "cells": results, "timeline": representative, "known_defects": defects}
+    return {"matrix": matrix["name"], "figures": tracked(matrix), "cells": results, "timeline": representative,
+            "known_defects": defects}
 
 
 def _known_defect(entry, seed):
@@ -159,13 +168,14 @@ def merge_shards(matrix, paths):
                          "pass every shard's file")
     order = matrix_cells(matrix)
     timelines.sort(key=lambda t: order.index((t["failure"], t["profile"])))
-    return {"matrix": matrix["name"], "cells": [cells[key] for key in order],
+    return {"matrix": matrix["name"], "figures": tracked(matrix), "cells": [cells[key] for key in order],
             "timeline": timelines[0] if timelines else None, "known_defects": defects}
 
 
-def _cell(failure, profile, runs):
+def _cell(failure, profile, runs, tracked_figures):
+    """One cell's runs: what failed and why, by seed, and each tracked figure's statistics."""
     figures = {}
-    for label, check, key in FIGURES:
+    for label, _, check, key in tracked_figures:
         values = [c.details.get(key) for r in runs for c in r.checks if c.name == check]
         values = [v for v in values if v is not None]
         if values:
@@ -186,20 +196,28 @@ def read_history(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def headline(report):
+    """The figure a night's history and regressions follow: the design's first."""
+    return report["figures"][0]
+
+
+def _median(cell, report):
+    return cell["figures"].get(headline(report)["figure"], {}).get("median")
+
+
 def append_history(path, date, report):
-    entry = {"date": date, "medians": {f"{c['failure']}/{c['profile']}": c["figures"].get("gap_ms", {}).get("median")
-                                       for c in report["cells"]}}
+    entry = {"date": date, "medians": {f"{c['failure']}/{c['profile']}": _median(c, report) for c in report["cells"]}}
     with open(path, "a") as f:
         f.write(json.dumps(entry) + "\n")
 
 
 def regressions(report, history, margin, nights=7):
-    """Cells whose median gap is worse than the median of the last `nights` by more than margin."""
+    """Cells whose headline median is worse than the median of the last `nights` by more than margin."""
     flagged = []
     for cell in report["cells"]:
         key = f"{cell['failure']}/{cell['profile']}"
         past = [h["medians"].get(key) for h in history[-nights:] if h["medians"].get(key) is not None]
-        now = cell["figures"].get("gap_ms", {}).get("median")
+        now = _median(cell, report)
         if past and now is not None:
             baseline = statistics.median(past)
             if now > baseline * (1 + margin) and now - baseline > 1.0:  # ignore sub-millisecond noise

@@ -356,3 +356,53 @@ def test_percentiles_interpolate_within_what_was_measured():
     from vipcheck.report import percentile
     assert percentile(range(1, 21), 0.95) == 19.05 and percentile([7.5], 0.95) == 7.5
     assert percentile([3, 1, 2], 0.5) == 2 and percentile([10, 20], 0.95) == 19.5
+
+
+def test_repeat_sums_up_the_figures_each_check_reports_and_skips_what_was_not_measured():
+    from vipcheck.report import repeat_stats
+
+    def result(total, gap, detection):
+        r = runner.RunResult("s", "s.yaml", "ab12", 1, timings={"total": total})
+        r.checks = [CheckResult("failover_gap", True, "", "", figures={"failover gap ms": gap}),
+                    CheckResult("route_withdrawn", True, "", "", figures={"route change ms": detection})]
+        return r
+    stats = repeat_stats([result(2.0, 120.0, 90.0), result(3.0, 140.0, None), result(4.0, 160.0, 110.0)])
+    assert list(stats) == ["total s", "failover gap ms", "route change ms"]
+    assert (stats["failover gap ms"]["median"], stats["failover gap ms"]["n"]) == (140.0, 3)
+    assert (stats["route change ms"]["n"], stats["route change ms"]["max"]) == (2, 110.0)  # None: not measured
+    # The checks report them: a watch that missed the withdrawal measured no route change.
+    assert missed_withdrawal(40.0).figures == {"route change ms": None}
+
+
+def disturbed(steady_stall=None, waits=None, disturbances=((388.11, ["10.2.0.2"]), (449.97, ["10.2.0.2", "10.2.0.6"]))):
+    """(failover_gap, route_withdrawn) of the shipped BFD design whose failover alone would pass,
+    when r1's route dropped lb2 and took it back before lb2 failed. Soak round 4 (2026-12-03): a
+    BFD session flapped on the loaded machine 250 ms before the failure and came back on 1 s
+    timers, so OSPF's dead interval found lb2's failure, 806 ms after it: FAIL for a sound design."""
+    scenario = load(SHIPPED["ecmp-failover"])
+    m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
+                            withdrawn_at_ns=1_150_000_000, lost_per_flow=[0, 20, 0, 20],
+                            flow_gaps=[SimpleNamespace(gap_ms=gap, lost=lost)
+                                       for gap, lost in ((0.0, 0), (100.0, 20), (0.0, 0), (100.0, 20))],
+                            gateways=GATEWAYS, steady_stall=steady_stall or Stall(),
+                            disturbances=[{"at_ms": at, "nexthops": hops} for at, hops in disturbances],
+                            steady_cpu_wait_ms=waits or {"r1": 2.0, "lb1": 1.0, "lb2": 1.5})
+    m.windows["before"] = Window("before", {"lb1": [9, 0, 9, 0], "lb2": [0, 9, 0, 9]})
+    m.windows["failed"] = Window("failed", {"lb1": [9, 9, 9, 9], "lb2": [0, 0, 0, 0]})
+    return failover_gap(m, scenario), route_withdrawn(m, scenario)
+
+
+def test_a_failover_needs_a_steady_design_and_a_flap_the_machine_explains_is_measured_again():
+    steady = disturbed(disturbances=())  # the control: the same failover on a steady design passes
+    assert all(result.passed for result in steady), [r.diagnosis for r in steady]
+    for result in disturbed():  # a quiet machine: the design flapped by itself
+        assert not result.passed and not result.inconclusive, result.diagnosis
+        assert "not steady when lb2 failed" in result.diagnosis and "10.2.0.2 at 388.11 ms" in result.diagnosis
+        assert "detection by BFD, 50 ms x 3 may not have been armed" in result.diagnosis
+        assert result.details["disturbances"][1]["at_ms"] == 449.97
+    # BFD 50 ms x 3 tolerates 100 ms without a packet: a stall that long explains the flap.
+    for result in disturbed(steady_stall=Stall(run_cpu_full_ms=260.0)):
+        assert result.inconclusive and "explains the 100.0 ms" in result.diagnosis, result.diagnosis
+    both_ends = disturbed(waits={"r1": 76.0, "lb1": 3.0, "lb2": 30.0})[0]  # r1's bfdd late, and lb2's
+    assert both_ends.inconclusive and "at both ends waited for a cpu 106.0 ms" in both_ends.diagnosis
+    assert not disturbed(waits={"r1": 60.0, "lb1": 3.0, "lb2": 30.0})[0].inconclusive

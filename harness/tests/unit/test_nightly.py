@@ -1,8 +1,14 @@
-"""The nightly's cells: a red night names what failed for certain and why, by seed."""
+"""The nightly's cells: a red night names what failed for certain and why, by seed; a matrix is
+judged, before any network, by the generic schema and by its base design's convergence.py."""
 from types import SimpleNamespace
 
+import pytest
+
+from conftest import CASES, REPO, SHIPPED
 from vipcheck import nightly
 from vipcheck.checks import CheckResult
+from vipcheck.designs.ecmp import convergence as ecmp_cells
+from vipcheck.errors import ScenarioError
 
 
 def run(seed, *checks):
@@ -15,10 +21,46 @@ def test_a_cell_keeps_each_failure_with_its_seed_and_diagnosis():
                        "lb2 came back but r1 took it into its ECMP set again only after the recovery wait")
     stalled = CheckResult("failover_gap", False, "gap 900 ms", "at most 300 ms", "inconclusive: the machine stalled",
                           details={"gap_ms_max": 900.0}, inconclusive=True)
-    cell = nightly._cell("silent_drop", "bfd", [run(5, gap, late), run(6, stalled)])
+    cell = nightly._cell("silent_drop", "bfd", [run(5, gap, late), run(6, stalled)], ecmp_cells.FIGURES)
     assert cell["failed_for_certain"] == ["recovery"]
     assert cell["failed_checks"] == ["failover_gap", "recovery"]
     assert [(f["seed"], f["check"], f["verdict"]) for f in cell["failures"]] == [
         (5, "recovery", "FAIL"), (6, "failover_gap", "INCONCLUSIVE")]
     assert "only after the recovery wait" in cell["failures"][0]["diagnosis"]
     assert nightly.broken({"cells": [cell]}) == [cell]
+    assert cell["figures"]["gap_ms"]["values"] == [120.0, 900.0] and "detection_ms" not in cell["figures"]
+
+
+def test_the_base_designs_cells_fill_the_failures_and_shape_each_cell(tmp_path):
+    path = tmp_path / "matrix.yaml"
+    path.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nprofiles: {{bfd: {{bfd: true}}}}\n")
+    matrix = nightly.load_matrix(path)
+    assert matrix["topology"] == "ecmp" and matrix["failures"] == ("link_down", "silent_drop", "frr_crash", "drain")
+    spec = nightly.cell_scenario(matrix, "drain", "bfd", tmp_path)
+    assert [(f.type, f.target, f.at_ms) for f in spec.failures] == [("drain", "lb2", 500), ("restore", "lb2", 1800)]
+    assert spec.ospf.bfd and spec.checks == ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
+    assert [f["words"] for f in nightly.tracked(matrix)] == ["gap", "route change", "recovery"]
+
+
+@pytest.mark.parametrize("base, extra, words", [
+    ("{lo}", "", "base: a lo-subnet scenario: that design has no nightly convergence cells (designs with them: ecmp)"),
+    ("{ecmp}", "failures: [meteor]\n", "failures: unknown failure 'meteor' (known: link_down"),
+    ("{ecmp}", "profiles: {{fast: {{helo: 1}}}}\n", "profiles.fast.helo: unknown key (known here: bfd, dead"),
+    ("{ecmp}", "repeats: 0\n", "repeats: must be between 1 and 100, got 0"),
+    ("{ecmp}", "known_defects: [{{scenario: {nhg}, fails: [no_loss]}}]\n",
+     "known_defects[0].fails: names 'no_loss', a check its scenario does not run (it runs: "),
+    ("no/such.yaml", "", "base: no such scenario"),
+])
+def test_a_bad_matrix_is_one_line_naming_the_key(tmp_path, base, extra, words):
+    paths = {"lo": SHIPPED["lo-subnet"], "ecmp": SHIPPED["ecmp-failover"], "nhg": CASES["ecmp-failover-link-flap-nhg"]}
+    path = tmp_path / "matrix.yaml"
+    profiles = "" if extra.startswith("profiles:") else "profiles: {bfd: {bfd: true}}\n"
+    path.write_text(f"name: tiny\nbase: {base.format(**paths)}\n{profiles}{extra.format(**paths)}")
+    with pytest.raises(ScenarioError) as caught:
+        nightly.load_matrix(path)
+    assert words in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_the_shipped_matrix_is_valid_as_it_stands():
+    matrix = nightly.load_matrix(REPO / "ci/nightly-matrix.yaml")
+    assert matrix["topology"] == "ecmp" and matrix["known_defects"][0]["fails"] == ["recovery"]

@@ -17,6 +17,7 @@ class CheckResult:
     details: dict = field(default_factory=dict)
     inconclusive: bool = False  # failed by less than the machine stalled in its window: measure again
     stall: dict = None          # a timed check's window: how much the machine stalled in it (lab.stall)
+    figures: dict = field(default_factory=dict)  # label -> value that `run --repeat` sums up over the runs
 
     @property
     def verdict(self):

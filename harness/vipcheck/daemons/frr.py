@@ -16,11 +16,22 @@ FRR_BIN = Path(os.environ.get("VIPCHECK_FRR_DIR", "/usr/lib/frr"))  # where Debi
 # [EC ...] lines (e.g. "Disabling MPLS support") are warnings about the kernel, not the config.
 FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?P<line>\d+)")
 START_ORDER = ("zebra", "staticd", "bfdd", "ospfd")  # zebra first: the others connect to it
+# What a failing run's artifacts keep of each daemon a node ran: file -> vtysh command.
+STATE_VIEWS = {"zebra": {"frr-routes.json": "show ip route json"},
+               "ospfd": {"ospf-neighbours.json": "show ip ospf neighbor json",
+                         "ospf-database.json": "show ip ospf database json"},
+               "bfdd": {"bfd-peers.json": "show bfd peers json"}}
 
 
 def vtysh_argv(socket_dir, *commands):
     """FRR's shell on one node's daemons (their private socket folder), running each command."""
     return ["vtysh", "--vty_socket", str(socket_dir), *[arg for command in commands for arg in ("-c", command)]]
+
+
+def state_views(frr_dir):
+    """file -> vtysh argv: the state of every daemon that has its config in this node's FRR folder."""
+    return {file: vtysh_argv(frr_dir, command) for daemon, views in STATE_VIEWS.items()
+            if (Path(frr_dir) / f"{daemon}.conf").exists() for file, command in views.items()}
 
 
 def frr_owner():

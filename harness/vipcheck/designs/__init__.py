@@ -1,7 +1,7 @@
 """One folder per design under test: its scenario keys (scenario.schema.json, scenario.py), its
 topology, how to build it, wait for it, drive traffic and measure it (design.py), the checks
-that judge those measurements, its shipped scenarios and cases, and a README. base.py says what
-the runner asks of each."""
+that judge those measurements, its shipped scenarios and cases, its nightly convergence cells
+where it has them (convergence.py), and a README. base.py says what the runner asks of each."""
 import importlib
 from pathlib import Path
 
@@ -26,5 +26,13 @@ def design_class(topology):
 
 
 def requirements(topology):
-    """What the design needs of the machine: its package's PROGRAMS and USERS."""
+    """What the design needs of the machine: its package's PROGRAMS, USERS and MODULES."""
     return importlib.import_module(f"vipcheck.designs.{DESIGNS[topology]}")
+
+
+def convergence(topology):
+    """The design's cells of the nightly convergence matrix (convergence.py), or None for a
+    design that has none."""
+    if not (Path(__file__).parent / DESIGNS[topology] / "convergence.py").exists():
+        return None
+    return importlib.import_module(f"vipcheck.designs.{DESIGNS[topology]}.convergence")

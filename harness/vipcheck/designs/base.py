@@ -29,3 +29,12 @@ class Design(Protocol):
 
     def measure(self) -> object:
         """Everything the scenario's checks judge, read once after the traffic."""
+
+
+class LabDesign:
+    """What every design holds before its first phase; its own __init__ adds its phase state."""
+
+    def __init__(self, run, scenario, seed):
+        self.run, self.scenario, self.seed = run, scenario, seed
+        self.lab = None          # lab.network.Lab, once build() made it
+        self.deliveries = {}     # name -> traffic.Delivery, for the artifacts' flow tables

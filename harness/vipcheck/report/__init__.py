@@ -55,13 +55,6 @@ def summary(results):
     return "\n".join(lines)
 
 
-# Figures worth repeating, as (label, check, details key).
-REPEATED_FIGURES = (("failover gap ms", "failover_gap", "gap_ms_max"),
-                    ("route change ms", "route_withdrawn", "detection_ms"),
-                    ("recovery ms", "recovery", "recovery_ms"),
-                    ("flows moved beyond ideal", "flows_moved", None))
-
-
 def percentile(values, q):
     """The q-quantile (q in hundredths), interpolated between the measured values: the standard
     library's inclusive method, which never leaves their range."""
@@ -72,19 +65,14 @@ def percentile(values, q):
 
 
 def repeat_stats(results):
-    """label -> {min, median, p95, max, n} over the repetitions that measured it."""
+    """label -> {min, median, p95, max, n} over the repetitions that measured it: the run's total
+    time and every figure its checks report (CheckResult.figures), in the order they ran."""
     stats = {"total s": [r.timings.get("total") for r in results]}
-    for label, check, key in REPEATED_FIGURES:
-        values = []
-        for r in results:
-            c = next((c for c in r.checks if c.name == check), None)
-            if c is None:
-                continue
-            value = c.details.get("failure", {}).get("extra") if key is None else c.details.get(key)
-            if value is not None:
-                values.append(value)
-        if values:
-            stats[label] = values
+    for r in results:
+        for c in r.checks:
+            for label, value in c.figures.items():
+                if value is not None:
+                    stats.setdefault(label, []).append(value)
     return {label: {"min": min(v), "median": statistics.median(v), "p95": percentile(v, 0.95), "max": max(v),
                     "n": len(v)} for label, v in stats.items() if v and None not in v}
 

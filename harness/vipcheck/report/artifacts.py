@@ -25,12 +25,6 @@ KERNEL_VIEW = {  # file -> argv, run in every node
     "neighbours.json": ["ip", "-j", "neighbour", "show"],
     "sysctl.txt": ["sysctl", "net.ipv4", "net.core"],
 }
-FRR_VIEW = {  # file -> vtysh command, in every node that runs FRR
-    "ospf-neighbours.json": "show ip ospf neighbor json",
-    "ospf-database.json": "show ip ospf database json",
-    "frr-routes.json": "show ip route json",
-}
-BFD_VIEW = {"bfd-peers.json": "show bfd peers json"}
 COPIED_SUFFIXES = (".log", ".conf", ".cfg", ".json", ".zone")
 
 
@@ -58,8 +52,7 @@ def _node_views(run, design):
         commands += [(name, file, argv) for file, argv in KERNEL_VIEW.items()]
         frr_dir = run.nodes.get(name, {}).get("frr_dir")
         if frr_dir:
-            views = {**FRR_VIEW, **(BFD_VIEW if (Path(frr_dir) / "bfdd.conf").exists() else {})}
-            commands += [(name, file, frr.vtysh_argv(frr_dir, command)) for file, command in views.items()]
+            commands += [(name, file, argv) for file, argv in frr.state_views(frr_dir).items()]
     return commands
 
 

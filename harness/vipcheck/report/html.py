@@ -21,12 +21,13 @@ def _png(figure):
 
 
 def box_plot(report):
-    cells = [c for c in report["cells"] if "gap_ms" in c["figures"]]
+    head = report["figures"][0]  # the design's headline figure
+    cells = [c for c in report["cells"] if head["figure"] in c["figures"]]
     figure, axes = plt.subplots(figsize=(max(6, len(cells) * 0.9), 4))
-    axes.boxplot([c["figures"]["gap_ms"]["values"] for c in cells], showfliers=True)
+    axes.boxplot([c["figures"][head["figure"]]["values"] for c in cells], showfliers=True)
     axes.set_xticks(range(1, len(cells) + 1), [f"{c['failure']}\n{c['profile']}" for c in cells], fontsize=7)
-    axes.set_ylabel("data-plane gap (ms)")
-    axes.set_title("Failover gap per failure and timer profile")
+    axes.set_ylabel(f"{head['words']} (ms)")
+    axes.set_title(f"{head['words'].capitalize()} per failure and timer profile")
     return _png(figure)
 
 
@@ -50,7 +51,7 @@ def timeline_plot(timeline):
     return _png(figure)
 
 
-def trend_plot(history):
+def trend_plot(history, words):
     figure, axes = plt.subplots(figsize=(9, 3.5))
     cells = sorted({key for night in history for key in night["medians"]})
     for key in cells:
@@ -59,8 +60,8 @@ def trend_plot(history):
         if points:
             axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key, linewidth=0.8)
     axes.set_xticks(range(len(history)), [night["date"] for night in history], rotation=45, fontsize=7)
-    axes.set_ylabel("median gap (ms)")
-    axes.set_title("Median failover gap, night by night")
+    axes.set_ylabel(f"median {words} (ms)")
+    axes.set_title(f"Median {words}, night by night")
     axes.legend(fontsize=6, ncol=2)
     return _png(figure)
 
@@ -80,9 +81,11 @@ def page(report, history, flagged, date):
              ".filter(i=>i.complete&&i.naturalWidth>0).length\">",
              f"<h1>vipcheck nightly convergence report, {esc(date)}</h1>",
              f"<p>Matrix <b>{esc(report['matrix'])}</b>: {len(report['cells'])} cells.</p>"]
+    head, others = report["figures"][0], report["figures"][1:]  # the design's figures, headline first
+    words = esc(head["words"])
     if flagged:
-        items = "".join(f"<li>{esc(f['cell'])}: median gap {f['median_ms']:.1f} ms against {f['baseline_ms']:.1f} ms "
-                        f"over the last {f['nights']} nights</li>" for f in flagged)
+        items = "".join(f"<li>{esc(f['cell'])}: median {words} {f['median_ms']:.1f} ms against "
+                        f"{f['baseline_ms']:.1f} ms over the last {f['nights']} nights</li>" for f in flagged)
         parts.append(f"<div class='regression' id='regressions'><h2>Regressions</h2><ul>{items}</ul></div>")
     else:
         parts.append("<p class='ok' id='regressions'>No regression against the last seven nights.</p>")
@@ -98,22 +101,23 @@ def page(report, history, flagged, date):
         parts.append("<h2>Known defects</h2><p>Defects of the daemons, run each night to see whether they are "
                      "still there; they do not turn the report red.</p><table id='known-defects'><tr><th>scenario</th>"
                      f"<th>defect</th><th>fixed in</th><th>tonight</th><th>failed checks</th></tr>{rows}</table>")
+    statistics = ("min", "median", "p95", "max")
+    header = "".join(f"<th>{words} {s}</th>" for s in statistics) + \
+        "".join(f"<th>{esc(f['words'])} median</th>" for f in others)
     for failure in dict.fromkeys(c["failure"] for c in report["cells"]):
-        parts.append(f"<h2>{esc(failure)}</h2><table><tr><th>profile</th><th>runs passed</th><th>gap min</th>"
-                     "<th>gap median</th><th>gap p95</th><th>gap max</th><th>route change median</th>"
-                     "<th>recovery median</th><th>failed checks</th></tr>")
+        parts.append(f"<h2>{esc(failure)}</h2><table><tr><th>profile</th><th>runs passed</th>{header}"
+                     "<th>failed checks</th></tr>")
         for c in (c for c in report["cells"] if c["failure"] == failure):
-            gap = c["figures"].get("gap_ms", {})
+            headline = c["figures"].get(head["figure"], {})
+            values = [headline.get(s) for s in statistics] + \
+                [c["figures"].get(f["figure"], {}).get("median") for f in others]
             parts.append(f"<tr><td>{esc(c['profile'])}</td><td>{c['passed']}/{c['runs']}</td>"
-                         f"<td>{_fmt(gap.get('min'))}</td><td>{_fmt(gap.get('median'))}</td>"
-                         f"<td>{_fmt(gap.get('p95'))}</td><td>{_fmt(gap.get('max'))}</td>"
-                         f"<td>{_fmt(c['figures'].get('detection_ms', {}).get('median'))}</td>"
-                         f"<td>{_fmt(c['figures'].get('recovery_ms', {}).get('median'))}</td>"
-                         f"<td>{esc(', '.join(c['failed_checks']) or '-')}</td></tr>")
+                         + "".join(f"<td>{_fmt(value)}</td>" for value in values)
+                         + f"<td>{esc(', '.join(c['failed_checks']) or '-')}</td></tr>")
         parts.append("</table>")
-    parts.append("<h2>Gaps</h2>" + box_plot(report))
+    parts.append(f"<h2>{words.capitalize()}</h2>" + box_plot(report))
     if report.get("timeline"):
         parts.append("<h2>One failure, millisecond by millisecond</h2>" + timeline_plot(report["timeline"]))
-    parts.append("<h2>Trend</h2>" + trend_plot(history))
+    parts.append("<h2>Trend</h2>" + trend_plot(history, head["words"]))
     parts.append("</body></html>")
     return "".join(parts)

@@ -4,3 +4,4 @@
 PROGRAMS = {"named": "bind9", "named-checkconf": "bind9-utils", "named-checkzone": "bind9-utils",
             "keepalived": "keepalived", "haproxy": "haproxy", "redis-server": "redis-server", "nft": "nftables"}
 USERS = {"bind": "bind9", "redis": "redis-server", "haproxy": "haproxy"}  # its daemons run as these users
+MODULES = {"redis": "python3-redis"}  # Python modules its own programs import (the session backend)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vipcheck import _core, faults
 from vipcheck.daemons.services import Bind, Haproxy, Keepalived, PythonApp, Redis, dry_run
+from vipcheck.designs.base import LabDesign
 from vipcheck.designs.dns_pairs.arp import VipOwners
 from vipcheck.designs.dns_pairs.dns_checks import dns_answers, dns_rotation
 from vipcheck.designs.dns_pairs.failover import STREAM_PORT, Failover, FailoverExperiment
@@ -58,13 +59,12 @@ CHECKS = {
 }
 
 
-class DnsPairsDesign:
+class DnsPairsDesign(LabDesign):
     capture_node, stream_port = "r1", STREAM_PORT
     CHECKS = CHECKS
 
     def __init__(self, run, scenario, seed):
-        self.run, self.scenario, self.seed = run, scenario, seed
-        self.lab = None
+        super().__init__(run, scenario, seed)
         # build():
         self.client_address = self.dns_address = None
         self.uplink, self.address = {}, {}  # node (and "r1:SEGMENT") -> its interface; node -> its address
@@ -76,7 +76,6 @@ class DnsPairsDesign:
         self.dns_probe = self.dns_stall = None
         self.pair_states = {}         # pair -> PairState
         self.sessions = {}
-        self.deliveries = {}          # name -> traffic.Delivery, for the artifacts' flow tables
         self.failover = None          # Failover, when the scenario asks for it
 
     # --- build ----------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def vrrp_failover(f, scenario):
                                                   "per_lb": f.other_per_lb},
                "return_ms": f.return_ms, "returned_to": f.returned_to,
                "advert_interval_s": scenario.advert_interval}
-    result = CheckResult("vrrp_failover", not faults, measured, expected, "; ".join(faults), details)
+    result = CheckResult("vrrp_failover", not faults, measured, expected, "; ".join(faults), details,
+                         figures={"VRRP takeover gap ms": f.gap_ms, "VIP return ms": f.return_ms})
     # A takeover that was merely late, and the untouched pair's backup taking over (its master's
     # keepalived kept from running for a master-down interval), can be the machine's; any other
     # fault is the design's. Inconclusive only when the machine explains every fault there is.

@@ -10,6 +10,7 @@ from vipcheck import _core, seeds, traffic
 from vipcheck.daemons import frr
 from vipcheck.checks import CheckResult
 from vipcheck.checks.lo_route import lo_route
+from vipcheck.designs.base import LabDesign
 from vipcheck.designs.ecmp import checks as ecmp_checks, failover_checks
 from vipcheck.designs.ecmp.checks import EcmpMeasurements
 from vipcheck.lab import lo_routes
@@ -70,13 +71,12 @@ CHECKS = {**ecmp_checks.CHECKS,
           "lo_route": lambda m: lo_route(m.lo_routes)}
 
 
-class EcmpDesign:
+class EcmpDesign(LabDesign):
     capture_node = "r1"
     CHECKS = CHECKS
 
     def __init__(self, run, scenario, seed):
-        self.run, self.scenario, self.seed = run, scenario, seed
-        self.lab = None
+        super().__init__(run, scenario, seed)
         self.plan = address_plan(scenario)
         # router -> {lb: the LB's address on that router's link, the router's nexthop}
         self.gateways_of = {r: {link.far: link.far_address for link in self.plan.router_links(r)}
@@ -91,7 +91,6 @@ class EcmpDesign:
         self.delivery = self.route_before = self.route_after = None
         self.other_routes = {}   # router past r1 -> (its VIP route, its gateways)
         self.monitor = self.timeline = None  # r1's route watch and the failure timeline, with failures
-        self.deliveries = {}
 
     def build(self):
         s, run = self.scenario, self.run

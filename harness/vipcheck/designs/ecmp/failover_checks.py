@@ -31,6 +31,26 @@ def _sender_pause_ms(m, flow):
     return max(0.0, gap.gap_ms - gap.lost * m.flow_interval_ms - m.flow_interval_ms)
 
 
+def _disturbed(result, m, scenario):
+    """A failover measured on a design that was not steady when the failure came: r1's route
+    changed before it (a BFD session or an adjacency flapped), so the detection it promises may
+    not have been armed (a BFD session that went down comes back on 1 s timers). The design's
+    fault on a quiet machine; the machine's where, in that window, it held the routing daemons
+    at both ends of a session back longer than the design tolerates a silence."""
+    first = m.disturbances[0]
+    result.passed = False
+    result.measured += f"; r1's route changed {len(m.disturbances)} time(s) before the failure"
+    result.diagnosis = (f"the design was not steady when {m.failure.target} failed: r1's route changed to "
+                        f"{', '.join(first['nexthops']) or 'no nexthop'} at {first['at_ms']} ms, before the failure, so "
+                        f"its {scenario.ospf.detection_cause().split(';')[0]} may not have been armed")
+    result.details["disturbances"] = m.disturbances
+    waits = m.steady_cpu_wait_ms
+    lbs = [waits[lb] for lb in waits if lb != "r1"]
+    both_ends = waits.get("r1", 0.0) + max(lbs, default=0.0)  # a session's two daemons, r1's and an LB's
+    return timed(result, scenario.ospf.silence_tolerated_ms(),
+                 m.steady_stall.with_witnesses(routing_daemons_at_both_ends_waited_for_a_cpu=both_ends))
+
+
 def failover_gap(m, scenario):
     gaps = _gaps(m)
     worst_flow = max(gaps, key=gaps.get) if gaps else None
@@ -61,7 +81,10 @@ def failover_gap(m, scenario):
                "flows_with_loss": len(gaps), "lost_packets": sum(m.lost_per_flow),
                "flow_interval_ms": m.flow_interval_ms, "detection_ms": detect, "stream_stall_ms": stall,
                "gap_ms_per_flow": {flow: round(gap, 2) for flow, gap in gaps.items()}}
-    result = CheckResult("failover_gap", passed, measured, expected, diagnosis, details)
+    result = CheckResult("failover_gap", passed, measured, expected, diagnosis, details,
+                         figures={"failover gap ms": worst})
+    if m.disturbances:
+        return _disturbed(result, m, scenario)
     pause = _sender_pause_ms(m, worst_flow) if gaps else 0.0
     return timed(result, float("inf") if cut_short else worst - scenario.max_gap_ms,
                  m.stall.with_witnesses(every_surviving_flow_lost=stall, the_sender_stood_still=pause,
@@ -97,7 +120,9 @@ def route_withdrawn(m, scenario):
                      f"latest): {scenario.ospf.detection_cause()}")
     result = CheckResult("route_withdrawn", passed, measured, expected, diagnosis,
                          {"detection_ms": detect, "flap_ms": flap, "failure_uncertainty_ms": m.failed_uncertainty_ms,
-                          "route_changes": m.route_changes})
+                          "route_changes": m.route_changes}, figures={"route change ms": detect})
+    if m.disturbances:
+        return _disturbed(result, m, scenario)
     if m.withdrawn_at_ns or m.failure.type == "service_down":
         return result  # seen, a flap, or an announcement nothing ends: no matter of time
     # Not seen while r1's route was watched: late by at least the watch less the detection time the
@@ -144,7 +169,8 @@ def recovery(m, scenario):
     result = CheckResult("recovery", passed, measured, expected, diagnosis,
                          {"recovery_ms": back, "restore_duration_ms": m.restore_duration_ms,
                           "counts": counts, "p_value": test.p_value,
-                          "rib_gateways": m.rib_gateways, "fib_gateways": m.fib_gateways})
+                          "rib_gateways": m.rib_gateways, "fib_gateways": m.fib_gateways},
+                         figures={"recovery ms": back})
     # Recorded, not judged: its bound (the recovery wait) is seconds past any stall seen here.
     return timed(result, 0.0, m.recovery_stall)
 
@@ -183,7 +209,8 @@ def flows_moved(m, scenario):
     diagnosis = "" if passed else (
         f"{extra} flows of surviving LBs moved when {target} left: hash-threshold ECMP re-divides the hash "
         "space when a nexthop leaves; resilient nexthop groups move only the failed LB's flows")
-    return CheckResult("flows_moved", passed, measured, expected, diagnosis, details)
+    return CheckResult("flows_moved", passed, measured, expected, diagnosis, details,
+                       figures={"flows moved beyond ideal": extra})
 
 
 CHECKS = {"failover_gap": failover_gap, "route_withdrawn": route_withdrawn, "recovery": recovery,

@@ -36,6 +36,14 @@ class OspfSpec:
             return self.bfd_interval_ms * self.bfd_multiplier / 1000
         return 1.0 if self.dead == "minimal" else float(self.dead)
 
+    def silence_tolerated_ms(self):
+        """The longest a neighbour's packets may stop without it being declared dead: the
+        detection time less one interval between them (a BFD packet's, or a hello's)."""
+        if self.bfd:
+            return self.bfd_interval_ms * (self.bfd_multiplier - 1)
+        hello_ms = 1000 / self.hello_multiplier if self.dead == "minimal" else self.hello * 1000
+        return self.detection_s() * 1000 - hello_ms
+
     def detection_cause(self):
         if self.bfd:
             return f"detection by BFD, {self.bfd_interval_ms} ms x {self.bfd_multiplier}"

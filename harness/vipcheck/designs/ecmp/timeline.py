@@ -50,6 +50,12 @@ class FailoverMeasurement:
     stall: object = field(default_factory=Stall)  # lab.stall.Stall: the machine in the window from failure to recovery
     recovery_stall: object = field(default_factory=Stall)  # ... and from the restore to the whole route
     router_cpu_wait_ms: float = 0     # r1's routing daemons waited this long for a CPU until the route changed
+    # The steady window, from the stream's start to the failure: a design measured for its
+    # failover must not change r1's route in it (a flapped BFD session comes back on 1 s timers).
+    steady_from_ns: int = 0
+    disturbances: list = field(default_factory=list)   # r1's route changes in it: at_ms, nexthops
+    steady_stall: object = field(default_factory=Stall)  # the machine in it
+    steady_cpu_wait_ms: dict = field(default_factory=dict)  # node -> its routing daemons' CPU wait in it
 
     def ms_after(self, at_ns, since_ns):
         return round((at_ns - since_ns) / 1e6, 3) if at_ns and since_ns else None
@@ -62,7 +68,7 @@ class Timeline:
 
     def __init__(self, run, lab, scenario, seed, routers, uplinks, gateways, monitor):
         self.report, self.stalls = run.report, run.stalls
-        self.scenario, self.monitor, self.r1 = scenario, monitor, routers["r1"]
+        self.scenario, self.monitor, self.routers, self.r1 = scenario, monitor, routers, routers["r1"]
         self.injector = FailureInjector(lab, scenario, routers, uplinks)
         spec = scenario.traffic
         self.measurement = FailoverMeasurement(scenario.failure, scenario.restore, 0, spec.flows / spec.rate_pps * 1000,
@@ -83,10 +89,15 @@ class Timeline:
         """Runs in the harness's thread while the stream flows."""
         s, m = self.scenario, self.measurement
         failure, restore = s.failure, s.restore
+        daemons = {node: router.pids() for node, router in self.routers.items()}
+        steady_waits = {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
+        m.steady_from_ns = started_ns
         self._at(started_ns, m.scheduled_ms["failure"])
         self.snapshots["failure"] = snapshot()
-        r1_daemons = self.r1.pids()
-        waited_ns = cpu_wait_ns(r1_daemons)
+        r1_daemons = daemons["r1"]
+        waits = {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
+        m.steady_cpu_wait_ms = {node: round((waits[node] - steady_waits[node]) / 1e6, 3) for node in daemons}
+        waited_ns = waits["r1"]
         before_ns = time.monotonic_ns()
         self.injector.apply(failure)
         m.failed_at_ns = time.monotonic_ns()  # one atomic change, in effect once its command returned
@@ -139,6 +150,8 @@ class Timeline:
         start_ns = m.failed_at_ns - m.failed_uncertainty_ms * 1e6 - m.flow_interval_ms * 1e6
         end_ns = max(m.withdrawn_at_ns, m.failed_at_ns + longest_ns) + m.flow_interval_ms * 1e6
         m.stall = self.stalls.window(start_ns, end_ns)
+        began_ns = m.failed_at_ns - m.failed_uncertainty_ms * 1e6  # the failure's command began
+        m.steady_stall = self.stalls.window(m.steady_from_ns, began_ns)
         if m.restored_at_ns:
             m.recovery_stall = self.stalls.window(
                 m.restored_at_ns, m.recovered_at_ns or m.restored_at_ns + m.recovery_wait_ms * 1_000_000)
@@ -165,6 +178,9 @@ class Timeline:
         # Every time of the timeline counts from the stream's first packet, as failure_ms does.
         m.route_changes = [{"at_ms": round((c.at_ns - origin) / 1e6, 3),
                             "nexthops": [h.gateway for h in c.route.nexthops]} for c in changes]
+        # After the state the monitor found at its start, every change before the failure began.
+        m.disturbances = [change for change, c in zip(m.route_changes[1:], changes[1:]) if c.at_ns < began_ns]
+        m.timeline["disturbances"] = m.disturbances
         m.returned_at_ns = first_return(changes, m.gateways[m.failure.target], m.withdrawn_at_ns, m.restored_at_ns)
 
 

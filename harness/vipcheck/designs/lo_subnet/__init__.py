@@ -3,3 +3,4 @@
 # What the design needs of the machine beyond the harness's own: nothing.
 PROGRAMS = {}
 USERS = {}
+MODULES = {}

@@ -3,6 +3,7 @@ import json
 
 from vipcheck.designs.lo_subnet.topology import SEGMENT_NODE, LoSubnetTopo
 from vipcheck import _core, seeds, traffic
+from vipcheck.designs.base import LabDesign
 from vipcheck.designs.lo_subnet.checks import CHECKS, LoSubnetMeasurements, Reachability
 from vipcheck.lab import lo_routes
 from vipcheck.lab.network import Lab
@@ -14,19 +15,17 @@ ARP_GRACE_MS = 50        # listen at least this long after the last expected ARP
 ARP_TIMEOUT_MS = 3000
 
 
-class LoSubnetDesign:
+class LoSubnetDesign(LabDesign):
     capture_node = "gw"
     CHECKS = CHECKS
 
     def __init__(self, run, scenario, seed):
-        self.run, self.scenario, self.seed = run, scenario, seed
-        self.lab = None
+        super().__init__(run, scenario, seed)
         self.lb_address = dict(zip(scenario.lb_names, scenario.lb_addresses))
         self.stream_port = scenario.traffic.port
         self.uplink = {}                    # node -> its interface on the segment (build)
         self.client_address = None          # c1's address (build)
         self.delivery = None                # the client's traffic to the VIP (send_traffic)
-        self.deliveries = {}
 
     def build(self):
         s, run = self.scenario, self.run
