@@ -10,7 +10,7 @@ from vipcheck.designs.ecmp.checks import EcmpMeasurements, client_spread, ecmp_r
 from vipcheck import runner
 from vipcheck.checks import CheckResult
 from vipcheck.designs.ecmp.failover_checks import failover_gap, recovery, route_withdrawn
-from vipcheck.designs.ecmp.timeline import FailoverMeasurement, Window, first_return
+from vipcheck.designs.ecmp.timeline import FailoverMeasurement, Window, departures, first_return
 from vipcheck.designs.dns_pairs.dns_checks import dns_answers
 from vipcheck.designs.dns_pairs.pair_checks import vrrp_failover
 from vipcheck.designs.dns_pairs.failover import Failover
@@ -406,3 +406,13 @@ def test_a_failover_needs_a_steady_design_and_a_flap_the_machine_explains_is_mea
     both_ends = disturbed(waits={"r1": 76.0, "lb1": 3.0, "lb2": 30.0})[0]  # r1's bfdd late, and lb2's
     assert both_ends.inconclusive and "at both ends waited for a cpu 106.0 ms" in both_ends.diagnosis
     assert not disturbed(waits={"r1": 60.0, "lb1": 3.0, "lb2": 30.0})[0].inconclusive
+
+
+def test_a_departure_is_a_route_without_the_steady_paths_before_the_failure():
+    def change(at_ns, *lbs):
+        return SimpleNamespace(at_ns=at_ns, route=route(*lbs))
+    steady = sorted(GATEWAYS.values())
+    changes = [change(0, "lb1", "lb2"), change(388, "lb1"), change(450, "lb2", "lb1"), change(700, "lb1")]
+    assert [c.at_ns for c in departures(changes, steady, until_ns=600)] == [388]  # lb2's flap, not the failure
+    regrouped = [change(0, "lb1", "lb2"), change(300, "lb2", "lb1")]  # the same paths in a new nexthop group
+    assert departures(regrouped, steady, until_ns=600) == []

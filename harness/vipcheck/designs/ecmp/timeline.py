@@ -176,12 +176,18 @@ class Timeline:
                       "restore_ms": (m.restored_at_ns - origin) / 1e6 if m.restored_at_ns else None,
                       "restore_duration_ms": m.restore_duration_ms}
         # Every time of the timeline counts from the stream's first packet, as failure_ms does.
-        m.route_changes = [{"at_ms": round((c.at_ns - origin) / 1e6, 3),
-                            "nexthops": [h.gateway for h in c.route.nexthops]} for c in changes]
-        # After the state the monitor found at its start, every change before the failure began.
-        m.disturbances = [change for change, c in zip(m.route_changes[1:], changes[1:]) if c.at_ns < began_ns]
+        def row(c):
+            return {"at_ms": round((c.at_ns - origin) / 1e6, 3), "nexthops": [h.gateway for h in c.route.nexthops]}
+        m.route_changes = [row(c) for c in changes]
+        m.disturbances = [row(c) for c in departures(changes, self._best_gateways(), began_ns)]
         m.timeline["disturbances"] = m.disturbances
         m.returned_at_ns = first_return(changes, m.gateways[m.failure.target], m.withdrawn_at_ns, m.restored_at_ns)
+
+
+def departures(changes, steady, until_ns):
+    """The route's states before until_ns without exactly the steady gateways: a design that
+    flapped before its failure. A new nexthop group for the same paths is no departure."""
+    return [c for c in changes if c.at_ns < until_ns and sorted(h.gateway for h in c.route.nexthops) != steady]
 
 
 def first_return(changes, gateway, withdrawn_at_ns, restore_began_ns):
