@@ -69,7 +69,7 @@ def cell_scenario(matrix, failure, profile, folder):
 
 def tracked(matrix):
     """The figures a night tracks, in the design's words; the first is the headline figure."""
-    return [{"figure": figure, "words": words} for figure, words, _, _ in matrix["convergence"].FIGURES]
+    return [{"figure": figure, "words": words} for figure, words, _ in matrix["convergence"].FIGURES]
 
 
 def _write(folder, document):
@@ -175,9 +175,8 @@ def merge_shards(matrix, paths):
 def _cell(failure, profile, runs, tracked_figures):
     """One cell's runs: what failed and why, by seed, and each tracked figure's statistics."""
     figures = {}
-    for label, _, check, key in tracked_figures:
-        values = [c.details.get(key) for r in runs for c in r.checks if c.name == check]
-        values = [v for v in values if v is not None]
+    for label, _, reported in tracked_figures:
+        values = [c.figures[reported] for r in runs for c in r.checks if c.figures.get(reported) is not None]
         if values:
             figures[label] = {"values": values, "min": min(values), "median": statistics.median(values),
                               "p95": percentile(values, 0.95), "max": max(values)}

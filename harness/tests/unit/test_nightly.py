@@ -16,11 +16,11 @@ def run(seed, *checks):
 
 
 def test_a_cell_keeps_each_failure_with_its_seed_and_diagnosis():
-    gap = CheckResult("failover_gap", True, "gap 120 ms", "at most 300 ms", details={"gap_ms_max": 120.0})
+    gap = CheckResult("failover_gap", True, "gap 120 ms", "at most 300 ms", figures={"failover gap ms": 120.0})
     late = CheckResult("recovery", False, "r1's route never got all its nexthops back", "whole again",
                        "lb2 came back but r1 took it into its ECMP set again only after the recovery wait")
     stalled = CheckResult("failover_gap", False, "gap 900 ms", "at most 300 ms", "inconclusive: the machine stalled",
-                          details={"gap_ms_max": 900.0}, inconclusive=True)
+                          figures={"failover gap ms": 900.0}, inconclusive=True)
     cell = nightly._cell("silent_drop", "bfd", [run(5, gap, late), run(6, stalled)], ecmp_cells.FIGURES)
     assert cell["failed_for_certain"] == ["recovery"]
     assert cell["failed_checks"] == ["failover_gap", "recovery"]

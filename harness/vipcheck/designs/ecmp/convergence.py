@@ -7,10 +7,11 @@ TARGET = "lb2"
 FAILURE_AT_MS = 500
 TIMERS = ("hello", "dead", "hello_multiplier", "bfd")  # a profile replaces these OSPF keys, keeps the rest
 BUDGET = "max_gap_ms"                                   # a profile's own failover budget
-# (figure, its words, the check that measures it, that check's detail); the first is the headline.
-FIGURES = (("gap_ms", "gap", "failover_gap", "gap_ms_max"),
-           ("detection_ms", "route change", "route_withdrawn", "detection_ms"),
-           ("recovery_ms", "recovery", "recovery", "recovery_ms"))
+# (figure, its words, the figure of a check's result it is: CheckResult.figures); the first is
+# the headline.
+FIGURES = (("gap_ms", "gap", "failover gap ms"),
+           ("detection_ms", "route change", "route change ms"),
+           ("recovery_ms", "recovery", "recovery ms"))
 
 # The matrix keys this design gives their meaning; nightly.schema.json holds the rest.
 CELLS_SCHEMA = {
