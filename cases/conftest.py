@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import overlay_view
 from root_namespace import state as root_namespace_state
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
-from vipcheck.lab import cgroup, reaper  # noqa: E402
+from vipcheck.lab import cgroup, frr_folders, reaper  # noqa: E402
 from vipcheck.lab.proc import stat_fields  # noqa: E402
 from vipcheck.lab.run import alive  # noqa: E402
 from vipcheck.designs import scenario_files  # noqa: E402
@@ -31,8 +32,9 @@ RUN_PROGRAMS = {"zebra", "ospfd", "bfdd", "staticd", "keepalived", "named", "red
 
 
 def _case_runs_folder():
-    """Every pytest process (CTest starts one per case) has a runs folder of its own, so the
-    check after a case may demand that its cgroup tree is empty: no other case's run is in it.
+    """Every pytest process (CTest starts one per file and kind) has a runs folder of its own, and
+    runs its cases one after another, so the check after a case may demand that its cgroup tree
+    is empty: no other case's run is in it.
     The daemons' users pass through it to their node folders."""
     if "VIPCHECK_RUNS_DIR" not in os.environ:
         folder = Path(tempfile.mkdtemp(prefix="vipcheck-case-", dir="/run")) if os.geteuid() == 0 else \
@@ -59,8 +61,6 @@ def pytest_unconfigure(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "timed: holds a design to a time (BFD detection, VRRP takeover, recovery "
                             "within the stream); CTest runs these cases one at a time")
-    config.addinivalue_line("markers", "machine_wide: compares folders every case shares (/tmp, /run, /var/tmp); "
-                            "CTest runs these cases alone")
 
 
 @dataclass
@@ -236,6 +236,41 @@ def private_runs():
         vipcheck("clean", env=folder.env)
     reaper.reap()
     assert not left, f"run folders left behind in {folder.path}: {left}"
+
+
+@dataclass
+class View:
+    """A private view of /tmp, /var/tmp and /run (cases/overlay_view.py) held by `holder`."""
+    holder: subprocess.Popen
+
+    @property
+    def enter(self):
+        """The argv prefix that runs a command in the view, from the checkout."""
+        return ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt", f"--wd={REPO}", "--"]
+
+    def written(self):
+        return overlay_view.written(self.holder.pid)
+
+    def foreign(self):
+        """What a run wrote there that is not FRR's own folders, which a run on a machine where
+        FRR never ran makes, empty, as FRR would (harness/vipcheck/lab/frr_folders.py)."""
+        return self.written() - {os.path.realpath(folder) for folder in frr_folders.FOLDERS}
+
+
+@pytest.fixture
+def view(tmp_path):
+    """What a case runs in this view and writes to /tmp, /var/tmp or /run is listed apart from
+    what the rest of the machine writes there meanwhile, so such cases run beside others. The
+    case's runs folder and temporary folder stay the real ones."""
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", PYTHON,
+                               str(REPO / "cases/overlay_view.py"), str(RUNS_DIR), str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready", f"the view did not come up (exit {holder.poll()})"
+        yield View(holder)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
 
 
 def run_cgroups(runs_dir=RUNS_DIR):

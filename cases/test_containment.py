@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES, PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, vipcheck
-from vipcheck.lab import cgroup, frr_tmp, reaper
+from vipcheck.lab import cgroup, frr_folders, reaper
 from vipcheck.lab.run import kill_daemon, wait_exit
 
 FAKE_DAEMON = REPO / "cases/fake_daemon.py"
@@ -134,50 +134,46 @@ def test_keepalived_escape_path_and_its_fix(tmp_path):
     assert with_token(token) == [], "stopped first, the parent respawns nothing"
 
 
-def _files():
-    """Entries under /var/tmp (all of it: FRR's folders), /tmp and /run (two levels), less what
-    concurrent cases own: their pytest folders and their own runs folders."""
-    found = set()
-    for root, depth in ((Path("/var/tmp"), 99), (Path("/tmp"), 2), (Path("/run"), 2)):
-        for folder, dirs, files in os.walk(root):
-            level = len(Path(folder).relative_to(root).parts)
-            dirs[:] = [d for d in dirs if level + 1 < depth and not d.startswith("pytest-of-")
-                       and not (d.startswith("vipcheck-case-") and Path(folder, d) != RUNS_DIR)]
-            found |= {os.path.join(folder, name) for name in dirs + files}
-    return found
+def test_the_view_lists_what_a_process_writes_outside_the_kept_folders(view, tmp_path):
+    """The negative control of the case below: writes outside the kept folders are listed and
+    stay out of the machine's folders; writes inside them are real and not listed."""
+    probes = ["/tmp/vipcheck-view-probe", "/var/tmp/vipcheck-view-probe", "/run/vipcheck-view-probe"]
+    subprocess.run([*view.enter, "touch", *probes, str(tmp_path / "kept"), str(RUNS_DIR / "kept")], check=True)
+    assert view.written() == set(probes)
+    assert not any(Path(probe).exists() for probe in probes)
+    assert (tmp_path / "kept").exists() and (RUNS_DIR / "kept").exists()
+    (RUNS_DIR / "kept").unlink()
 
 
-@pytest.mark.machine_wide
 @pytest.mark.parametrize("how", ["passing", "failing", "sigkilled-then-clean"])
-def test_a_run_leaves_no_file_outside_its_folder(how, tmp_path):
-    before = _files()
+def test_a_run_leaves_no_file_outside_its_folder(how, tmp_path, view):
     if how == "sigkilled-then-clean":
-        proc = subprocess.Popen([PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-failover"]),
-                                 "--artifacts", str(tmp_path)], cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([*view.enter, PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-failover"]),
+                                 "--artifacts", str(tmp_path)], env=cli_env(), stdin=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         for line in proc.stderr:
             if "traffic..." in line:
                 break
         proc.kill()
         proc.communicate()
-        assert vipcheck("clean").status == 0
+        assert vipcheck("clean", wrapper=view.enter).status == 0
         reaper.reap()
     else:
         scenario = SHIPPED["ecmp-failover"] if how == "passing" else CASES["ecmp-failover-dead3"]
-        run = vipcheck("run", scenario, tmp_path=tmp_path)
+        run = vipcheck("run", scenario, tmp_path=tmp_path, wrapper=view.enter)
         assert run.status == (0 if how == "passing" else 1), run.stdout + run.stderr
-    assert _files() - before == set()
+    assert view.foreign() == set()
 
 
 ZEBRA_DRY_RUN = """
 import os, subprocess, sys
 sys.path.insert(0, {harness!r})
-from vipcheck.lab import frr_tmp
-frr_tmp.make_private()
+from vipcheck.lab import frr_folders
+frr_folders.make_private()
 subprocess.run(["unshare", "--net", "--", "/usr/lib/frr/zebra", "-C", "-f", {conf!r}, "-u", "frr", "-g", "frr",
                 "-i", {folder!r} + "/z.pid", "-z", {folder!r} + "/z.api", "--vty_socket", {folder!r}],
                capture_output=True)
-print(" ".join(sorted(os.listdir(frr_tmp.FRR_TMP))))
+print(" ".join(sorted(os.listdir(frr_folders.FRR_TMP))))
 """
 
 
@@ -188,13 +184,13 @@ def test_frr_folders_land_in_the_private_tmpfs(tmp_path):
     conf.write_text("hostname probe\n")
     for path in (tmp_path, conf):
         shutil.chown(path, "frr", "frr")
-    before = set(os.listdir(frr_tmp.FRR_TMP)) if frr_tmp.FRR_TMP.exists() else set()
+    before = set(os.listdir(frr_folders.FRR_TMP)) if frr_folders.FRR_TMP.exists() else set()
     probe = subprocess.run([PYTHON, "-c", ZEBRA_DRY_RUN.format(harness=str(REPO / "harness"), conf=str(conf),
                                                                folder=str(tmp_path))],
                            capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split() and all(name.startswith("zebra") for name in probe.stdout.split()), probe.stdout
-    assert set(os.listdir(frr_tmp.FRR_TMP)) == before
+    assert set(os.listdir(frr_folders.FRR_TMP)) == before
 
 
 def test_tracking_root_stays_under_the_callers_memory_cgroup(tmp_path):

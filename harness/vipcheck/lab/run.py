@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from vipcheck.errors import EnvironmentProblem, Interrupted
-from vipcheck.lab import frr_tmp, reaper
+from vipcheck.lab import frr_folders, reaper
 from vipcheck.lab.proc import stat_fields
 from vipcheck.lab.cgroup import RunCgroup
 from vipcheck.lab.stall import StallWatch
@@ -179,7 +179,7 @@ class Run:
         # The folder exists before the cgroup and outlives it: a cgroup without its folder is a
         # dead run's (`clean` relies on that order).
         try:
-            frr_tmp.make_private()
+            frr_folders.make_private()
             reaper.become_subreaper()
             self.cgroup = RunCgroup.for_run(RUNS_DIR, run_id).create()
             self.cgroup.enter()
@@ -219,7 +219,7 @@ class Run:
                 errors.append(f"{getattr(step, '__name__', step)}: {e}")
         reaper.reap(self.children)
         self.children.clear()
-        frr_tmp.empty()
+        frr_folders.empty()
         if self.id and not (self.cgroup and self.cgroup.exists):
             remove_folders(self.id)
         for signum, handler in self._old_handlers.items():
