@@ -329,15 +329,19 @@ def pytest_runtest_makereport(item, call):
                 shutil.copytree(folder, KEPT_ARTIFACTS / item.name / folder.relative_to(tmp_path), dirs_exist_ok=True)
 
 
+_last_root_state = []  # the snapshot after this process's previous case: nothing runs in between
+
+
 @pytest.fixture(autouse=True)
 def untouched_root_namespace():
     """Around every case: fails it if the root namespace differs afterwards, or a run left anything."""
     if os.geteuid() != 0:
         pytest.fail("these cases build networks: run them as root (sudo make test)")
-    before = root_namespace_state()
+    before = _last_root_state.pop() if _last_root_state else root_namespace_state()
     started = boot_ticks()
     yield
     after = root_namespace_state()
+    _last_root_state.append(after)
     for key in before:
         assert after[key] == before[key], f"the run changed the root namespace's {key}"
     assert not leftover_runs(), f"run folders left behind: {leftover_runs()}"
