@@ -165,6 +165,20 @@ def test_a_gap_the_streams_end_cut_short_never_passes():
     assert gap_of([0, 40, 0, 40], scenario_path=CASES["ecmp-failover-dead3"]).passed
 
 
+def test_an_outage_the_sender_sent_nothing_into_is_no_measurement():
+    """A soak round stopped the harness as lb2's drop took effect; it resumed 502 ms later, after
+    r1's route had changed, and no flow had lost a packet: a 0 ms gap that measured nothing.
+    That passed once; it is inconclusive, and measured again."""
+    unsent = gap_of([0, 0, 0, 0])  # dropped for 150 ms, 30 flow intervals, and nothing lost
+    assert not unsent.passed and unsent.inconclusive, unsent.diagnosis
+    assert "sent none into the outage" in unsent.diagnosis and "the sender stood still 150.0 ms" in unsent.diagnosis
+    # Controls: the same outage with packets sent into it passes; so does one shorter than a flow's
+    # interval, and a drain, which drops nothing.
+    assert gap_of([0, 30, 0, 30]).passed
+    assert gap_of([0, 0, 0, 0], withdrawn_at_ns=1_004_000_000).passed
+    assert gap_of([0, 0, 0, 0], scenario_path=CASES["ecmp-failover-drain"]).passed
+
+
 def test_routing_daemons_kept_from_a_cpu_explain_a_late_withdrawal_only_up_to_their_wait():
     # A loaded machine: BFD 50 ms x 3 withdrew after 561 ms, though the run's "full" pressure was 241 ms.
     starved = gap_of([0, 110, 0, 110], router_cpu_wait_ms=300)  # 550 ms, 250 past the budget
