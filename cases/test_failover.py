@@ -60,7 +60,9 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     thread stops, the sender's too), once. Every lb2 flow that lost a packet before the stop now
     has a gap of about 500 ms, past the 300 ms budget (a 300 ms stop would land on the budget
     itself); the stall explains it, so that measurement is inconclusive, never FAIL, and the run
-    is measured again: PASS. A later attempt may meet a stall of its own (a soak round's second
+    is measured again: PASS. Where the stop came before the sender put any lb2 packet into the
+    drop, no flow lost one and the outage went unmeasured (a soak round saw a 0 ms gap pass
+    that way): inconclusive too. A later attempt may meet a stall of its own (a soak round's second
     attempt lost 962 ms to the loaded machine): it too must be inconclusive for it, never FAIL."""
     json_path = tmp_path / "result.json"
     proc = start_vipcheck("run", SHIPPED["ecmp-failover"], "--seed", 11, "--json", json_path,
