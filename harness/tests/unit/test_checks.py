@@ -173,10 +173,12 @@ def test_an_outage_the_sender_sent_nothing_into_is_no_measurement():
     assert not unsent.passed and unsent.inconclusive, unsent.diagnosis
     assert "sent none into the outage" in unsent.diagnosis and "the sender stood still 150.0 ms" in unsent.diagnosis
     # Controls: the same outage with packets sent into it passes; so does one shorter than a flow's
-    # interval, and a drain, which drops nothing.
+    # interval, a drain, which drops nothing, and a link_down, whose carrier loss r1's kernel sees at
+    # once (a soak round's nightly read its route change after a loss-free reroute).
     assert gap_of([0, 30, 0, 30]).passed
     assert gap_of([0, 0, 0, 0], withdrawn_at_ns=1_004_000_000).passed
     assert gap_of([0, 0, 0, 0], scenario_path=CASES["ecmp-failover-drain"]).passed
+    assert gap_of([0, 0, 0, 0], scenario_path=CASES["ecmp-failover-link-down"]).passed
 
 
 def test_routing_daemons_kept_from_a_cpu_explain_a_late_withdrawal_only_up_to_their_wait():

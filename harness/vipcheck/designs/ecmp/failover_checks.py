@@ -31,14 +31,21 @@ def _sender_pause_ms(m, flow):
     return max(0.0, gap.gap_ms - gap.lost * m.flow_interval_ms - m.flow_interval_ms)
 
 
+# Failures r1's kernel cannot see (its link to the LB stays up): the LB's packets are dropped
+# from the instant the failure takes effect until the routing protocol changes r1's route. A
+# link_down is seen at once (the kernel drops the nexthop on the carrier loss, before any route
+# change is announced), and a drain drops nothing.
+UNSEEN_BY_R1S_KERNEL = ("silent_drop", "frr_crash", "service_down")
+
+
 def _unsent_outage_ms(m):
-    """How long the failed LB's packets were dropped while its flows sent none: the failure
-    drops them from the instant it takes effect (all but a drain) until r1's route changes, so
-    flows that lost nothing across that outage were not sent into it (a stopped or starved
-    harness). Their gap of 0 ms is no measurement. 0 where packets were sent into it."""
+    """How long the failed LB's packets were dropped while its flows sent none: flows that lost
+    nothing across such an outage were not sent into it (a stopped or starved harness), and
+    their gap of 0 ms is no measurement. 0 where packets were sent into it."""
     outage = m.ms_after(m.withdrawn_at_ns, m.failed_at_ns)
     failed = [flow for flow in range(len(m.lost_per_flow)) if m.windows["before"].lb_of(flow) == m.failure.target]
-    if m.failure.type == "drain" or outage is None or not failed or any(m.lost_per_flow[f] for f in failed):
+    if m.failure.type not in UNSEEN_BY_R1S_KERNEL or outage is None or not failed or \
+            any(m.lost_per_flow[f] for f in failed):
         return 0.0
     # Every flow sends once a flow interval: an outage longer than that, less the failure stamp's
     # uncertainty, had packets scheduled into it.
