@@ -111,8 +111,14 @@ def failover_gap(m, scenario):
                          figures={"failover gap ms": worst})
     if m.disturbances:
         return _disturbed(result, m, scenario)
-    pause = _sender_pause_ms(m, worst_flow) if gaps else unsent
-    excess = float("inf") if cut_short else unsent if unsent else worst - scenario.max_gap_ms
+    # An unsent outage is the sender standing still across all of it: the machine's, never the design's.
+    pause = max(_sender_pause_ms(m, worst_flow) if gaps else 0.0, unsent)
+    if cut_short:
+        excess = float("inf")
+    elif unsent:
+        excess = unsent
+    else:
+        excess = worst - scenario.max_gap_ms
     return timed(result, excess,
                  m.stall.with_witnesses(every_surviving_flow_lost=stall, the_sender_stood_still=pause,
                                         r1s_routing_daemons_waited_for_a_cpu=m.router_cpu_wait_ms))
