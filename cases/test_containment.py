@@ -145,7 +145,10 @@ def test_the_view_lists_what_a_process_writes_outside_the_kept_folders(view, tmp
     (RUNS_DIR / "kept").unlink()
 
 
-@pytest.mark.parametrize("how", ["passing", "failing", "sigkilled-then-clean"])
+# The passing and failing runs are held to their verdicts, and ecmp-failover is a timed design:
+# beside another timed case it is not measured on a quiet machine (a soak round saw recovery fail).
+@pytest.mark.parametrize("how", [pytest.param("passing", marks=pytest.mark.timed),
+                                 pytest.param("failing", marks=pytest.mark.timed), "sigkilled-then-clean"])
 def test_a_run_leaves_no_file_outside_its_folder(how, tmp_path, view):
     if how == "sigkilled-then-clean":
         proc = subprocess.Popen([*view.enter, PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-failover"]),
