@@ -181,7 +181,7 @@ print(" ".join(sorted(os.listdir(frr_folders.FRR_TMP))))
 
 
 def test_frr_folders_land_in_the_private_tmpfs(tmp_path):
-    """FRR makes /var/tmp/frr/zebra.PID for every start, dry runs included (the negative control:
+    """FRR makes /var/tmp/frr/zebra.PID for every start, a dry run's too (the negative control:
     inside the private namespace the folder is there); the machine's /var/tmp/frr stays as it was."""
     conf = tmp_path / "zebra.conf"
     conf.write_text("hostname probe\n")

@@ -24,6 +24,7 @@
 #include "spread_stats.h"
 #include "stall_probe.h"
 #include "sysctl.h"
+#include "vty.h"
 
 namespace py = pybind11;
 using namespace vipcheck;
@@ -313,6 +314,16 @@ PYBIND11_MODULE(_core, m) {
     m.def("wait_for_tcp", &wait_for_tcp, py::arg("netns"), py::arg("address"), py::arg("port"),
           py::arg("timeout_ms"), py::arg("retry_ms") = 5, py::call_guard<py::gil_scoped_release>(),
           "Connect until the listener accepts, or the timeout passes.");
+
+    py::class_<VtyAnswer>(m, "VtyAnswer")
+        .def_readonly("answered", &VtyAnswer::answered)
+        .def_readonly("status", &VtyAnswer::status)
+        .def_readonly("output", &VtyAnswer::output)
+        .def_readonly("error", &VtyAnswer::error)
+        .def_readonly("waited_ns", &VtyAnswer::waited_ns);
+
+    m.def("vty_command", &vty_command, py::arg("socket_path"), py::arg("command"), py::arg("timeout_ms"),
+          py::call_guard<py::gil_scoped_release>(), "Ask one FRR daemon a command on its vtysh socket.");
 
     py::class_<HttpResponse>(m, "HttpResponse")
         .def_readonly("status", &HttpResponse::status)

@@ -1,17 +1,19 @@
-"""FRRouting in a node: per-daemon configs rendered from frr-conf/, checked by FRR's own
-dry run, daemons started with private pid, socket and log files, queried through vtysh."""
+"""FRRouting in a node: per-daemon configs rendered from frr-conf/, daemons started with private
+pid, socket and log files, each config held to what the daemon logged while reading it, each
+daemon asked over its own vty socket."""
 import json
 import os
 import pwd
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
+from vipcheck import _core
 from vipcheck.errors import ScenarioError
 from vipcheck.daemons.templates import render as templates_render
 
 FRR_BIN = Path(os.environ.get("VIPCHECK_FRR_DIR", "/usr/lib/frr"))  # where Debian puts FRR's daemons
+ANSWER_TIMEOUT_MS = 10_000  # a daemon's vty answers in milliseconds; this only bounds a hung one
 # "No such command on config line 7: ...", "Command incomplete on config line 3: ..."; other
 # [EC ...] lines (e.g. "Disabling MPLS support") are warnings about the kernel, not the config.
 FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?P<line>\d+)")
@@ -71,21 +73,28 @@ class FrrRouter:
             argv += ["--bfdctl", str(self.dir / "bfdd.sock")]
         return argv
 
-    def dry_run_commands(self):
-        """argv lists that check each config in a throwaway namespace, never the root one."""
-        return [(daemon, ["unshare", "--net", "--", *self._argv(daemon, "-C")]) for daemon in self.configs]
-
-    def rejections(self, daemon, stderr):
-        """FRR's dry run exits 0 even when it rejects lines; its [EC ...] log lines tell."""
+    def rejections(self, daemon, log):
+        """The config lines `daemon` refused, from its log: FRR reads on past a bad line."""
         config_lines = self.configs[daemon].read_text().splitlines()
         found = []
-        for line in stderr.splitlines():
+        for line in log.splitlines():
             match = FRR_REJECTION.search(line)
             if match:
                 number = int(match.group("line"))
                 text = config_lines[number - 1].strip() if 0 < number <= len(config_lines) else ""
                 found.append(f"line {number} '{text}': {match.group('message')}")
         return found
+
+    def await_config(self, daemon):
+        """Returns once `daemon` has read its config, with the lines it refused. libfrr queues the
+        config read-in as an event before the loop serves any connection (events run before I/O),
+        so the first vty answer comes after it; `-d` itself returns before it."""
+        answer = self.ask(daemon, "show version")
+        if not answer.answered:
+            raise RuntimeError(f"{self.node.logical}: {daemon} did not answer on its vty socket: {answer.error}; "
+                               f"see {self.dir / daemon}.log")
+        log = self.dir / f"{daemon}.log"
+        return self.rejections(daemon, log.read_text(errors="replace") if log.exists() else "")
 
     def start_command(self, daemon):
         return self._argv(daemon, "-d", "--log", f"file:{self.dir / daemon}.log", "--log-level", "info")
@@ -100,35 +109,21 @@ class FrrRouter:
     def adopt(self, daemon):
         self.run.adopt(self.pid(daemon), f"{self.node.logical}/{daemon}")
 
-    def vtysh(self, command):
-        return self.node.run_argv(vtysh_argv(self.dir, command))
+    def ask(self, daemon, command):
+        """`command` on one daemon's vty socket: no vtysh process, no shell in the node."""
+        return _core.vty_command(str(self.dir / f"{daemon}.vty"), command, ANSWER_TIMEOUT_MS)
 
-    def vtysh_json(self, command):
-        return json.loads(self.vtysh(f"{command} json") or "{}")
-
-
-def check_configs(routers):
-    """Dry-runs every daemon's config at once; the first rejection becomes a ScenarioError."""
-    started = []
-    for router in routers:
-        for daemon, argv in router.dry_run_commands():
-            started.append((router, daemon, subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                                             stderr=subprocess.PIPE, universal_newlines=True)))
-    first = None
-    for router, daemon, proc in started:  # every dry run is reaped, the first rejection reported
-        out, err = proc.communicate()
-        rejected = router.rejections(daemon, err + out)
-        if proc.returncode != 0 and not rejected:
-            rejected = [(err or out).strip().splitlines()[-1] if (err or out).strip() else f"exit {proc.returncode}"]
-        if rejected and first is None:
-            template = router.templates / router.role / f"{daemon}.conf.j2"
-            first = ScenarioError(template, f"rendered for {router.node.logical}", f"{daemon} rejected {rejected[0]}")
-    if first:
-        raise first
+    def ask_json(self, daemon, command, empty="{}"):
+        answer = self.ask(daemon, f"{command} json")
+        if not answer.answered or answer.status != 0:
+            raise RuntimeError(f"{self.node.logical}: {daemon} did not answer '{command} json': "
+                               f"{answer.error or answer.output.strip()}")
+        return json.loads(answer.output or empty)
 
 
 def start_all(routers):
-    """Starts zebra everywhere, then the protocol daemons; `-d` returns once a daemon is up."""
+    """Starts zebra everywhere, then each protocol daemon, each batch only once the one before has
+    read its config; a refused config line becomes a ScenarioError naming its template."""
     for daemon in START_ORDER:
         batch = [r for r in routers if daemon in r.configs]
         procs = [(r, r.node.start_argv(r.start_command(daemon))) for r in batch]
@@ -137,3 +132,8 @@ def start_all(routers):
             if proc.returncode != 0:
                 raise RuntimeError(f"{router.node.logical}: {daemon} did not start: {err.strip()}")
             router.adopt(daemon)
+        for router in batch:
+            refused = router.await_config(daemon)
+            if refused:
+                template = router.templates / router.role / f"{daemon}.conf.j2"
+                raise ScenarioError(template, f"rendered for {router.node.logical}", f"{daemon} rejected {refused[0]}")

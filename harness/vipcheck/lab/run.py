@@ -156,7 +156,7 @@ class Run:
         self.children = []    # Popen objects of processes started in the foreground, reaped at the end
         self.cgroup = None    # every process the run starts is born in it
         self.stalls = None    # lab.stall.StallWatch: how much the machine stalled, any window of the run
-        self.steps = {}       # seconds per step of the build (nodes, links, dry runs, daemons), for the bench
+        self.steps = {}       # seconds per step of the build (nodes, links, addresses, carrier, daemons), for the bench
         self._undo = []       # cleanup steps, run last-in first-out
         self._old_handlers = {}
         self._cleaning = False
