@@ -141,10 +141,11 @@ def read_until(proc, marker):
     pytest.fail(f"the run ended before '{marker}' (exit {proc.wait()})")
 
 
-def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
+def assert_design(scenario, must_fail, diagnosis_words, tmp_path, view=None):
     """Runs a scenario and asserts it fails exactly `must_fail`, with the cause named in each
-    failing check's diagnosis; returns the run for further assertions."""
-    run = vipcheck("run", scenario, tmp_path=tmp_path)
+    failing check's diagnosis; returns the run for further assertions. In a `view`, the run must
+    also leave no file in /tmp, /var/tmp or /run outside its folders."""
+    run = vipcheck("run", scenario, tmp_path=tmp_path, wrapper=view.enter if view else ())
     assert run.result, f"no JSON result; stderr: {run.stderr}"
     assert run.failed == must_fail, run.stdout
     assert run.status == (1 if must_fail else 0), run.stdout + run.stderr
@@ -156,9 +157,12 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path):
     assert all(run.check(name)["verdict"] == "FAIL" for name in must_fail), run.stdout
     # A failing run leaves its artifacts, and only a failing one.
     assert bool(run.result.get("artifacts")) is bool(must_fail), run.result.get("artifacts")
+    assert (tmp_path / "artifacts").exists() is bool(must_fail)
     if must_fail:
         assert (Path(run.result["artifacts"]) / "REPRO.txt").is_file()
         assert f"artifacts: {run.result['artifacts']}" in run.stdout
+    if view:
+        assert view.foreign() == set(), "the run left files outside its folders"
     return run
 
 

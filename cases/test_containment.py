@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CASES, PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, vipcheck
+from conftest import PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, processes_mentioning, vipcheck
 from vipcheck.lab import cgroup, frr_folders, reaper
 from vipcheck.lab.run import kill_daemon, wait_exit
 
@@ -85,9 +85,11 @@ def test_down_ends_what_double_forked_and_respawned(held_with_escapers):
 def test_clean_after_a_killed_keeper_ends_them(held_with_escapers):
     run_id, token = held_with_escapers
     kill_keeper(run_id)
+    assert vipcheck("down", run_id).status == 2, "down refuses a dead run and names clean"
     clean = vipcheck("clean")
     assert clean.status == 0 and f"run {run_id}: removed cgroup" in clean.stdout, clean.stdout + clean.stderr
     assert with_token(token) == []
+    assert not list(RUNS_DIR.glob(f"{run_id}*")) and not processes_mentioning(f"{RUNS_DIR / run_id}/")
     reaper.reap()
 
 
@@ -145,26 +147,19 @@ def test_the_view_lists_what_a_process_writes_outside_the_kept_folders(view, tmp
     (RUNS_DIR / "kept").unlink()
 
 
-# The passing and failing runs are held to their verdicts, and ecmp-failover is a timed design:
-# beside another timed case it is not measured on a quiet machine (a soak round saw recovery fail).
-@pytest.mark.parametrize("how", [pytest.param("passing", marks=pytest.mark.timed),
-                                 pytest.param("failing", marks=pytest.mark.timed), "sigkilled-then-clean"])
-def test_a_run_leaves_no_file_outside_its_folder(how, tmp_path, view):
-    if how == "sigkilled-then-clean":
-        proc = subprocess.Popen([*view.enter, PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-failover"]),
-                                 "--artifacts", str(tmp_path)], env=cli_env(), stdin=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        for line in proc.stderr:
-            if "traffic..." in line:
-                break
-        proc.kill()
-        proc.communicate()
-        assert vipcheck("clean", wrapper=view.enter).status == 0
-        reaper.reap()
-    else:
-        scenario = SHIPPED["ecmp-failover"] if how == "passing" else CASES["ecmp-failover-dead3"]
-        run = vipcheck("run", scenario, tmp_path=tmp_path, wrapper=view.enter)
-        assert run.status == (0 if how == "passing" else 1), run.stdout + run.stderr
+def test_a_sigkilled_run_then_clean_leaves_no_file_outside_its_folder(tmp_path, view):
+    """Every case of test_designs.py runs in the view too, passing or failing (ecmp-failover and
+    its dead-3 control among them); this is the run that cannot clean up after itself."""
+    proc = subprocess.Popen([*view.enter, PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-failover"]),
+                             "--artifacts", str(tmp_path)], env=cli_env(), stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if "traffic..." in line:
+            break
+    proc.kill()
+    proc.communicate()
+    assert vipcheck("clean", wrapper=view.enter).status == 0
+    reaper.reap()
     assert view.foreign() == set()
 
 

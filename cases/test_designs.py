@@ -1,8 +1,9 @@
 """Every case that states its outcome in an `expect:` block, run once: a sound design passes
 every check; a broken one fails exactly the checks its block names, each for certain (FAIL,
-never INCONCLUSIVE), with the words its diagnosis must hold. Adding a negative control is
-adding one scenario file to its design's cases/ (the writing of one: each design's README under
-harness/vipcheck/designs/)."""
+never INCONCLUSIVE), with the words its diagnosis must hold. Each runs in a view of /tmp,
+/var/tmp and /run (cases/overlay_view.py) and, passing or failing, leaves no file there outside
+its folders. Adding a negative control is adding one scenario file to its design's cases/ (the
+writing of one: each design's README under harness/vipcheck/designs/)."""
 import pytest
 
 from conftest import CASES, SHIPPED, assert_design
@@ -23,8 +24,8 @@ def stated_cases():
 
 
 @pytest.mark.parametrize("scenario, expect", stated_cases())
-def test_design(scenario, expect, tmp_path):
-    run = assert_design(scenario, set(expect), expect, tmp_path)
+def test_design(scenario, expect, tmp_path, view):
+    run = assert_design(scenario, set(expect), expect, tmp_path, view)
     # A sound design converges; a split brain, for one, never does (ECMP reports it as a failed check).
     assert run.result["convergence"]["reached"] or expect, run.result["convergence"]
 

@@ -1,4 +1,5 @@
 """Daemon configurations rendered from Jinja2 templates; a template's fault is the user's input."""
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -9,12 +10,17 @@ from vipcheck.errors import ScenarioError
 DAEMON_CONF = REPO / "daemon-conf"
 
 
+@lru_cache(maxsize=None)
+def _environment(folder):
+    """One per folder: each template is compiled once per process, not once per node."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
 def render(folder, name, context):
     """Renders FOLDER/NAME with context; unknown names in the template are errors, not blanks."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     try:
-        return env.get_template(name).render(**context)
+        return _environment(str(folder)).get_template(name).render(**context)
     except jinja2.TemplateNotFound:
         raise ScenarioError(Path(folder) / name, "", "template missing") from None
     except jinja2.TemplateSyntaxError as e:

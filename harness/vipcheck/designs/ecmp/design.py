@@ -17,8 +17,9 @@ from vipcheck.lab.network import Lab
 
 # Documentation prefixes (RFC 5737) for the route that pins the nexthop order; the first that
 # does not overlap the scenario's addresses is used.
-# bfdd announces no timer switch: it is asked, paced so the asking does not take its CPU.
-BFD_POLL_S = 0.01
+# Neither bfdd's timer switch nor zebra's RIB has an event to wait on: they are asked, paced so
+# the asking does not take the daemon's CPU.
+ASK_PACE_S = 0.01
 PIN_PREFIXES = [ipaddress.ip_network(p) for p in ("198.51.100.255/32", "203.0.113.255/32", "192.0.2.255/32")]
 
 
@@ -175,7 +176,7 @@ class EcmpDesign(LabDesign):
                     p.get("status") == "up" and p.get("remote-transmit-interval") == fast
                     and p.get("remote-receive-interval") == fast for p in peers):
                 return round(time.monotonic() - start, 3)
-            time.sleep(BFD_POLL_S)
+            time.sleep(ASK_PACE_S)
         raise RuntimeError(f"BFD sessions on r1 not up on {fast} ms timers after {self.scenario.convergence_timeout_s} "
                            f"s; see {self.routers['r1'].dir / 'bfdd.log'}")
 
@@ -221,6 +222,7 @@ class EcmpDesign(LabDesign):
             wanted = {self.gateways[lb] for lb in self.scenario.best_lbs()}
             deadline = time.monotonic() + self.scenario.convergence_timeout_s
             while not wanted <= {ip for ip, fib in hops if fib} and time.monotonic() < deadline:
+                time.sleep(ASK_PACE_S)
                 hops = self._rib_nexthops()
             kernel = _core.read_route(self.lab["r1"].netns, self.scenario.vip, 32)
         return sorted(ip for ip, _ in hops), sorted(h.gateway for h in kernel.nexthops)
