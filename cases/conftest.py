@@ -155,9 +155,12 @@ def assert_design(scenario, must_fail, diagnosis_words, tmp_path, view=None):
             assert word in run.check(name)["diagnosis"], run.check(name)
     # A broken design fails for certain: no failure it must show may pass for the machine's.
     assert all(run.check(name)["verdict"] == "FAIL" for name in must_fail), run.stdout
-    # A failing run leaves its artifacts, and only a failing one.
+    # A failing run leaves its artifacts, and only a failing one: every folder there is the run's
+    # own or that of an attempt the machine's stall made it measure again, which names it.
     assert bool(run.result.get("artifacts")) is bool(must_fail), run.result.get("artifacts")
-    assert (tmp_path / "artifacts").exists() is bool(must_fail)
+    kept = {str(folder) for folder in (tmp_path / "artifacts").glob("*")}
+    named = {attempt["artifacts"] for attempt in run.result.get("remeasured", []) if attempt["artifacts"]}
+    assert kept == named | ({run.result["artifacts"]} if must_fail else set()), (kept, run.result.get("remeasured"))
     if must_fail:
         assert (Path(run.result["artifacts"]) / "REPRO.txt").is_file()
         assert f"artifacts: {run.result['artifacts']}" in run.stdout

@@ -80,3 +80,6 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     for attempt in remeasured:
         assert "failover_gap: inconclusive" in attempt["why"] and "stalled up to" in attempt["why"], attempt["why"]
     assert "was inconclusive" in out
+    # The passing run keeps no artifacts of its own; each attempt measured again keeps its own.
+    kept = {str(folder) for folder in (tmp_path / "artifacts").glob("*")}
+    assert "artifacts" not in result and kept == {attempt["artifacts"] for attempt in remeasured}, kept
