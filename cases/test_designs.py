@@ -6,15 +6,18 @@ its folders. Adding a negative control is adding one scenario file to its design
 writing of one: each design's README under harness/vipcheck/designs/)."""
 import pytest
 
+from artifact_reading import assert_every_daemon_log_is_kept
 from capture_reading import assert_gaps_agree_with_the_capture
 from conftest import CASES, SHIPPED, assert_design
 from vipcheck.scenario import load_case
 
 # A case that holds a design to a time runs under CTest's one-at-a-time lock (cases/conftest.py).
 TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover"}
-# Runs also read independently, from the capture their artifacts keep: a failover detected late
-# (dead interval 3 s) has long per-flow gaps that r1's capture bounds from both sides.
-READ_FROM_THE_CAPTURE = {"ecmp-failover-dead3"}
+# Runs also read from the artifacts they keep: a failover detected late (dead interval 3 s) has
+# long per-flow gaps that r1's capture bounds from both sides; a failing dns-pairs run keeps
+# every daemon's log.
+READ_FURTHER = {"ecmp-failover-dead3": assert_gaps_agree_with_the_capture,
+                "dns-pairs-local-sessions": assert_every_daemon_log_is_kept}
 
 
 def stated_cases():
@@ -30,8 +33,8 @@ def stated_cases():
 @pytest.mark.parametrize("scenario, expect", stated_cases())
 def test_design(scenario, expect, tmp_path, view):
     run = assert_design(scenario, set(expect), expect, tmp_path, view)
-    if scenario.stem in READ_FROM_THE_CAPTURE:
-        assert_gaps_agree_with_the_capture(run)
+    if scenario.stem in READ_FURTHER:
+        READ_FURTHER[scenario.stem](run)
     # A sound design converges; a split brain, for one, never does (ECMP reports it as a failed check).
     assert run.result["convergence"]["reached"] or expect, run.result["convergence"]
 
@@ -39,6 +42,6 @@ def test_design(scenario, expect, tmp_path, view):
 def test_every_negative_control_is_stated():
     """The design documents list these controls; each must be discovered here."""
     stems = {param.id for param in stated_cases()}
-    assert READ_FROM_THE_CAPTURE <= stems
+    assert set(READ_FURTHER) <= stems
     assert len(stems) >= 25 and {"ecmp-hash-l3", "lo-subnet-arp-flux", "dns-pairs-split-brain",
                                  "ecmp-failover-dead3", "ecmp-basic", "lo-subnet"} <= stems

@@ -1,5 +1,5 @@
 """ECMP beyond pass and fail (test_designs.py runs every case's stated outcome): what a
-result carries, and that a seed reproduces the flow-to-LB map."""
+result carries, that a seed reproduces the flow-to-LB map, and --repeat."""
 from conftest import SHIPPED, vipcheck
 
 
@@ -22,13 +22,20 @@ def test_result_carries_measurements_and_timings(tmp_path):
     assert "ecmp_routes" in run.stdout and "PASS" in run.stdout  # the table
 
 
-def test_same_seed_same_flow_to_lb_map(tmp_path):
+def test_same_seed_same_flow_to_lb_map_and_repeat_sums_the_runs_up(tmp_path):
     """A seed fixes the 5-tuples and the router's hash seed, so every flow takes the nexthop
-    position it took before (which LB sits at a position depends on zebra's install order)."""
-    def flow_map(seed):
-        (tmp_path / "result.json").unlink(missing_ok=True)
-        run = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", seed, tmp_path=tmp_path)
-        return run.check("flow_stickiness")["details"]["flow_position_sha256"]
-    first = flow_map(42)
-    assert flow_map(42) == first
-    assert flow_map(43) != first  # the map is not constant: the seed really drives it
+    position it took before (which LB sits at a position depends on zebra's install order).
+    --repeat 2 from seed 42 runs seeds 42 and 43, each in a network of its own."""
+    def flow_map(run_result):
+        check = next(c for c in run_result["checks"] if c["name"] == "flow_stickiness")
+        return check["details"]["flow_position_sha256"]
+    repeated = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", 42, "--repeat", 2, tmp_path=tmp_path)
+    assert repeated.status == 0 and "2 runs, 2 passed" in repeated.stdout, repeated.stdout + repeated.stderr
+    runs = repeated.result["runs"]
+    assert [r["seed"] for r in runs] == [42, 43] and repeated.result["passed"]
+    assert repeated.result["repeat"]["total s"]["n"] == 2
+    assert len({r["run_id"] for r in runs}) == 2
+    (tmp_path / "result.json").unlink()
+    again = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", 42, tmp_path=tmp_path)
+    assert flow_map(again.result) == flow_map(runs[0])
+    assert flow_map(runs[1]) != flow_map(runs[0])  # the map is not constant: the seed really drives it

@@ -1,5 +1,5 @@
-"""The nightly report: a small matrix runs for real, a seeded history makes its median a
-regression, and headless Chromium renders the page with its tables and every plot."""
+"""The nightly report: a small matrix runs for real in two shards, a seeded history makes its
+median a regression, and headless Chromium renders the page with its tables and every plot."""
 import json
 import shutil
 import subprocess
@@ -10,25 +10,38 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
+def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
+    """A tiny matrix run as two shards, as two CI runners would, and merged into the night's
+    report: the merge refuses a missing share, a seeded history makes the median a regression,
+    the known defect runs in the first share, and headless Chromium renders the page."""
     matrix = tmp_path / "matrix.yaml"
-    matrix.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop]\n"
+    matrix.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop, drain]\n"
                       "profiles:\n  bfd: {dead: minimal, hello_multiplier: 4, bfd: {interval_ms: 50, multiplier: 3}}\n"
-                      "repeats: 2\nregression_margin: 0.25\n"
+                      "repeats: 1\nregression_margin: 0.25\n"
                       f"known_defects:\n  - {{scenario: {CASES['ecmp-failover-link-flap-nhg']}, fails: [recovery],"
                       " defect: nexthop group, fixed_in: FRR 9.0}\n")
     history = tmp_path / "history.jsonl"
     # Seven past nights at 20 ms: detection by BFD at 50 ms x 3 must show as a regression.
     history.write_text("".join(json.dumps({"date": f"2026-11-{day:02d}", "medians": {"silent_drop/bfd": 20.0}})
                                + "\n" for day in range(10, 17)))
-    run = vipcheck("nightly", matrix, "--out", tmp_path / "reports", "--history", history, "--date", "2026-11-24",
-                   "--seed", 5)
+    common = ["--out", tmp_path / "reports", "--history", history, "--date", "2026-11-24"]
+    for k in (1, 2):
+        run = vipcheck("nightly", matrix, *common, "--seed", 5, "--shard", f"{k}/2")
+        assert run.status == 0, run.stdout + run.stderr
+    folder = tmp_path / "reports" / "2026-11-24"
+    shards = [folder / "shard-1-of-2.json", folder / "shard-2-of-2.json"]
+    # A shard writes its share only: the night's report and history wait for the merge.
+    assert not (folder / "report.json").exists() and len(history.read_text().splitlines()) == 7
+    run = vipcheck("nightly", matrix, *common, "--merge", shards[0])
+    assert run.status == 2 and "lack 1 cell(s): drain/bfd" in run.stderr, run.stderr
+    run = vipcheck("nightly", matrix, *common, "--merge", *shards)
     assert run.status == 1, run.stdout + run.stderr
     assert "REGRESSION silent_drop/bfd" in run.stdout
-    folder = tmp_path / "reports" / "2026-11-24"
     report = json.loads((folder / "report.json").read_text())
+    # Cells in matrix order, each with the seed an unsharded night gives it (seed + 1000 x its index).
+    assert [(c["failure"], c["profile"], c["seeds"], c["runs"]) for c in report["cells"]] == [
+        ("silent_drop", "bfd", [5], 1), ("drain", "bfd", [1005], 1)]
     cell = report["cells"][0]
-    assert cell["runs"] == 2 and len(cell["figures"]["gap_ms"]["values"]) == 2
     # BFD: 150 ms without a packet, less the time since lb2's last one. The bounds only say the
     # figure is a real gap; the regression test is the point, not the timing (this case runs
     # beside others, so it holds no time).
@@ -38,7 +51,7 @@ def test_nightly_flags_a_regression_and_the_page_renders(tmp_path):
     # return, late on a loaded machine: a soak round saw the route change 35 ms before it).
     timeline = report["timeline"]
     assert timeline["route_change_ms"] > timeline["failure_ms"] - timeline["failure_uncertainty_ms"], timeline
-    assert len(history.read_text().splitlines()) == 8  # tonight appended
+    assert len(history.read_text().splitlines()) == 8  # tonight appended, once
     # The known defect is run and reported as such; it does not make the night red on its own.
     assert report["known_defects"][0]["state"] == "present", report["known_defects"]
     assert "known defect ecmp-failover-link-flap-nhg.yaml: present" in run.stdout

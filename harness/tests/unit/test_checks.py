@@ -115,6 +115,28 @@ def test_recovery_tells_a_rib_fib_disagreement_from_a_lost_or_slow_adjacency():
     assert "only after the recovery wait (5000 ms)" in late and "disagree" not in late
 
 
+def test_a_recovery_after_the_wait_is_inconclusive_only_where_the_machine_stalled_that_long():
+    """A loaded soak read "only after the recovery wait (0 ms)": lb2's FRR restart took the rest of
+    the stream. r1's route, whole 800 ms after the wait ended, is late by at most that."""
+    scenario = load(SHIPPED["ecmp-failover"])
+
+    def late(whole_late_ns, stall_ms, fib=("lb1", "lb2")):
+        m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.0, restored_at_ns=1_000_000_000,
+                                recovery_wait_ms=0, gateways=GATEWAYS, whole_late_ns=whole_late_ns,
+                                rib_gateways=[GATEWAYS["lb1"], GATEWAYS["lb2"]], fib_gateways=[GATEWAYS[lb] for lb in fib],
+                                recovery_stall=Stall(worst_timer_late_ms=stall_ms))
+        m.windows["restored"] = Window("restored", {"lb1": [3, 3], "lb2": [0, 0]})
+        result = recovery(m, scenario)
+        assert not result.passed
+        return result
+    stalled = late(1_800_000_000, stall_ms=900)
+    assert stalled.inconclusive and "explains the 800.0 ms past the bound" in stalled.diagnosis
+    # Controls: a stall shorter than the lateness, a route never seen whole, a RIB the kernel disagrees with.
+    assert not late(1_800_000_000, stall_ms=700).inconclusive
+    assert not late(0, stall_ms=5000).inconclusive
+    assert "RIB and FIB disagree" in late(0, stall_ms=5000, fib=("lb1",)).diagnosis
+
+
 def test_a_return_while_the_restore_runs_is_the_restore_not_a_flap():
     """The drain's restore is a vtysh command that took 982 ms on a loaded machine, and r1 took lb2
     back while it ran: stamped only when the command returned, that return read as a flap."""

@@ -64,3 +64,25 @@ def test_a_bad_matrix_is_one_line_naming_the_key(tmp_path, base, extra, words):
 def test_the_shipped_matrix_is_valid_as_it_stands():
     matrix = nightly.load_matrix(REPO / "ci/nightly-matrix.yaml")
     assert matrix["topology"] == "ecmp" and matrix["known_defects"][0]["fails"] == ["recovery"]
+
+
+def test_each_cell_runs_its_repeats_in_fresh_runs_with_seeds_from_its_place_in_the_matrix(tmp_path, monkeypatch):
+    """The seeds an unsharded night gives (seed + 1000 x the cell's index + the repeat), so a
+    sharded night runs the same runs; the cases run a matrix of one repeat for real."""
+    path = tmp_path / "matrix.yaml"
+    path.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop, drain]\n"
+                    "profiles: {bfd: {bfd: true}}\nrepeats: 3\n")
+    matrix = nightly.load_matrix(path)
+    ran = []
+
+    def run_scenario(spec, seed=None):
+        ran.append((spec.failure.type, seed))
+        gap = CheckResult("failover_gap", True, "gap", "at most", figures={"failover gap ms": float(seed)})
+        return SimpleNamespace(seed=seed, passed=True, checks=[gap], timeline=None)
+    monkeypatch.setattr(nightly.runner, "run_scenario", run_scenario)
+    quiet = SimpleNamespace(show=lambda label: None, step=lambda label: None)
+    report = nightly.run_matrix(matrix, seed=5, progress=quiet, shard=(2, 2))
+    assert ran == [("drain", 1005), ("drain", 1006), ("drain", 1007)] and report["known_defects"] == []
+    cell, = report["cells"]
+    assert (cell["failure"], cell["runs"], cell["passed"], cell["seeds"]) == ("drain", 3, 3, [1005, 1006, 1007])
+    assert cell["figures"]["gap_ms"]["values"] == [1005.0, 1006.0, 1007.0]

@@ -14,6 +14,9 @@ from vipcheck.daemons.templates import render as templates_render
 
 FRR_BIN = Path(os.environ.get("VIPCHECK_FRR_DIR", "/usr/lib/frr"))  # where Debian puts FRR's daemons
 ANSWER_TIMEOUT_MS = 10_000  # a daemon's vty answers in milliseconds; this only bounds a hung one
+# A command's status (lib/command.h): a JSON show of what is not there, as the VIP's route while
+# r1 has none, answers "{}" with CMD_WARNING; a command refused outright answers CMD_ERR_*.
+CMD_SUCCESS, CMD_WARNING = 0, 1
 # "No such command on config line 7: ...", "Command incomplete on config line 3: ..."; other
 # [EC ...] lines (e.g. "Disabling MPLS support") are warnings about the kernel, not the config.
 FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?P<line>\d+)")
@@ -115,7 +118,7 @@ class FrrRouter:
 
     def ask_json(self, daemon, command, empty="{}"):
         answer = self.ask(daemon, f"{command} json")
-        if not answer.answered or answer.status != 0:
+        if not answer.answered or answer.status not in (CMD_SUCCESS, CMD_WARNING):
             raise RuntimeError(f"{self.node.logical}: {daemon} did not answer '{command} json': "
                                f"{answer.error or answer.output.strip()}")
         return json.loads(answer.output or empty)

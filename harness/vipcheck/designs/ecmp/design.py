@@ -225,6 +225,8 @@ class EcmpDesign(LabDesign):
                 time.sleep(ASK_PACE_S)
                 hops = self._rib_nexthops()
             kernel = _core.read_route(self.lab["r1"].netns, self.scenario.vip, 32)
+            if wanted <= {ip for ip, fib in hops if fib} and wanted <= {h.gateway for h in kernel.nexthops}:
+                self.timeline.seen_whole_late(time.monotonic_ns())
         return sorted(ip for ip, _ in hops), sorted(h.gateway for h in kernel.nexthops)
 
     def _rib_nexthops(self):

@@ -204,8 +204,12 @@ def recovery(m, scenario):
                           "counts": counts, "p_value": test.p_value,
                           "rib_gateways": m.rib_gateways, "fib_gateways": m.fib_gateways},
                          figures={"recovery ms": back})
-    # Recorded, not judged: its bound (the recovery wait) is seconds past any stall seen here.
-    return timed(result, 0.0, m.recovery_stall)
+    # Whole only after the wait (to the stream's end at the latest): late by at most until it was
+    # seen whole. A machine that stalled that long from the restore on may be why; a route never
+    # whole, or whole in zebra alone, is late by no time a stall could explain.
+    late_ms = m.ms_after(m.whole_late_ns, m.restored_at_ns + m.recovery_wait_ms * 1_000_000) \
+        if not m.recovered_at_ns and m.whole_late_ns else None
+    return timed(result, late_ms or 0.0, m.recovery_stall)
 
 
 def _moved(before, after, flows, failed):

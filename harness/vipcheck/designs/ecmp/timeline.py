@@ -38,6 +38,7 @@ class FailoverMeasurement:
     restore_duration_ms: float = 0    # it took effect within this long after restored_at_ns
     recovered_at_ns: int = 0          # r1's route was whole again (0: never)
     recovery_wait_ms: int = 0         # how long after the restore the route may take to be whole
+    whole_late_ns: int = 0            # not whole in that wait: when zebra and the kernel were (0: never)
     lost_per_flow: list = field(default_factory=list)
     flow_gaps: list = field(default_factory=list)  # per flow: its longest hole (_core.FlowGap: gap_ms, lost)
     windows: dict = field(default_factory=dict)   # before, failed, restored -> Window
@@ -122,6 +123,13 @@ class Timeline:
             change = self.monitor.wait_for(self._best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
             m.recovered_at_ns = change.at_ns if change else 0
             self.snapshots["restored"] = snapshot()
+
+    def seen_whole_late(self, at_ns):
+        """r1's route, not whole when the recovery wait ended, was whole at at_ns (zebra's RIB and
+        the kernel's route alike): the machine's stall from the restore to then may be why."""
+        m = self.measurement
+        m.whole_late_ns = at_ns
+        m.recovery_stall = self.stalls.window(m.restored_at_ns, at_ns)
 
     def _watch_ms(self, started_ns, bound_ms):
         """How long to watch r1's route for a change: the bound, but not past the stream's end,
