@@ -117,7 +117,7 @@ def test_sigkill_then_clean_leaves_nothing(scenario, marker, tmp_path, private_r
 
 
 def test_the_next_run_cleans_a_sigkilled_run_by_itself(tmp_path, private_runs):
-    killed = kill_at(private_runs, SHIPPED["ecmp-failover"], "traffic...", tmp_path)
+    killed = kill_at(private_runs, SHIPPED["ecmp-basic"], "traffic...", tmp_path)
     assert leftovers(private_runs, killed)["processes"], "the killed run left its daemons"
     run = vipcheck("run", SHIPPED["ecmp-basic"], tmp_path=tmp_path, env=private_runs.env)
     assert run.status == 0, run.stdout + run.stderr

@@ -3,29 +3,11 @@ result carries, that a seed reproduces the flow-to-LB map, and --repeat."""
 from conftest import SHIPPED, vipcheck
 
 
-def test_result_carries_measurements_and_timings(tmp_path):
-    run = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", 7, "--junit", tmp_path / "r.xml",
-                   tmp_path=tmp_path)
-    result = run.result
-    assert set(result) >= {"scenario", "passed", "checks", "timings"}
-    assert result["scenario"] == "ecmp-basic" and result["seed"] == 7
-    for check in result["checks"]:
-        assert set(check) >= {"name", "passed", "measured", "expected", "diagnosis"}
-    assert set(result["timings"]) >= {"build", "converge", "traffic", "checks", "teardown", "total"}
-    assert result["traffic"]["sent"] == 2048 * 4
-    # The effective sysctls are the ones the kernel reports, per node.
-    assert result["sysctl"]["r1"]["net.ipv4.fib_multipath_hash_policy"] == 1
-    assert result["sysctl"]["r1"]["net.ipv4.ip_forward"] == 1
-    assert result["sysctl"]["lb1"]["net.ipv4.conf.all.rp_filter"] == 0
-    junit = (tmp_path / "r.xml").read_text()
-    assert 'testsuite name="ecmp-basic"' in junit and junit.count("<testcase") == len(result["checks"])
-    assert "ecmp_routes" in run.stdout and "PASS" in run.stdout  # the table
-
-
 def test_same_seed_same_flow_to_lb_map_and_repeat_sums_the_runs_up(tmp_path):
     """A seed fixes the 5-tuples and the router's hash seed, so every flow takes the nexthop
     position it took before (which LB sits at a position depends on zebra's install order).
-    --repeat 2 from seed 42 runs seeds 42 and 43, each in a network of its own."""
+    --repeat 2 from seed 42 runs seeds 42 and 43, each in a network of its own; the run of seed 42
+    again carries what a result must."""
     def flow_map(run_result):
         check = next(c for c in run_result["checks"] if c["name"] == "flow_stickiness")
         return check["details"]["flow_position_sha256"]
@@ -36,6 +18,24 @@ def test_same_seed_same_flow_to_lb_map_and_repeat_sums_the_runs_up(tmp_path):
     assert repeated.result["repeat"]["total s"]["n"] == 2
     assert len({r["run_id"] for r in runs}) == 2
     (tmp_path / "result.json").unlink()
-    again = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", 42, tmp_path=tmp_path)
+    again = vipcheck("run", SHIPPED["ecmp-basic"], "--seed", 42, "--junit", tmp_path / "r.xml", tmp_path=tmp_path)
     assert flow_map(again.result) == flow_map(runs[0])
     assert flow_map(runs[1]) != flow_map(runs[0])  # the map is not constant: the seed really drives it
+    assert_result_carries_measurements_and_timings(again, tmp_path / "r.xml")
+
+
+def assert_result_carries_measurements_and_timings(run, junit_path):
+    result = run.result
+    assert set(result) >= {"scenario", "passed", "checks", "timings"}
+    assert result["scenario"] == "ecmp-basic" and result["seed"] == 42
+    for check in result["checks"]:
+        assert set(check) >= {"name", "passed", "measured", "expected", "diagnosis"}
+    assert set(result["timings"]) >= {"build", "converge", "traffic", "checks", "teardown", "total"}
+    assert result["traffic"]["sent"] == 2048 * 4
+    # The effective sysctls are the ones the kernel reports, per node.
+    assert result["sysctl"]["r1"]["net.ipv4.fib_multipath_hash_policy"] == 1
+    assert result["sysctl"]["r1"]["net.ipv4.ip_forward"] == 1
+    assert result["sysctl"]["lb1"]["net.ipv4.conf.all.rp_filter"] == 0
+    junit = junit_path.read_text()
+    assert 'testsuite name="ecmp-basic"' in junit and junit.count("<testcase") == len(result["checks"])
+    assert "ecmp_routes" in run.stdout and "PASS" in run.stdout  # the table

@@ -15,8 +15,9 @@ def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
     report: the merge refuses a missing share, a seeded history makes the median a regression,
     the known defect runs in the first share, and headless Chromium renders the page."""
     matrix = tmp_path / "matrix.yaml"
+    # The cells keep the base's packet per flow every 5.12 ms, with a quarter of its flows.
     matrix.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop, drain]\n"
-                      "profiles:\n  bfd: {dead: minimal, hello_multiplier: 4, bfd: {interval_ms: 50, multiplier: 3}}\n"
+                      "design: {traffic: {flows: 64, rate_pps: 12500}}\nprofiles:\n  bfd: {dead: minimal, hello_multiplier: 4, bfd: {interval_ms: 50, multiplier: 3}}\n"
                       "repeats: 1\nregression_margin: 0.25\n"
                       f"known_defects:\n  - {{scenario: {CASES['ecmp-failover-link-flap-nhg']}, fails: [recovery],"
                       " defect: nexthop group, fixed_in: FRR 9.0}\n")

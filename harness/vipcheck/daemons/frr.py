@@ -21,7 +21,7 @@ CMD_SUCCESS, CMD_WARNING = 0, 1
 # [EC ...] lines (e.g. "Disabling MPLS support") are warnings about the kernel, not the config.
 FRR_REJECTION = re.compile(r"\[EC \d+\]\s*(?P<message>[^\]]*?) on config line (?P<line>\d+)")
 START_ORDER = ("zebra", "staticd", "bfdd", "ospfd")  # zebra first: the others connect to it
-# What a failing run's artifacts keep of each daemon a node ran: file -> vtysh command.
+# What a failing run's artifacts keep of each daemon a node ran: file -> command on its vty.
 STATE_VIEWS = {"zebra": {"frr-routes.json": "show ip route json"},
                "ospfd": {"ospf-neighbours.json": "show ip ospf neighbor json",
                          "ospf-database.json": "show ip ospf database json"},
@@ -34,9 +34,15 @@ def vtysh_argv(socket_dir, *commands):
 
 
 def state_views(frr_dir):
-    """file -> vtysh argv: the state of every daemon that has its config in this node's FRR folder."""
-    return {file: vtysh_argv(frr_dir, command) for daemon, views in STATE_VIEWS.items()
-            if (Path(frr_dir) / f"{daemon}.conf").exists() for file, command in views.items()}
+    """file -> what it holds: the state of every daemon that has its config in this node's FRR
+    folder, asked over the daemon's vty socket (or why it did not answer)."""
+    views = {}
+    for daemon, files in STATE_VIEWS.items():
+        if (Path(frr_dir) / f"{daemon}.conf").exists():
+            for file, command in files.items():
+                answer = _core.vty_command(str(Path(frr_dir) / f"{daemon}.vty"), command, ANSWER_TIMEOUT_MS)
+                views[file] = answer.output if answer.answered else f"no answer from {daemon}: {answer.error}"
+    return views
 
 
 def frr_owner():

@@ -17,12 +17,14 @@ from vipcheck.daemons import frr
 from vipcheck.lab.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
 from vipcheck.lab.run import NODE_DIR_SEPARATOR
 
-KERNEL_VIEW = {  # file -> argv, run in every node
-    "kernel-routes.json": ["ip", "-j", "route", "show", "table", "all"],
-    "kernel-nexthops.json": ["ip", "-j", "nexthop", "show"],
-    "addresses.json": ["ip", "-j", "address", "show"],
+KERNEL_VIEW = {  # file -> `ip -j` command: a node's in one `ip -batch` process, one JSON array each
+    "kernel-routes.json": "route show table all",
+    "kernel-nexthops.json": "nexthop show",
+    "addresses.json": "address show",
+    "neighbours.json": "neighbour show",
+}
+OWN_PROCESS_VIEW = {  # file -> argv, each in a process of its own in every node
     "links.json": ["ip", "-j", "-s", "link", "show"],
-    "neighbours.json": ["ip", "-j", "neighbour", "show"],
     "sysctl.txt": ["sysctl", "net.ipv4", "net.core"],
 }
 COPIED_SUFFIXES = (".log", ".conf", ".cfg", ".json", ".zone")
@@ -45,27 +47,43 @@ def _owner_for(path):
                 os.chown(name, int(uid), int(gid))
 
 
-def _node_views(run, design):
-    """(node, file, argv) for every dump, FRR's included where the run recorded FRR's folder."""
-    commands = []
-    for name, node in sorted(design.lab.nodes.items()):
-        commands += [(name, file, argv) for file, argv in KERNEL_VIEW.items()]
-        frr_dir = run.nodes.get(name, {}).get("frr_dir")
-        if frr_dir:
-            commands += [(name, file, argv) for file, argv in frr.state_views(frr_dir).items()]
-    return commands
-
-
 def _dump_nodes(run, design, folder):
-    """Runs every dump at once, one process per file, and writes what each printed."""
+    """Every node's kernel view at once (an `ip -batch` and two more processes per node), then
+    FRR's over the daemons' vty sockets, and writes each file."""
     started = []
-    for name, file, argv in _node_views(run, design):
-        proc = design.lab[name].start_argv(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append((name, file, proc))
-    for name, file, proc in started:
-        out, err = proc.communicate()
+    for name, node in sorted(design.lab.nodes.items()):
+        batch = node.start_argv(["ip", "-j", "-batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        started.append((name, list(KERNEL_VIEW), batch, "".join(c + "\n" for c in KERNEL_VIEW.values())))
+        started += [(name, [file], node.start_argv(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE), None)
+                    for file, argv in OWN_PROCESS_VIEW.items()]
+    views = {}
+    for name in sorted(design.lab.nodes):
+        frr_dir = run.nodes.get(name, {}).get("frr_dir")
+        views[name] = frr.state_views(frr_dir) if frr_dir else {}
+    for name, files, proc, commands in started:
+        out, err = proc.communicate(commands)
+        parts = _json_values(out, len(files)) if len(files) > 1 else [out]
+        for file, part in zip(files, parts or [None] * len(files)):
+            views[name][file] = part if proc.returncode == 0 and part is not None else \
+                f"exit {proc.returncode}: {err}{out}"
+    for name, files in views.items():
         (folder / name).mkdir(exist_ok=True)
-        (folder / name / file).write_text(out if proc.returncode == 0 else f"exit {proc.returncode}: {err}{out}")
+        for file, text in files.items():
+            (folder / name / file).write_text(text)
+
+
+def _json_values(out, count):
+    """The JSON texts `ip -j -batch` printed one after another, or None unless there are `count`."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    try:
+        while (at := len(out) - len(out[at:].lstrip())) < len(out):  # the next value, past whitespace
+            start = at
+            _, at = decoder.raw_decode(out, at)
+            values.append(out[start:at] + "\n")
+    except ValueError:
+        return None
+    return values if len(values) == count else None
 
 
 def _copy_run_files(run, folder):
