@@ -27,6 +27,10 @@ class LabIntf(Intf):
 class LabHost(Host):
     """A Mininet host whose commands run as argument lists; `logical` is the scenario's name."""
 
+    # Mininet's class setup runs `which mnexec` and `which ifconfig`, once per node when the nodes
+    # start at once; environment.py has checked every program a run needs, ifconfig none.
+    isSetup = True
+
     def __init__(self, name, logical=None, role=None, **params):
         self.logical = logical or name
         self.role = role
