@@ -131,6 +131,7 @@ def test_a_recovery_after_the_wait_is_inconclusive_only_where_the_machine_stalle
         return result
     stalled = late(1_800_000_000, stall_ms=900)
     assert stalled.inconclusive and "explains the 800.0 ms past the bound" in stalled.diagnosis
+    assert "within 800.0 ms after it" in stalled.diagnosis and stalled.details["whole_after_the_wait_ms"] == 800.0
     # Controls: a stall shorter than the lateness, a route never seen whole, a RIB the kernel disagrees with.
     assert not late(1_800_000_000, stall_ms=700).inconclusive
     assert not late(0, stall_ms=5000).inconclusive

@@ -181,6 +181,11 @@ def recovery(m, scenario):
                 "r1's route never got all its nexthops back") + f"; flows after: {spread} (p={test.p_value:.2g})"
     expected = f"after {target} returns, r1 routes through every LB and flows spread evenly (p >= {FALSE_ALARM_RATE:g})"
     passed = bool(m.recovered_at_ns) and test.consistent
+    # Whole only after the wait (to the stream's end at the latest): late by at most until it was
+    # seen whole. A machine that stalled that long from the restore on may be why; a route never
+    # whole, or whole in zebra alone, is late by no time a stall could explain.
+    late_ms = m.ms_after(m.whole_late_ns, m.restored_at_ns + m.recovery_wait_ms * 1_000_000) \
+        if not m.recovered_at_ns and m.whole_late_ns else None
     diagnosis = ""
     if not m.recovered_at_ns and m.gateways[target] not in m.rib_gateways:
         diagnosis = (f"{target} came back but r1's OSPF did not re-learn its path within convergence_timeout_s "
@@ -193,7 +198,7 @@ def recovery(m, scenario):
                      "router_nexthop_groups: false avoids it)")
     elif not m.recovered_at_ns:
         diagnosis = (f"{target} came back but r1 took it into its ECMP set again only after the recovery wait "
-                     f"({m.recovery_wait_ms} ms)")
+                     f"({m.recovery_wait_ms} ms)" + (f", within {late_ms} ms after it" if late_ms is not None else ""))
     elif not any(counts.values()):
         diagnosis = (f"the stream ended before r1's route was whole again ({back} ms after the restore), so no "
                      "flow shows the spread after it: lengthen duration_ms")
@@ -201,14 +206,9 @@ def recovery(m, scenario):
         diagnosis = f"{target} is routed to again but the flows did not spread back (p={test.p_value:.2g})"
     result = CheckResult("recovery", passed, measured, expected, diagnosis,
                          {"recovery_ms": back, "restore_duration_ms": m.restore_duration_ms,
-                          "counts": counts, "p_value": test.p_value,
+                          "whole_after_the_wait_ms": late_ms, "counts": counts, "p_value": test.p_value,
                           "rib_gateways": m.rib_gateways, "fib_gateways": m.fib_gateways},
                          figures={"recovery ms": back})
-    # Whole only after the wait (to the stream's end at the latest): late by at most until it was
-    # seen whole. A machine that stalled that long from the restore on may be why; a route never
-    # whole, or whole in zebra alone, is late by no time a stall could explain.
-    late_ms = m.ms_after(m.whole_late_ns, m.restored_at_ns + m.recovery_wait_ms * 1_000_000) \
-        if not m.recovered_at_ns and m.whole_late_ns else None
     return timed(result, late_ms or 0.0, m.recovery_stall)
 
 
