@@ -52,8 +52,8 @@ def _dump_nodes(run, design, folder):
     FRR's over the daemons' vty sockets, and writes each file."""
     started = []
     for name, node in sorted(design.lab.nodes.items()):
-        batch = node.start_argv(["ip", "-j", "-batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        batch = node.start_argv(["ip", "-j", "-force", "-batch", "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started.append((name, list(KERNEL_VIEW), batch, "".join(c + "\n" for c in KERNEL_VIEW.values())))
         started += [(name, [file], node.start_argv(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE), None)
                     for file, argv in OWN_PROCESS_VIEW.items()]
@@ -63,14 +63,23 @@ def _dump_nodes(run, design, folder):
         views[name] = frr.state_views(frr_dir) if frr_dir else {}
     for name, files, proc, commands in started:
         out, err = proc.communicate(commands)
-        parts = _json_values(out, len(files)) if len(files) > 1 else [out]
-        for file, part in zip(files, parts or [None] * len(files)):
-            views[name][file] = part if proc.returncode == 0 and part is not None else \
-                f"exit {proc.returncode}: {err}{out}"
+        if commands is None:  # one view, one process
+            views[name][files[0]] = out if proc.returncode == 0 else f"exit {proc.returncode}: {err}{out}"
+            continue
+        parts = _json_values(out, len(files))
+        if parts is None:  # a command the kernel refused (no nexthop objects, say): each on its own
+            parts = [_ip_view(design.lab[name], KERNEL_VIEW[file]) for file in files]
+        views[name].update(zip(files, parts))
     for name, files in views.items():
         (folder / name).mkdir(exist_ok=True)
         for file, text in files.items():
             (folder / name / file).write_text(text)
+
+
+def _ip_view(node, command):
+    proc = node.start_argv(["ip", "-j", *command.split()], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    return out if proc.returncode == 0 else f"exit {proc.returncode}: {err}{out}"
 
 
 def _json_values(out, count):
