@@ -154,7 +154,7 @@ def test_a_sigkilled_run_then_clean_leaves_no_file_outside_its_folder(tmp_path, 
                              "--artifacts", str(tmp_path)], env=cli_env(), stdin=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:
-        if "traffic..." in line:
+        if "converge..." in line:  # every daemon, bfdd's too, has started and written what it writes
             break
     proc.kill()
     proc.communicate()
