@@ -55,8 +55,8 @@ InjectionReport inject_flows(const InjectionPlan& plan) {
         const uint64_t flows = plan.src_ports.size();
         const uint64_t total = flows * plan.packets_per_flow;
         const double gap_ns = 1e9 / plan.rate_pps;
-        // Batches of about 1 ms of traffic: a flow's packets stay 5 ms and more apart, and each
-        // wake-up of this thread and of the sinks carries a dozen packets, not one.
+        // Batches of about 1 ms of traffic (at most 64 packets): a wake-up of this thread and of
+        // the sinks carries a dozen packets at the failover cases' rate, not one.
         const size_t batch = std::clamp<size_t>(size_t(plan.rate_pps / 1'000), 1, kMaxBatch);
 
         sockaddr_in dst{};
