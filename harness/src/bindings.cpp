@@ -8,6 +8,7 @@
 #include <cstring>
 #include <chrono>
 #include <future>
+#include <tuple>
 
 #include "arp_probe.h"
 #include "dns_probe.h"
@@ -17,6 +18,7 @@
 #include "clock.h"
 #include "injector.h"
 #include "link_changes.h"
+#include "veth_pairs.h"
 #include "kernel_tables.h"
 #include "route_watch.h"
 #include "packet_format.h"
@@ -245,6 +247,15 @@ PYBIND11_MODULE(_core, m) {
     m.def("change_address", &change_address, py::arg("netns"), py::arg("ifname"), py::arg("address"),
           py::arg("prefix_len"), py::arg("add"), py::call_guard<py::gil_scoped_release>(),
           "One netlink request: the address added or deleted; False when it already was.");
+    m.def(
+        "add_veth_pairs",
+        [](const std::vector<std::tuple<std::string, std::string, std::string, std::string>>& pairs) {
+            std::vector<VethPair> plan;
+            for (const auto& [netns_a, name_a, netns_b, name_b] : pairs) plan.push_back({netns_a, name_a, netns_b, name_b});
+            py::gil_scoped_release release;
+            add_veth_pairs(plan);
+        },
+        py::arg("pairs"), "(netns, name, peer netns, peer name) tuples: one netlink request a pair, both ends down.");
     m.def("wait_links_running", &wait_links_running, py::arg("netns"), py::arg("ifnames"), py::arg("timeout_ms"),
           py::call_guard<py::gil_scoped_release>(),
           "Waits on link events until each of these interfaces that is up has carrier; the names still without.");

@@ -1,6 +1,7 @@
 // The drivers for real: traffic across veth pairs and routes in namespaces made here.
 #include <gtest/gtest.h>
 
+#include <net/if.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "sink.h"
 #include "sysctl.h"
 #include "test_network.h"
+#include "veth_pairs.h"
 
 using namespace vipcheck;
 using vipcheck::testing::EcmpNetwork;
@@ -260,6 +262,25 @@ TEST_F(Drivers, ARaisedLinkIsRunningAtOnce) {
         set_link_up(net.router.path(), "c0", true);
         EXPECT_TRUE(wait_links_running(net.router.path(), {"c0"}, 0).empty()) << "round " << round;
         EXPECT_TRUE(wait_links_running(net.client.path(), {"eth0"}, 0).empty()) << "round " << round;
+    }
+}
+
+TEST_F(Drivers, AVethPairJoinsTwoNamespacesAndNeverTheRootOne) {
+    TestNamespace a, b;
+    add_veth_pairs({{a.path(), "va", b.path(), "vb"}});
+    a.run({"ip", "link", "show", "dev", "va"});
+    b.run({"ip", "link", "show", "dev", "vb"});
+    EXPECT_THROW(a.run({"ip", "link", "show", "dev", "vb"}), std::runtime_error);  // each end where it belongs
+    EXPECT_EQ(::if_nametoindex("va"), 0u);  // this test runs in the root namespace
+    EXPECT_EQ(::if_nametoindex("vb"), 0u);
+    set_link_up(a.path(), "va", true);
+    set_link_up(b.path(), "vb", true);
+    EXPECT_TRUE(wait_links_running(b.path(), {"vb"}, 1000).empty());  // peers of each other: carrier
+    try {
+        add_veth_pairs({{a.path(), "va", b.path(), "vc"}});
+        FAIL() << "a taken name was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("veth va - vc"), std::string::npos) << e.what();
     }
 }
 

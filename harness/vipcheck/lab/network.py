@@ -6,7 +6,7 @@ from mininet.net import Mininet
 
 from vipcheck import _core, seeds
 from vipcheck.errors import ScenarioError
-from vipcheck.lab.nodes import LabIntf, run_everywhere
+from vipcheck.lab.nodes import LabIntf, LabLink, run_everywhere
 from vipcheck.lab.threads import join_threads, start_threads
 
 # Baseline sysctls of every node, because new namespaces inherit conf/all from the root
@@ -60,14 +60,17 @@ class Lab:
         # Mininet.init() would run fixLimits(), which writes sysctls in the root namespace.
         Mininet.inited = True
         self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False,
-                           intf=LabIntf)
+                           intf=LabIntf, link=LabLink)
         run.on_cleanup(self.stop)
         run.plan_interfaces([name for pair in links for name in pair])
         with run.step("nodes"):
             self._add_hosts(topo)
         with run.step("links"):
-            for a, b, params in topo.links(sort=True, withInfo=True):
-                self.net.addLink(**params)
+            made = topo.links(sort=True, withInfo=True)
+            _core.add_veth_pairs([(self.net[p["node1"]].netns, f"{p['node1']}-eth{p['port1']}",
+                                   self.net[p["node2"]].netns, f"{p['node2']}-eth{p['port2']}") for _, _, p in made])
+            for _, _, params in made:
+                self.net.addLink(**params)  # Mininet's records of the pairs made above
         self.nodes = {host.logical: host for host in self.net.hosts}
         run.record_nodes(self.net.hosts, links)
 
