@@ -19,9 +19,10 @@ from vipcheck.lab.run import netns_inode
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
 # 20 kill points: every phase of three designs, and a failing run while it writes its artifacts.
 # Once the daemons run, the same daemons run in a scenario that reaches the phase sooner:
-# ecmp-basic waits for no BFD session to reach its fast timers, dns-pairs-one-vip has no failover.
+# ecmp-basic waits for no BFD session to reach its fast timers, dns-pairs-equal-priority has no
+# failover. A failing run's artifacts: dns-pairs-no-rotation, whose DNS checks build c1, dns and r1.
 SOONER = {SHIPPED["ecmp-failover"]: (PHASES[2:], SHIPPED["ecmp-basic"]),
-          SHIPPED["dns-pairs"]: (PHASES[4:], CASES["dns-pairs-one-vip"])}
+          SHIPPED["dns-pairs"]: (PHASES[4:], CASES["dns-pairs-equal-priority"])}
 POINTS = ([(SOONER[design][1] if p in SOONER[design][0] else design, p)
            for design in (SHIPPED["ecmp-failover"], SHIPPED["dns-pairs"]) for p in PHASES]
           + [(SHIPPED["lo-subnet"], p) for p in PHASES]

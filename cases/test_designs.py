@@ -8,6 +8,7 @@ import pytest
 
 from artifact_reading import assert_every_daemon_log_is_kept
 from capture_reading import assert_gaps_agree_with_the_capture
+from dns_reading import assert_only_the_dns_path_is_built
 from lo_reading import assert_arp_replies_name_each_lb_by_its_mac, assert_lookups_and_sysctls_come_from_the_kernel
 from conftest import CASES, SHIPPED, assert_design
 from vipcheck.scenario import load_case
@@ -16,9 +17,11 @@ from vipcheck.scenario import load_case
 TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover"}
 # Runs also read beyond their verdicts: a failover detected late (dead interval 3 s) has long
 # per-flow gaps that r1's capture bounds from both sides; a failing dns-pairs run keeps every
-# daemon's log; the VIP-on-lo checks report what the kernel and the wire said.
+# daemon's log; DNS checks alone build the DNS path alone; the VIP-on-lo checks report what the
+# kernel and the wire said.
 READ_FURTHER = {"ecmp-failover-dead3": assert_gaps_agree_with_the_capture,
                 "dns-pairs-local-sessions": assert_every_daemon_log_is_kept,
+                "dns-pairs-random": assert_only_the_dns_path_is_built,
                 "lo-subnet": assert_lookups_and_sysctls_come_from_the_kernel,
                 "lo-subnet-arp-flux": assert_arp_replies_name_each_lb_by_its_mac}
 

@@ -98,19 +98,21 @@ class DnsPairsDesign(LabDesign):
             r1_if, _ = lab.ifnames("r1", node)
             r1_addresses.append((r1_if, net[1], 30))
             address(node, "r1", str(net[2]), 30, str(net[1]))
-        segment_nets = {SEGMENTS[p]: spec.segment for p, spec in s.pairs.items()}
-        segment_nets[SEGMENTS["backends"]] = s.backend_segment
+        segment_nets = {SEGMENTS[p]: spec.segment for p, spec in s.pairs.items()} if s.builds_pairs else {}
+        if s.builds_pairs:
+            segment_nets[SEGMENTS["backends"]] = s.backend_segment
         for segment, net in segment_nets.items():
             r1_if, _ = lab.ifnames("r1", segment)
             self.uplink[f"r1:{segment}"] = r1_if
             r1_addresses.append((r1_if, net[1], net.prefixlen))
-        for spec in s.pairs.values():
-            for lb, ip in zip(spec.lbs, spec.addresses):
-                address(lb, SEGMENTS[spec.name], ip, spec.segment.prefixlen, str(spec.segment[1]))
         backend_net = s.backend_segment
-        for i, backend in enumerate(backend_names(s), start=1):
-            address(backend, SEGMENTS["backends"], str(backend_net[10 + i]), backend_net.prefixlen, "")
-        address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
+        if s.builds_pairs:
+            for spec in s.pairs.values():
+                for lb, ip in zip(spec.lbs, spec.addresses):
+                    address(lb, SEGMENTS[spec.name], ip, spec.segment.prefixlen, str(spec.segment[1]))
+            for i, backend in enumerate(backend_names(s), start=1):
+                address(backend, SEGMENTS["backends"], str(backend_net[10 + i]), backend_net.prefixlen, "")
+            address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
         addresses += [("r1", ifname, ip, plen) for ifname, ip, plen in r1_addresses]
         self.owners = VipOwners(lab, s, self.uplink)
 
@@ -121,11 +123,12 @@ class DnsPairsDesign(LabDesign):
                 lab.bridge(segment)
             lab.bring_up()
         gateways = {"c1": str(client_net[1]), "dns": str(dns_net[1])}
-        for spec in s.pairs.values():
-            gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
-        gateways.update({n: str(backend_net[1]) for n in [*backend_names(s), "redis"]})
+        if s.builds_pairs:
+            for spec in s.pairs.values():
+                gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
+            gateways.update({n: str(backend_net[1]) for n in [*backend_names(s), "redis"]})
         run_everywhere([(lab[n], ["ip", "route", "add", "default", "via", gw]) for n, gw in gateways.items()])
-        for pair in s.vrrp_blocked:  # the split-brain design: a firewall drops VRRP on the pair's LBs
+        for pair in s.vrrp_blocked if s.builds_pairs else ():  # the split-brain design: a firewall drops VRRP
             for lb in s.pairs[pair].lbs:
                 faults.drop_incoming(lab[lb], "vrrp")
         self._render_services()
@@ -142,8 +145,9 @@ class DnsPairsDesign(LabDesign):
         self.bind = Bind(run, lab["dns"], {"hostname": "dns", "address": self.dns_address, "zone": zone, "host": host,
                                            "ttl": s.dns_ttl, "rrset_order": s.rrset_order,
                                            "records": [s.vips[p] for p in s.dns_records]})
-        backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)]
-        for spec in s.pairs.values():
+        backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)
+                    if s.builds_pairs]
+        for spec in s.pairs.values() if s.builds_pairs else ():
             for lb in spec.lbs:
                 ctx = {"hostname": lb, "dir": str(run.node_dir(lb)), "vip": spec.vip, "port": s.port,
                        "backends": backends, "pair": spec.name, "ifname": self.uplink[lb],
@@ -160,13 +164,15 @@ class DnsPairsDesign(LabDesign):
         Redis (the backends connect to it on their first request), and named, which returns
         once it has forked."""
         s, lab, run = self.scenario, self.lab, self.run
-        redis = Redis(run, lab["redis"], self.address["redis"])
-        apps = [PythonApp(run, lab[b], BACKEND_APP, self.address[b], BACKEND_PORT,
-                          ["--name", b, "--store", s.session_store, "--redis", f"{redis.address}:{redis.PORT}"])
-                for b in backend_names(s)]
-        for service in [*apps, *self.keepalived.values(), *self.haproxy.values(), redis, self.bind]:
+        stores, apps = [], []  # Redis and the backends, when the pairs are built
+        if s.builds_pairs:
+            stores = [Redis(run, lab["redis"], self.address["redis"])]
+            apps = [PythonApp(run, lab[b], BACKEND_APP, self.address[b], BACKEND_PORT,
+                              ["--name", b, "--store", s.session_store, "--redis", f"{stores[0].address}:{Redis.PORT}"])
+                    for b in backend_names(s)]
+        for service in [*apps, *self.keepalived.values(), *self.haproxy.values(), *stores, self.bind]:
             service.start()
-        for service in [redis, *apps, *self.haproxy.values()]:
+        for service in [*stores, *apps, *self.haproxy.values()]:
             service.await_ready()
         self.bind.await_ready(lab["c1"], self.dns_address)
 
@@ -174,8 +180,11 @@ class DnsPairsDesign(LabDesign):
     def converge(self):
         """A pair has converged when exactly one LB answers ARP for its VIP, after every backup
         has had the protocol's master-down interval and one more advert to settle a tie. A
-        split brain never converges; the wait for it is bounded by the same protocol times."""
+        split brain never converges; the wait for it is bounded by the same protocol times. Without
+        the pairs, named answering (awaited in the build) is all there is to converge."""
         s = self.scenario
+        if not s.builds_pairs:
+            return {"convergence": {"reached": True, "seconds": 0.0, "masters": {}}}
         start = time.monotonic()
         hold = master_down_s(s, min(s.priorities.values())) + s.advert_interval
         decided = max(self.keepalived[lb].started + master_down_s(s, s.priorities[lb]) for lb in s.lb_names)
@@ -216,18 +225,19 @@ class DnsPairsDesign(LabDesign):
         self.dns_probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, s.dns_name, s.dns_queries,
                                          DNS_TIMEOUT_MS, self.seed)
         self.dns_stall = self.run.stalls.window(started_ns, time.monotonic_ns())
-        self.pair_states = {pair: self._pair_state(pair) for pair in s.pairs}
-        user = f"user-{self.seed % 100000}"
-        login, login_payload = self._http("POST", s.vips["a"], "/login", f"user={user}")
-        cookie = login.set_cookies[0] if login.set_cookies else ""
-        self.sessions = {"user": user, "login": {"status": login.status, "error": login.error, **login_payload},
-                         "cookie": bool(cookie), "steps": []}
-        # Twice: round-robin HAProxy sends the two requests to different backends, so a session
-        # that lives in one backend's memory cannot pass both.
-        self._whoami("through VIP B", "b", cookie)
-        self._whoami("through VIP B again", "b", cookie)
-        if {"vrrp_failover", "session_sharing"} & set(s.checks):
-            self.failover = self._fail_over(cookie)
+        if s.builds_pairs:  # the service through both VIPs, sessions and failover
+            self.pair_states = {pair: self._pair_state(pair) for pair in s.pairs}
+            user = f"user-{self.seed % 100000}"
+            login, login_payload = self._http("POST", s.vips["a"], "/login", f"user={user}")
+            cookie = login.set_cookies[0] if login.set_cookies else ""
+            self.sessions = {"user": user, "login": {"status": login.status, "error": login.error, **login_payload},
+                             "cookie": bool(cookie), "steps": []}
+            # Twice: round-robin HAProxy sends the two requests to different backends, so a session
+            # that lives in one backend's memory cannot pass both.
+            self._whoami("through VIP B", "b", cookie)
+            self._whoami("through VIP B again", "b", cookie)
+            if {"vrrp_failover", "session_sharing"} & set(s.checks):
+                self.failover = self._fail_over(cookie)
         return {"traffic": {"dns_queries": self.dns_probe.sent, "dns_answers": len(self.dns_probe.answers)}}
 
     def _whoami(self, label, pair, cookie):

@@ -10,6 +10,8 @@ from vipcheck.schema.shared import checks as checks_of, sysctl
 SCHEMA = schema.load_schema(Path(__file__).with_name("scenario.schema.json"))
 CHECKS = ("dns_answers", "dns_rotation", "vip_pairs", "vrrp_failover", "session_sharing")
 PAIRS = ("a", "b")
+# The checks that measure the pairs: only these need the LBs, the backends and Redis built.
+PAIR_CHECKS = ("vip_pairs", "vrrp_failover", "session_sharing")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ class DnsPairsScenario:
     @property
     def lb_names(self):
         return [lb for pair in self.pairs.values() for lb in pair.lbs]
+
+    @property
+    def builds_pairs(self):
+        """DNS checks alone ask named from c1 through r1: the pairs, backends and Redis are not built."""
+        return any(check in PAIR_CHECKS for check in self.checks)
 
     @property
     def vips(self):

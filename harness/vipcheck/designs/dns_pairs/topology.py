@@ -5,6 +5,7 @@ pair (VRRP); the LBs forward to backends that keep their sessions in Redis.
     dns ---+---- r1 ------+--- sb: lb-b1, lb-b2      (VIP B)
                           +--- sc: be1, be2, redis   (backends)
     sa, sb, sc: Linux bridges, each inside its own node
+A scenario that asks only DNS checks gets c1, dns and r1 alone.
 """
 from mininet.topo import Topo
 
@@ -25,6 +26,8 @@ class DnsPairsTopo(Topo):
         r1 = host("r1", "router")
         self.addLink(host("c1", "client"), r1)
         self.addLink(host("dns", "dns"), r1)
+        if not scenario.builds_pairs:
+            return
         for pair, spec in scenario.pairs.items():
             segment = host(SEGMENTS[pair], "segment")
             self.addLink(r1, segment)
