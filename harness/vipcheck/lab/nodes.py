@@ -43,23 +43,27 @@ class LabHost(Host):
     def __init__(self, name, logical=None, role=None, **params):
         self.logical = logical or name
         self.role = role
-        self._starting_shell = False  # Mininet's __init__ starts the shell: see startShell
         super().__init__(name, **params)
 
     def startShell(self, mnopts=None):
-        """Mininet's shell, without mnexec's -c: it closes every descriptor up to the open-file
-        limit one close() at a time, 25 ms a node at these machines' limit of 20,000. The shell
-        keeps only its terminal all the same: _popen below has Python close the rest at once."""
-        self._starting_shell = True
-        try:
-            super().startShell("-d" if mnopts is None else mnopts)
-        finally:
-            self._starting_shell = False
+        """No shell: vipcheck never sends a node a command line (every program runs through
+        `mnexec -a` as an argument list, and `vipcheck cli` attaches shells of its own). The node
+        is a process that holds its namespaces, made by mnexec as Mininet makes its shell, which
+        started env, bash and stty on a terminal for each node. mnexec prints its pid once it is
+        in the new namespaces: nothing may enter /proc/PID/ns/net before then, or it would be the
+        root namespace."""
+        self.shell = self._popen(["mnexec", "-dnp", "sleep", "infinity"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+        announced = self.shell.stdout.readline()
+        self.shell.stdout.close()
+        if announced.strip(b"\x01\n") != str(self.shell.pid).encode():
+            raise RuntimeError(f"{self.logical}: mnexec did not make the node's namespaces (exit {self.shell.wait()})")
+        self.pid = self.shell.pid
+        self.execed, self.lastCmd, self.lastPid, self.readbuf, self.waiting = False, None, None, "", False
 
-    def _popen(self, cmd, **params):
-        if self._starting_shell:
-            params["close_fds"] = True  # Mininet asks for False so that the terminal, fds 0-2, passes
-        return super()._popen(cmd, **params)
+    def cleanup(self):
+        """The holder is ended with the run's cgroup and reaped with the run's other children."""
+        self.shell = None
 
     @property
     def netns(self):
