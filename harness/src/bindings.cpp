@@ -19,6 +19,7 @@
 #include "injector.h"
 #include "link_changes.h"
 #include "veth_pairs.h"
+#include "node_setup.h"
 #include "kernel_tables.h"
 #include "route_watch.h"
 #include "packet_format.h"
@@ -256,6 +257,10 @@ PYBIND11_MODULE(_core, m) {
             add_veth_pairs(plan);
         },
         py::arg("pairs"), "(netns, name, peer netns, peer name) tuples: one netlink request a pair, both ends down.");
+    m.def("add_bridge", &add_bridge, py::arg("netns"), py::arg("name"), py::arg("ports"),
+          py::call_guard<py::gil_scoped_release>(), "A raised bridge without STP, these interfaces its ports.");
+    m.def("add_route", &add_route, py::arg("netns"), py::arg("destination"), py::arg("prefix_len"), py::arg("gateways"),
+          py::call_guard<py::gil_scoped_release>(), "One netlink request: the route via one gateway, or multipath via each.");
     m.def("wait_links_running", &wait_links_running, py::arg("netns"), py::arg("ifnames"), py::arg("timeout_ms"),
           py::call_guard<py::gil_scoped_release>(),
           "Waits on link events until each of these interfaces that is up has carrier; the names still without.");

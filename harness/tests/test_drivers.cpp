@@ -13,12 +13,14 @@
 #include "clock.h"
 #include "injector.h"
 #include "link_changes.h"
+#include "netlink_routes.h"
 #include "kernel_tables.h"
 #include "route_watch.h"
 #include "packet_format.h"
 #include "sink.h"
 #include "sysctl.h"
 #include "test_network.h"
+#include "node_setup.h"
 #include "veth_pairs.h"
 
 using namespace vipcheck;
@@ -282,6 +284,31 @@ TEST_F(Drivers, AVethPairJoinsTwoNamespacesAndNeverTheRootOne) {
     } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find("veth va - vc"), std::string::npos) << e.what();
     }
+}
+
+TEST_F(Drivers, ABridgeTakesItsPortsAndRoutesGoThroughOneGatewayOrEach) {
+    TestNamespace a, b;
+    add_veth_pairs({{a.path(), "p1", b.path(), "q1"}, {a.path(), "p2", b.path(), "q2"}});
+    add_bridge(a.path(), "br0", {"p1", "p2"});
+    for (const char* port : {"p1", "p2"}) {
+        a.run({"sh", "-c", std::string("ip link show dev ") + port + " | grep -q 'master br0'"});
+    }
+    a.run({"sh", "-c", "ip link show dev br0 | grep -q '[<,]UP[,>]'"});  // raised with it
+    EXPECT_THROW(a.run({"sh", "-c", "ip -d link show dev br0 | grep -q 'stp_state 1'"}), std::runtime_error);
+
+    set_link_up(b.path(), "q1", true);
+    change_address(b.path(), "q1", "10.0.9.2", 24, true);
+    add_route(b.path(), "0.0.0.0", 0, {"10.0.9.1"});
+    VipRoute fallback = read_route(b.path(), "0.0.0.0", 0);
+    ASSERT_TRUE(fallback.present);
+    ASSERT_EQ(fallback.nexthops.size(), 1u);
+    EXPECT_EQ(fallback.nexthops[0].gateway, "10.0.9.1");
+    add_route(b.path(), "10.77.0.0", 16, {"10.0.9.3", "10.0.9.1"});
+    VipRoute multipath = read_route(b.path(), "10.77.0.0", 16);
+    ASSERT_EQ(multipath.nexthops.size(), 2u);  // in the order given
+    EXPECT_EQ(multipath.nexthops[0].gateway, "10.0.9.3");
+    EXPECT_EQ(multipath.nexthops[1].gateway, "10.0.9.1");
+    EXPECT_THROW(add_route(b.path(), "10.77.0.0", 16, {"10.0.9.1"}), std::runtime_error);  // already there
 }
 
 TEST_F(Drivers, SysctlsAreWrittenAndReadInTheNodesNamespaceOnly) {

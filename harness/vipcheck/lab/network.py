@@ -1,4 +1,5 @@
 """The emulated network of one run: Mininet nodes and links, and their L3 configuration."""
+import ipaddress
 import threading
 from pathlib import Path
 
@@ -6,7 +7,7 @@ from mininet.net import Mininet
 
 from vipcheck import _core, seeds
 from vipcheck.errors import ScenarioError
-from vipcheck.lab.nodes import LabIntf, LabLink, run_everywhere
+from vipcheck.lab.nodes import LabIntf, LabLink
 from vipcheck.lab.threads import join_threads, start_threads
 
 # Baseline sysctls of every node, because new namespaces inherit conf/all from the root
@@ -18,6 +19,7 @@ BRIDGE = "br0"
 IFNAME_MAX = 15  # IFNAMSIZ is 16 with the terminating NUL
 CARRIER_TIMEOUT_MS = 5000  # linkwatch publishes a carrier within a second, even when busy
 HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")  # Linux 6.11 and later
+DEFAULT_ROUTE = ipaddress.ip_network("0.0.0.0/0")
 EVERY_NODE_SYSCTL = {
     "net.ipv4.conf.all.rp_filter": 0,
     "net.ipv4.conf.default.rp_filter": 0,
@@ -118,10 +120,13 @@ class Lab:
     def bridge(self, segment):
         """Makes node `segment` an L2 segment: a bridge inside its own namespace, every port in it."""
         node = self.nodes[segment]
-        node.run_argv(["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0"])
-        run_everywhere([(node, ["ip", "link", "set", port, "master", BRIDGE])
-                        for port in node.intfNames() if port != "lo"])
-        node.run_argv(["ip", "link", "set", BRIDGE, "up"])
+        _core.add_bridge(node.netns, BRIDGE, [port for port in node.intfNames() if port != "lo"])
+
+    def add_routes(self, routes):
+        """(node, destination network, gateways) entries: one netlink request each, multipath
+        through every gateway in order when there are several."""
+        for node, network, gateways in routes:
+            _core.add_route(self.nodes[node].netns, str(network.network_address), network.prefixlen, list(gateways))
 
     def bring_up(self):
         """Every interface up, lo included: Mininet raises lo only in configDefault(), which we skip,

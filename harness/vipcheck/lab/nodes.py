@@ -81,14 +81,3 @@ class LabHost(Host):
             raise NodeCommandError(self.logical, argv, proc.returncode, err)
         return out
 
-
-def run_everywhere(commands):
-    """Runs (node, argv) pairs concurrently and waits for all; raises the first failure."""
-    started = [(node, argv, node.start_argv(argv)) for node, argv in commands]
-    failure = None
-    for node, argv, proc in started:
-        _, err = proc.communicate()
-        if proc.returncode != 0 and failure is None:
-            failure = NodeCommandError(node.logical, argv, proc.returncode, err)
-    if failure:
-        raise failure

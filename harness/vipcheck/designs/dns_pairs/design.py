@@ -13,8 +13,7 @@ from vipcheck.designs.dns_pairs.dns_checks import dns_answers, dns_rotation
 from vipcheck.designs.dns_pairs.failover import STREAM_PORT, Failover, FailoverExperiment
 from vipcheck.designs.dns_pairs.pair_checks import master_down_s, session_sharing, vip_pairs, vrrp_failover
 from vipcheck.designs.dns_pairs.topology import SEGMENTS, DnsPairsTopo, backend_names
-from vipcheck.lab.network import Lab
-from vipcheck.lab.nodes import run_everywhere
+from vipcheck.lab.network import DEFAULT_ROUTE, Lab
 
 BACKEND_APP = Path(__file__).with_name("session_backend.py")
 BACKEND_PORT = 8080
@@ -127,7 +126,7 @@ class DnsPairsDesign(LabDesign):
             for spec in s.pairs.values():
                 gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
             gateways.update({n: str(backend_net[1]) for n in [*backend_names(s), "redis"]})
-        run_everywhere([(lab[n], ["ip", "route", "add", "default", "via", gw]) for n, gw in gateways.items()])
+        lab.add_routes([(n, DEFAULT_ROUTE, [gw]) for n, gw in gateways.items()])
         for pair in s.vrrp_blocked if s.builds_pairs else ():  # the split-brain design: a firewall drops VRRP
             for lb in s.pairs[pair].lbs:
                 faults.drop_incoming(lab[lb], "vrrp")

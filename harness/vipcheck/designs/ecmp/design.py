@@ -13,7 +13,7 @@ from vipcheck.designs.base import LabDesign
 from vipcheck.designs.ecmp import checks as ecmp_checks, failover_checks
 from vipcheck.designs.ecmp.checks import EcmpMeasurements
 from vipcheck.lab import lo_routes
-from vipcheck.lab.network import Lab
+from vipcheck.lab.network import DEFAULT_ROUTE, Lab
 
 # Documentation prefixes (RFC 5737) for the route that pins the nexthop order; the first that
 # does not overlap the scenario's addresses is used.
@@ -103,8 +103,7 @@ class EcmpDesign(LabDesign):
             self.sysctl = lab.apply_sysctl(s, self.seed)
             lab.add_addresses(nodes.addresses)
             lab.bring_up()
-        for link in self.plan.client_links:
-            lab[link.far].run_argv(["ip", "route", "add", "default", "via", link.near_address])
+        lab.add_routes([(link.far, DEFAULT_ROUTE, [link.near_address]) for link in self.plan.client_links])
         routers = [frr.FrrRouter(run, lab[node], role, daemons, context, s.frr_conf)
                    for node, role, daemons, context in nodes.frr]
         for r in s.router_names:
@@ -124,8 +123,7 @@ class EcmpDesign(LabDesign):
         networks = [self.scenario.client_links, self.scenario.lb_links, ipaddress.ip_network(f"{self.scenario.vip}/32")]
         prefix = next(candidate for candidate in PIN_PREFIXES
                       if not any(candidate.overlaps(network) for network in networks))
-        hops = [arg for link in self.plan.router_links(router) for arg in ("nexthop", "via", link.far_address)]
-        self.lab[router].run_argv(["ip", "route", "add", str(prefix), *hops])
+        self.lab.add_routes([(router, prefix, [link.far_address for link in self.plan.router_links(router)])])
 
     def converge(self):
         """Waits on each router's route events until OSPF installed exactly the paths the design

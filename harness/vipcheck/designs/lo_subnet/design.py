@@ -1,4 +1,5 @@
 """The lo-subnet design: LBs on one segment with their gateway and a neighbour, the VIP on lo."""
+import ipaddress
 import json
 
 from vipcheck.designs.lo_subnet.topology import SEGMENT_NODE, LoSubnetTopo
@@ -6,8 +7,7 @@ from vipcheck import _core, seeds, traffic
 from vipcheck.designs.base import LabDesign
 from vipcheck.designs.lo_subnet.checks import CHECKS, LoSubnetMeasurements, Reachability
 from vipcheck.lab import lo_routes
-from vipcheck.lab.network import Lab
-from vipcheck.lab.nodes import run_everywhere
+from vipcheck.lab.network import DEFAULT_ROUTE, Lab
 
 REACH_FLOWS = 4          # flows each LB sends to each of its neighbour and gateway
 ARP_ROUNDS = 2
@@ -48,12 +48,11 @@ class LoSubnetDesign(LabDesign):
             lab.add_addresses(addresses)
             lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
             lab.bring_up()
-        routes = [(lab[n], ["ip", "route", "add", "default", "via", s.gateway]) for n in ["nb", *s.lb_names]]
-        routes.append((lab["c1"], ["ip", "route", "add", "default", "via", gw_client_address]))
+        routes = [(n, DEFAULT_ROUTE, [s.gateway]) for n in ["nb", *s.lb_names]]
+        routes.append(("c1", DEFAULT_ROUTE, [gw_client_address]))
         # The design: the gateway reaches the VIP through the LBs' uplink addresses, never by ARP for the VIP.
-        hops = [arg for lb in s.vip_route_via for arg in ("nexthop", "via", self.lb_address[lb])]
-        routes.append((lab["gw"], ["ip", "route", "add", f"{s.vip}/32", *hops]))
-        run_everywhere(routes)
+        routes.append(("gw", ipaddress.ip_network(f"{s.vip}/32"), [self.lb_address[lb] for lb in s.vip_route_via]))
+        lab.add_routes(routes)
         with run.step("carrier"):  # before the ARP that tells the segment is ready
             lab.await_carrier()
         return {"sysctl": sysctl}
