@@ -1,5 +1,5 @@
 """A run's processes kept together in a cgroup v2 of its own. The harness enters the run's
-cgroup before it starts anything, so every node shell, daemon, dry run and capture (and
+cgroup before it starts anything, so every node holder, daemon, dry run and capture (and
 whatever they fork, double-fork or respawn) is born inside it; the run ends by freezing and
 killing the whole cgroup. Only the v2 hierarchy is ever written: on these machines it is a
 tracking hierarchy with no controllers, and the memory cgroup (v1) a session sits in is

@@ -1,5 +1,5 @@
 """Memory a run costs: the proportional set size (shared pages split between their users) of
-its node shells and daemons, sampled once converged and again after the traffic, and how far
+its node holders and daemons, sampled once converged and again after the traffic, and how far
 the harness's own peak grew meanwhile."""
 import resource
 
@@ -30,7 +30,7 @@ class MemorySampler:
         self.harness_start_kib = psutil.Process().memory_info().rss // KIB
 
     def sample(self):
-        """PSS of every process the run started and of its node shells, if larger than before."""
+        """PSS of every process the run started and of its node holders, if larger than before."""
         pids = [(pid, start) for pid, start, _ in self.run.processes]
         pids += [(node["pid"], node["start"]) for node in self.run.nodes.values()]
         total = sum(pss_kib(pid) for pid, start in pids if alive(pid, start))

@@ -110,11 +110,10 @@ class Lab:
         return link.intf2.name, link.intf1.name
 
     def stop(self):
-        """Runs after the run's cgroup is killed: with every node shell gone the namespaces, and
-        the veths in them, are gone too, so only the shells' terminals are left to close.
-        (Mininet's own stop would send `ip link del` through each dead shell.)"""
+        """Runs after the run's cgroup is killed: with every node holder gone the namespaces, and
+        the veths in them, are gone too; Mininet's records of the hosts are all that is left.
+        (Mininet's own stop would send `ip link del` through each node's shell.)"""
         for host in self.net.hosts:
-            host.waitExited = False  # reaped with the run's other children
             host.cleanup()
 
     def bridge(self, segment):

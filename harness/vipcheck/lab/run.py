@@ -280,7 +280,7 @@ class Run:
         self._save_state()
 
     def end_processes(self):
-        """Every process of the run at once, through its cgroup: node shells, daemons, and what
+        """Every process of the run at once, through its cgroup: node holders, daemons, and what
         they forked or respawned, recorded or not."""
         if self.cgroup:
             self.cgroup.leave()
