@@ -27,13 +27,6 @@
 namespace vipcheck {
 namespace {
 
-unsigned index_of(const std::string& ifname) {
-    // if_nametoindex asks through a socket of this thread, so of the node's namespace.
-    const unsigned index = ::if_nametoindex(ifname.c_str());
-    if (index == 0) throw std::runtime_error("no interface " + ifname);
-    return index;
-}
-
 // Asks ethtool for the link's state: the kernel then publishes a pending carrier change at once
 // (linkwatch_sync_dev) instead of at linkwatch's next run, which for a veth comes up to a second
 // later. An interface without ethtool's link query keeps linkwatch's timing.
@@ -129,7 +122,7 @@ void set_link_up(const std::string& netns, const std::string& ifname, bool up) {
         nlmsghdr* nlh;
         auto* ifi = start_request<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
         ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = int(index_of(ifname));
+        ifi->ifi_index = int(interface_index(ifname));
         ifi->ifi_change = IFF_UP;
         ifi->ifi_flags = up ? IFF_UP : 0;
         acknowledged(nlh, 0);
@@ -148,7 +141,7 @@ bool change_address(const std::string& netns, const std::string& ifname, const s
         auto* ifa = start_request<ifaddrmsg>(buf, add ? RTM_NEWADDR : RTM_DELADDR, flags, &nlh);
         ifa->ifa_family = AF_INET;
         ifa->ifa_prefixlen = uint8_t(prefix_len);
-        ifa->ifa_index = index_of(ifname);
+        ifa->ifa_index = interface_index(ifname);
         mnl_attr_put_u32(nlh, IFA_LOCAL, local);
         mnl_attr_put_u32(nlh, IFA_ADDRESS, local);
         return acknowledged(nlh, add ? EEXIST : EADDRNOTAVAIL);

@@ -73,6 +73,20 @@ std::string interface_name(int ifindex) {
     return ::if_indextoname(unsigned(ifindex), name) ? name : std::to_string(ifindex);
 }
 
+unsigned interface_index(const std::string& ifname) {
+    const unsigned index = ::if_nametoindex(ifname.c_str());  // of this thread's namespace, as above
+    if (index == 0) throw std::runtime_error("no interface " + ifname);
+    return index;
+}
+
+void change(mnl_socket* sock, nlmsghdr* nlh, const std::string& what) {
+    try {
+        request(sock, nlh, nullptr, nullptr, false);
+    } catch (const std::runtime_error&) {
+        throw std::runtime_error(what + ": " + std::strerror(errno));
+    }
+}
+
 namespace {
 
 std::string name_or_number(unsigned value, const std::map<unsigned, std::string>& names) {

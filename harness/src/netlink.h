@@ -48,6 +48,8 @@ std::string ipv4_text(const void* network_order);
 uint32_t network_order(const std::string& address);
 // The interface's name in the calling thread's namespace; its index when it has none.
 std::string interface_name(int ifindex);
+// The interface's index in the calling thread's namespace; throws naming it when there is none.
+unsigned interface_index(const std::string& ifname);
 // The names `ip route` prints for a route's type (unicast, local, ...) and protocol (kernel, ospf,
 // ...); the number where it has none.
 std::string route_type_name(unsigned type);
@@ -59,6 +61,9 @@ NlSocket open_rtnl(unsigned groups);
 // Sends one request and feeds every answer to cb until the kernel says it is done; an error
 // answer throws, except ENOENT when `missing_is_empty` (a dump of something that is not there).
 void request(mnl_socket* sock, nlmsghdr* nlh, mnl_cb_t cb, void* data, bool missing_is_empty = true);
+
+// Sends one change and waits for the kernel's acknowledgement; a refusal throws "what: reason".
+void change(mnl_socket* sock, nlmsghdr* nlh, const std::string& what);
 
 template <class FamilyHeader>
 void dump_ipv4(mnl_socket* sock, uint16_t type, mnl_cb_t cb, void* data) {

@@ -5,8 +5,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
 #include "netlink.h"
@@ -14,23 +12,6 @@
 #include "packet_format.h"
 
 namespace vipcheck {
-namespace {
-
-unsigned index_of(const std::string& ifname) {
-    const unsigned index = ::if_nametoindex(ifname.c_str());  // of the calling thread's namespace
-    if (index == 0) throw std::runtime_error("no interface " + ifname);
-    return index;
-}
-
-void send(mnl_socket* sock, nlmsghdr* nlh, const std::string& what) {
-    try {
-        request(sock, nlh, nullptr, nullptr, false);
-    } catch (const std::runtime_error&) {
-        throw std::runtime_error(what + ": " + std::strerror(errno));
-    }
-}
-
-}  // namespace
 
 void add_bridge(const std::string& netns, const std::string& name, const std::vector<std::string>& ports) {
     run_in_netns(netns, [&]() {
@@ -47,14 +28,14 @@ void add_bridge(const std::string& netns, const std::string& name, const std::ve
         mnl_attr_put_u32(nlh, IFLA_BR_STP_STATE, 0);
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, linkinfo);
-        send(sock.get(), nlh, "bridge " + name);
-        const uint32_t bridge = index_of(name);
+        change(sock.get(), nlh, "bridge " + name);
+        const uint32_t bridge = interface_index(name);
         for (const auto& port : ports) {
             auto* port_ifi = start_request<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
             port_ifi->ifi_family = AF_UNSPEC;
-            port_ifi->ifi_index = int(index_of(port));
+            port_ifi->ifi_index = int(interface_index(port));
             mnl_attr_put_u32(nlh, IFLA_MASTER, bridge);
-            send(sock.get(), nlh, "port " + port + " of bridge " + name);
+            change(sock.get(), nlh, "port " + port + " of bridge " + name);
         }
     });
 }
@@ -86,7 +67,7 @@ void add_route(const std::string& netns, const std::string& destination, uint32_
             }
             mnl_attr_nest_end(nlh, multipath);
         }
-        send(sock.get(), nlh, "route " + destination + "/" + std::to_string(prefix_len));
+        change(sock.get(), nlh, "route " + destination + "/" + std::to_string(prefix_len));
     });
 }
 

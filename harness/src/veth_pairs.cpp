@@ -4,8 +4,6 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <stdexcept>
 
@@ -47,11 +45,7 @@ void add_veth_pairs(const std::vector<VethPair>& pairs) {
             for (const VethPair* pair : group) {
                 NetnsFd peer(pair->netns_b);
                 put_veth_request(buf, *pair, peer.fd());
-                try {
-                    request(sock.get(), reinterpret_cast<nlmsghdr*>(buf), nullptr, nullptr, false);
-                } catch (const std::runtime_error&) {
-                    throw std::runtime_error("veth " + pair->name_a + " - " + pair->name_b + ": " + std::strerror(errno));
-                }
+                change(sock.get(), reinterpret_cast<nlmsghdr*>(buf), "veth " + pair->name_a + " - " + pair->name_b);
             }
         });
     }
