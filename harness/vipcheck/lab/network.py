@@ -31,8 +31,8 @@ EVERY_NODE_SYSCTL = {
 
 
 def link_interfaces(topo):
-    """The interface-name pairs Mininet will create for `topo`'s links, known before it does."""
-    return [(f"{a}-eth{info['port1']}", f"{b}-eth{info['port2']}") for a, b, info in topo.links(withInfo=True)]
+    """The interface-name pairs of `topo`'s links, in the order Lab makes them, known before it does."""
+    return [(f"{a}-eth{info['port1']}", f"{b}-eth{info['port2']}") for a, b, info in topo.links(sort=True, withInfo=True)]
 
 
 def check_interface_names(scenario, links):
@@ -69,8 +69,8 @@ class Lab:
             self._add_hosts(topo)
         with run.step("links"):
             made = topo.links(sort=True, withInfo=True)
-            _core.add_veth_pairs([(self.net[p["node1"]].netns, f"{p['node1']}-eth{p['port1']}",
-                                   self.net[p["node2"]].netns, f"{p['node2']}-eth{p['port2']}") for _, _, p in made])
+            _core.add_veth_pairs([(self.net[a].netns, name_a, self.net[b].netns, name_b)
+                                  for (a, b, _), (name_a, name_b) in zip(made, links)])
             for _, _, params in made:
                 self.net.addLink(**params)  # Mininet's records of the pairs made above
         self.nodes = {host.logical: host for host in self.net.hosts}

@@ -64,6 +64,9 @@ class DnsPairsDesign(LabDesign):
 
     def __init__(self, run, scenario, seed):
         super().__init__(run, scenario, seed)
+        # What is built: DNS checks alone need c1, dns and r1, and no pair, backend or Redis.
+        self.pairs = scenario.pairs if scenario.builds_pairs else {}
+        self.backends = backend_names(scenario) if scenario.builds_pairs else []
         # build():
         self.client_address = self.dns_address = None
         self.uplink, self.address = {}, {}  # node (and "r1:SEGMENT") -> its interface; node -> its address
@@ -97,20 +100,20 @@ class DnsPairsDesign(LabDesign):
             r1_if, _ = lab.ifnames("r1", node)
             r1_addresses.append((r1_if, net[1], 30))
             address(node, "r1", str(net[2]), 30, str(net[1]))
-        segment_nets = {SEGMENTS[p]: spec.segment for p, spec in s.pairs.items()} if s.builds_pairs else {}
-        if s.builds_pairs:
+        segment_nets = {SEGMENTS[p]: spec.segment for p, spec in self.pairs.items()}
+        if self.pairs:
             segment_nets[SEGMENTS["backends"]] = s.backend_segment
         for segment, net in segment_nets.items():
             r1_if, _ = lab.ifnames("r1", segment)
             self.uplink[f"r1:{segment}"] = r1_if
             r1_addresses.append((r1_if, net[1], net.prefixlen))
         backend_net = s.backend_segment
-        if s.builds_pairs:
-            for spec in s.pairs.values():
-                for lb, ip in zip(spec.lbs, spec.addresses):
-                    address(lb, SEGMENTS[spec.name], ip, spec.segment.prefixlen, str(spec.segment[1]))
-            for i, backend in enumerate(backend_names(s), start=1):
-                address(backend, SEGMENTS["backends"], str(backend_net[10 + i]), backend_net.prefixlen, "")
+        for spec in self.pairs.values():
+            for lb, ip in zip(spec.lbs, spec.addresses):
+                address(lb, SEGMENTS[spec.name], ip, spec.segment.prefixlen, str(spec.segment[1]))
+        for i, backend in enumerate(self.backends, start=1):
+            address(backend, SEGMENTS["backends"], str(backend_net[10 + i]), backend_net.prefixlen, "")
+        if self.pairs:
             address("redis", SEGMENTS["backends"], str(backend_net[20]), backend_net.prefixlen, "")
         addresses += [("r1", ifname, ip, plen) for ifname, ip, plen in r1_addresses]
         self.owners = VipOwners(lab, s, self.uplink)
@@ -122,12 +125,12 @@ class DnsPairsDesign(LabDesign):
                 lab.bridge(segment)
             lab.bring_up()
         gateways = {"c1": str(client_net[1]), "dns": str(dns_net[1])}
-        if s.builds_pairs:
-            for spec in s.pairs.values():
-                gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
-            gateways.update({n: str(backend_net[1]) for n in [*backend_names(s), "redis"]})
+        for spec in self.pairs.values():
+            gateways.update({lb: str(spec.segment[1]) for lb in spec.lbs})
+        if self.pairs:
+            gateways.update({n: str(backend_net[1]) for n in [*self.backends, "redis"]})
         lab.add_routes([(n, DEFAULT_ROUTE, [gw]) for n, gw in gateways.items()])
-        for pair in s.vrrp_blocked if s.builds_pairs else ():  # the split-brain design: a firewall drops VRRP
+        for pair in (p for p in s.vrrp_blocked if p in self.pairs):  # the split-brain design: a firewall drops VRRP
             for lb in s.pairs[pair].lbs:
                 faults.drop_incoming(lab[lb], "vrrp")
         self._render_services()
@@ -144,9 +147,8 @@ class DnsPairsDesign(LabDesign):
         self.bind = Bind(run, lab["dns"], {"hostname": "dns", "address": self.dns_address, "zone": zone, "host": host,
                                            "ttl": s.dns_ttl, "rrset_order": s.rrset_order,
                                            "records": [s.vips[p] for p in s.dns_records]})
-        backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in backend_names(s)
-                    if s.builds_pairs]
-        for spec in s.pairs.values() if s.builds_pairs else ():
+        backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in self.backends]
+        for spec in self.pairs.values():
             for lb in spec.lbs:
                 ctx = {"hostname": lb, "dir": str(run.node_dir(lb)), "vip": spec.vip, "port": s.port,
                        "backends": backends, "pair": spec.name, "ifname": self.uplink[lb],
@@ -163,12 +165,10 @@ class DnsPairsDesign(LabDesign):
         Redis (the backends connect to it on their first request), and named, which returns
         once it has forked."""
         s, lab, run = self.scenario, self.lab, self.run
-        stores, apps = [], []  # Redis and the backends, when the pairs are built
-        if s.builds_pairs:
-            stores = [Redis(run, lab["redis"], self.address["redis"])]
-            apps = [PythonApp(run, lab[b], BACKEND_APP, self.address[b], BACKEND_PORT,
-                              ["--name", b, "--store", s.session_store, "--redis", f"{stores[0].address}:{Redis.PORT}"])
-                    for b in backend_names(s)]
+        stores = [Redis(run, lab["redis"], self.address["redis"])] if self.pairs else []
+        apps = [PythonApp(run, lab[b], BACKEND_APP, self.address[b], BACKEND_PORT,
+                          ["--name", b, "--store", s.session_store, "--redis", f"{stores[0].address}:{Redis.PORT}"])
+                for b in self.backends]
         for service in [*apps, *self.keepalived.values(), *self.haproxy.values(), *stores, self.bind]:
             service.start()
         for service in [*stores, *apps, *self.haproxy.values()]:
@@ -182,7 +182,7 @@ class DnsPairsDesign(LabDesign):
         split brain never converges; the wait for it is bounded by the same protocol times. Without
         the pairs, named answering (awaited in the build) is all there is to converge."""
         s = self.scenario
-        if not s.builds_pairs:
+        if not self.pairs:
             return {"convergence": {"reached": True, "seconds": 0.0, "masters": {}}}
         start = time.monotonic()
         hold = master_down_s(s, min(s.priorities.values())) + s.advert_interval
@@ -224,7 +224,7 @@ class DnsPairsDesign(LabDesign):
         self.dns_probe = _core.probe_dns(self.lab["c1"].netns, self.dns_address, 53, s.dns_name, s.dns_queries,
                                          DNS_TIMEOUT_MS, self.seed)
         self.dns_stall = self.run.stalls.window(started_ns, time.monotonic_ns())
-        if s.builds_pairs:  # the service through both VIPs, sessions and failover
+        if self.pairs:  # the service through both VIPs, sessions and failover
             self.pair_states = {pair: self._pair_state(pair) for pair in s.pairs}
             user = f"user-{self.seed % 100000}"
             login, login_payload = self._http("POST", s.vips["a"], "/login", f"user={user}")
