@@ -86,3 +86,13 @@ def test_each_cell_runs_its_repeats_in_fresh_runs_with_seeds_from_its_place_in_t
     cell, = report["cells"]
     assert (cell["failure"], cell["runs"], cell["passed"], cell["seeds"]) == ("drain", 3, 3, [1005, 1006, 1007])
     assert cell["figures"]["gap_ms"]["values"] == [1005.0, 1006.0, 1007.0]
+
+
+def test_the_matrix_schema_and_every_designs_cells_schema_are_valid():
+    from vipcheck.designs import DESIGNS, convergence
+    from vipcheck.schema import Validator
+    Validator.check_schema(nightly.MATRIX_SCHEMA)
+    cells = [convergence(topology) for topology in DESIGNS]
+    assert any(cells)
+    for module in filter(None, cells):
+        Validator.check_schema(module.CELLS_SCHEMA)

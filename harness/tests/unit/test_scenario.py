@@ -5,6 +5,7 @@ import pytest
 from vipcheck.designs import DESIGNS, scenario_keys
 from vipcheck.errors import ScenarioError
 from vipcheck.scenario import load
+from vipcheck.schema import Validator
 
 
 def write(tmp_path, text):
@@ -58,6 +59,7 @@ def test_each_fault_is_one_line_naming_the_key(tmp_path, text, words):
 def test_every_design_registers_a_valid_schema_with_its_checks():
     for topology in DESIGNS:
         keys = scenario_keys(topology)
+        Validator.check_schema(keys.SCHEMA)  # a schema JSON Schema itself refuses raises SchemaError
         assert keys.SCHEMA["properties"]["topology"] == {"const": topology}
         assert keys.SCHEMA["additionalProperties"] is False  # an unknown key is a typo, never ignored
         assert keys.SCHEMA["properties"]["checks"]["items"]["enum"]

@@ -37,10 +37,10 @@ Validator = _with_defaults(Draft202012Validator)
 
 @lru_cache(maxsize=None)
 def load_schema(path):
-    """A design's schema, with the shared definitions (`#/$defs/...`) merged in."""
+    """A design's schema, with the shared definitions (`#/$defs/...`) merged in. That it is a valid
+    JSON Schema is the unit tests' to prove (check_schema took 6 ms of every run)."""
     schema = json.loads(Path(path).read_text())
     schema["$defs"] = {**json.loads(SHARED.read_text())["$defs"], **schema.get("$defs", {})}
-    Validator.check_schema(schema)
     return schema
 
 
