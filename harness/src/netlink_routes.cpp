@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -141,7 +142,9 @@ VipRoute read_route_here(mnl_socket* sock, uint32_t dst_network, uint32_t prefix
 
 std::optional<VipRoute> parse_route_message(std::span<const uint8_t> message, const std::string& destination,
                                             uint32_t prefix_len) {
-    if (message.size() < NLMSG_HDRLEN) return std::nullopt;
+    // nlmsg_len is 32 bits: more bytes than that are never one message (and the bound lets the
+    // compiler see that the aligned copy's size cannot wrap).
+    if (message.size() < NLMSG_HDRLEN || message.size() > UINT32_MAX) return std::nullopt;
     // A netlink message must be 4-byte aligned; the caller's bytes may not be.
     std::vector<uint32_t> aligned((message.size() + 3) / 4);
     std::memcpy(aligned.data(), message.data(), message.size());
