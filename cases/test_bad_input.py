@@ -118,6 +118,14 @@ def test_frr_rejected_config_reports_frrs_message(tmp_path):
                           "No such command")
 
 
+def test_a_service_config_its_daemon_rejects_reports_the_daemons_message(tmp_path):
+    """dns-pairs' own dry runs: the scenario's HAProxy template is refused by `haproxy -c`, and
+    BIND and keepalived, which it does not override, render from the shipped templates."""
+    run = vipcheck("run", REPO / "cases/daemon-rejects/scenario.yaml", tmp_path=tmp_path)
+    assert_one_line_error(run, 2, "cases/daemon-rejects/templates/haproxy/haproxy.cfg.j2", "rendered for lb-a1",
+                          "haproxy rejected it", "maxconn-per-vip")
+
+
 def test_a_sysctl_the_kernel_lacks_is_bad_input(tmp_path):
     """Validation knows a per-namespace key by its prefix; the kernel knows the rest. A key it
     lacks stops the run before any daemon starts, with the kernel's reason."""

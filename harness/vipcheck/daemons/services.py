@@ -1,5 +1,6 @@
 """Service daemons in nodes, one small class each (BIND, keepalived, HAProxy, Redis, a backend
-application): its config rendered from daemon-conf/ into the node's folder, the program's own
+application): its config rendered from the scenario's templates (daemon-conf/, or a folder of its
+own searched first) into the node's folder, the program's own
 check of that config (the dry run), its start, and its readiness wait. A design makes them,
 dry-runs them all at once (`dry_run`), starts them slowest first, then awaits each."""
 import shutil
@@ -7,29 +8,34 @@ import subprocess
 import time
 
 from vipcheck import _core
-from vipcheck.daemons.templates import DAEMON_CONF, render
+from vipcheck.daemons.templates import render, source
 from vipcheck.errors import ScenarioError
 
 READY_TIMEOUT_MS = 10_000
 
 
 class Service:
-    """One daemon in one node. `checks` are (argv, template) pairs its dry run runs there."""
+    """One daemon in one node, its config rendered from `templates` (folders searched in order).
+    `checks` are (argv, template) pairs its dry run runs there."""
     label = ""
 
-    def __init__(self, run, node):
-        self.run, self.node = run, node
+    def __init__(self, run, node, templates=()):
+        self.run, self.node, self.templates = run, node, templates
         self.folder = run.node_dir(node.logical)
         self.checks = []
         self.proc = None  # the Popen of a daemon that stays in the foreground
 
     def _write(self, filename, template, context, owner=None):
         path = self.folder / filename
-        path.write_text(render(DAEMON_CONF, template, context))
+        path.write_text(render(self.templates, template, context))
         if owner:
             shutil.chown(self.folder, owner, owner)
             shutil.chown(path, owner, owner)
         return path
+
+    def refusal(self, err):
+        """Why the dry run refused the config, in one line, from what it printed on stderr."""
+        return " ".join(err.split())
 
     def _start_foreground(self, argv):
         """Its output in LABEL.log in the node's folder; mnexec execs the program, so the Popen's
@@ -55,8 +61,8 @@ def dry_run(services):
     for service, argv, template, proc in started:
         _, err = proc.communicate()
         if proc.returncode != 0 and first is None:
-            message = " ".join(err.split()) or f"exit {proc.returncode}"
-            first = ScenarioError(DAEMON_CONF / template, f"rendered for {service.node.logical}",
+            message = service.refusal(err) or f"exit {proc.returncode}"
+            first = ScenarioError(source(service.templates, template), f"rendered for {service.node.logical}",
                                   f"{argv[0]} rejected it: {message}")
     if first:
         raise first
@@ -66,8 +72,8 @@ class Bind(Service):
     """named serving one zone; it forks away and answers within tens of milliseconds."""
     label = "named"
 
-    def __init__(self, run, node, context):
-        super().__init__(run, node)
+    def __init__(self, run, node, templates, context):
+        super().__init__(run, node, templates)
         self.zone, self.name = context["zone"], f"{context['host']}.{context['zone']}"
         context = dict(context, dir=str(self.folder))
         self.conf = self._write("named.conf", "bind/named.conf.j2", context, owner="bind")
@@ -95,8 +101,8 @@ class Keepalived(Service):
     """VRRP for one LB of a pair, in the foreground; `started` is when it last (re)started."""
     label = "keepalived"
 
-    def __init__(self, run, node, context):
-        super().__init__(run, node)
+    def __init__(self, run, node, templates, context):
+        super().__init__(run, node, templates)
         self.conf = self._write("keepalived.conf", "keepalived/keepalived.conf.j2", context)
         self.checks = [(["keepalived", "-t", "-f", str(self.conf)], "keepalived/keepalived.conf.j2")]
         self.started = None
@@ -111,11 +117,16 @@ class Keepalived(Service):
 class Haproxy(Service):
     label = "haproxy"
 
-    def __init__(self, run, node, context, address):
-        super().__init__(run, node)
+    def __init__(self, run, node, templates, context, address):
+        super().__init__(run, node, templates)
         self.address, self.port = address, context["port"]
         self.conf = self._write("haproxy.cfg", "haproxy/haproxy.cfg.j2", context)
-        self.checks = [(["haproxy", "-c", "-q", "-f", str(self.conf)], "haproxy/haproxy.cfg.j2")]
+        self.checks = [(["haproxy", "-c", "-f", str(self.conf)], "haproxy/haproxy.cfg.j2")]  # -q hides the reason
+
+    def refusal(self, err):
+        """Its first ALERT, without the prefix: the NOTICE lines before it name the version."""
+        alerts = [line.split(" : ", 2)[-1] for line in err.splitlines() if line.startswith("[ALERT]")]
+        return alerts[0].strip() if alerts else super().refusal(err)
 
     def start(self):
         self._start_foreground(["haproxy", "-db", "-f", str(self.conf)])  # -db: its `log stdout` in haproxy.log

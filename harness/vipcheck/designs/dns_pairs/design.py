@@ -144,9 +144,9 @@ class DnsPairsDesign(LabDesign):
         """Every service's config rendered, and all dry-run at once before any daemon starts."""
         s, lab, run = self.scenario, self.lab, self.run
         zone, host = s.dns_name.split(".", 1)[1], s.dns_name.split(".", 1)[0]
-        self.bind = Bind(run, lab["dns"], {"hostname": "dns", "address": self.dns_address, "zone": zone, "host": host,
-                                           "ttl": s.dns_ttl, "rrset_order": s.rrset_order,
-                                           "records": [s.vips[p] for p in s.dns_records]})
+        self.bind = Bind(run, lab["dns"], s.daemon_conf,
+                         {"hostname": "dns", "address": self.dns_address, "zone": zone, "host": host, "ttl": s.dns_ttl,
+                          "rrset_order": s.rrset_order, "records": [s.vips[p] for p in s.dns_records]})
         backends = [{"name": b, "address": self.address[b], "port": BACKEND_PORT} for b in self.backends]
         for spec in self.pairs.values():
             for lb in spec.lbs:
@@ -154,8 +154,8 @@ class DnsPairsDesign(LabDesign):
                        "backends": backends, "pair": spec.name, "ifname": self.uplink[lb],
                        "vrid": 50 + "ab".index(spec.name) + 1, "priority": s.priorities[lb],
                        "advert_interval": s.advert_interval, "preempt": s.preempt, "prefixlen": spec.segment.prefixlen}
-                self.haproxy[lb] = Haproxy(run, lab[lb], ctx, self.address[lb])
-                self.keepalived[lb] = Keepalived(run, lab[lb], ctx)
+                self.haproxy[lb] = Haproxy(run, lab[lb], s.daemon_conf, ctx, self.address[lb])
+                self.keepalived[lb] = Keepalived(run, lab[lb], s.daemon_conf, ctx)
         with run.step("dry runs"):
             dry_run([self.bind, *self.haproxy.values(), *self.keepalived.values()])
 

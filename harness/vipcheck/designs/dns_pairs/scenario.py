@@ -4,7 +4,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from vipcheck import schema
+from vipcheck import REPO, schema
 from vipcheck.schema.shared import checks as checks_of, sysctl
 
 SCHEMA = schema.load_schema(Path(__file__).with_name("scenario.schema.json"))
@@ -12,6 +12,7 @@ CHECKS = ("dns_answers", "dns_rotation", "vip_pairs", "vrrp_failover", "session_
 PAIRS = ("a", "b")
 # The checks that measure the pairs: only these need the LBs, the backends and Redis built.
 PAIR_CHECKS = ("vip_pairs", "vrrp_failover", "session_sharing")
+DAEMON_CONF = REPO / "daemon-conf"  # the shipped BIND, keepalived and HAProxy templates
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DnsPairsScenario:
     max_gap_ms: int
     port: int
     client_links: ipaddress.IPv4Network
+    daemon_conf: tuple               # template folders, searched in order: the scenario's, then daemon-conf/
     clients: int = 1
 
     @property
@@ -89,7 +91,14 @@ def parse(top):
                             tuple(dns["records"]), pairs, float(vrrp["advert_interval"]), priorities,
                             vrrp["preempt"], tuple(vrrp["blocked"]), backends["count"], backends["session_store"],
                             backend_segment, failover["pair"], failover["stream_pps"], failover["max_gap_ms"],
-                            top["port"], client_links)
+                            top["port"], client_links, _templates(top))
+
+
+def _templates(top):
+    """`daemon_conf` names a folder whose templates (bind/, keepalived/, haproxy/) are used in
+    place of the shipped ones; what it lacks comes from daemon-conf/."""
+    own = top.folder("daemon_conf", None)
+    return (own, DAEMON_CONF) if own else (DAEMON_CONF,)
 
 
 def _pair(keys, pair, index):
