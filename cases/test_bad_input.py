@@ -88,6 +88,22 @@ def test_a_missing_python_module_names_its_package():
         assert_one_line_error(run, 3, "Python module 'yaml' is missing (python3-yaml)", "fix: sudo make deps")
 
 
+@pytest.mark.parametrize("built", [(), ("_core",)], ids=["nothing-built", "http-client-missing"])
+def test_unbuilt_drivers_are_an_environment_problem(built, tmp_path):
+    """Run from a tree whose build folder holds none of the drivers, or _core without the HTTP
+    client: one line naming what to build, before any network."""
+    (tmp_path / "python" / "vipcheck").mkdir(parents=True)
+    for module in built:
+        for library in (BUILD / "python" / "vipcheck").glob(f"{module}.*.so"):
+            (tmp_path / "python" / "vipcheck" / library.name).symlink_to(library)
+    env = cli_env(PYTHONPATH=f"{REPO}:{REPO / 'harness'}:{tmp_path / 'python'}", SETUPTOOLS_USE_DISTUTILS="stdlib")
+    proc = subprocess.run([PYTHON, "-m", "vipcheck", "run", str(SHIPPED["ecmp-basic"])], env=env,
+                          capture_output=True, text=True)
+    run = CliRun(proc.returncode, proc.stdout, proc.stderr, {})
+    missing = "_http" if built else "_core"
+    assert_one_line_error(run, 3, "C++ drivers", "not built", missing, "fix: make")
+
+
 def test_every_shipped_scenario_and_case_validates():
     paths = [*SHIPPED.values(), *CASES.values()]
     run = vipcheck("validate", *paths, user="nobody")

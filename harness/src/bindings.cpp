@@ -13,7 +13,6 @@
 #include "arp_probe.h"
 #include "dns_probe.h"
 #include "flow_gaps.h"
-#include "http_client.h"
 #include "tcp_wait.h"
 #include "clock.h"
 #include "injector.h"
@@ -340,17 +339,6 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("vty_command", &vty_command, py::arg("socket_path"), py::arg("command"), py::arg("timeout_ms"),
           py::call_guard<py::gil_scoped_release>(), "Ask one FRR daemon a command on its vtysh socket.");
-
-    py::class_<HttpResponse>(m, "HttpResponse")
-        .def_readonly("status", &HttpResponse::status)
-        .def_readonly("body", &HttpResponse::body)
-        .def_readonly("set_cookies", &HttpResponse::set_cookies)
-        .def_readonly("error", &HttpResponse::error)
-        .def_readonly("elapsed_ns", &HttpResponse::elapsed_ns);
-
-    m.def("http_request", &http_request, py::arg("netns"), py::arg("method"), py::arg("url"), py::arg("body") = "",
-          py::arg("cookie") = "", py::arg("timeout_ms") = 3000, py::call_guard<py::gil_scoped_release>(),
-          "One HTTP request from the namespace, through libcurl.");
 
     py::class_<ShareEstimate>(m, "ShareEstimate")
         .def_readonly("count", &ShareEstimate::count)

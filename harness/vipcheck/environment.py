@@ -22,10 +22,14 @@ def check_modules(extra=()):
 
 
 def check_core():
+    """The drivers load; the HTTP client (vipcheck._http, built with them) is found, not loaded:
+    libcurl's load is for the designs that ask HTTP."""
     try:
         importlib.import_module("vipcheck._core")
+        if importlib.util.find_spec("vipcheck._http") is None:
+            raise ImportError("no module named 'vipcheck._http'")
     except ImportError as e:
-        raise EnvironmentProblem(f"the C++ drivers (vipcheck._core) are not built: {e}", "make") from None
+        raise EnvironmentProblem(f"the C++ drivers (vipcheck._core, _http) are not built: {e}", "make") from None
 
 
 def check_machine(topology):

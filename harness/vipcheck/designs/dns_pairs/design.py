@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vipcheck import _core, faults
+from vipcheck import _core, _http, faults
 from vipcheck.daemons.services import Bind, Haproxy, Keepalived, PythonApp, Redis, dry_run
 from vipcheck.designs.base import LabDesign
 from vipcheck.designs.dns_pairs.arp import VipOwners
@@ -202,8 +202,9 @@ class DnsPairsDesign(LabDesign):
                                 "seconds": round(time.monotonic() - start, 4), "masters": masters}}
 
     # --- measurements ---------------------------------------------------------------------
-    def _http(self, method, vip, path, body="", cookie=""):
-        response = _core.http_request(self.lab["c1"].netns, method, f"http://{vip}:{self.scenario.port}{path}",
+    def _ask(self, method, vip, path, body="", cookie=""):
+        """An HTTP request from c1 to a VIP, with its JSON answer ({} when none)."""
+        response = _http.http_request(self.lab["c1"].netns, method, f"http://{vip}:{self.scenario.port}{path}",
                                       body, cookie, 3000)
         try:
             payload = json.loads(response.body) if response.body else {}
@@ -214,7 +215,7 @@ class DnsPairsDesign(LabDesign):
     def _pair_state(self, pair):
         spec = self.scenario.pairs[pair]
         holders = [lb for lb in spec.lbs if any(a.address == spec.vip for a in _core.read_addresses(self.lab[lb].netns))]
-        response, payload = self._http("GET", spec.vip, "/health")
+        response, payload = self._ask("GET", spec.vip, "/health")
         return PairState(pair, spec.vip, self.owners.of(pair, rounds=2), holders, payload.get("lb", ""),
                          response.error or ("" if response.status == 200 else f"HTTP {response.status}"))
 
@@ -227,7 +228,7 @@ class DnsPairsDesign(LabDesign):
         if self.pairs:  # the service through both VIPs, sessions and failover
             self.pair_states = {pair: self._pair_state(pair) for pair in s.pairs}
             user = f"user-{self.seed % 100000}"
-            login, login_payload = self._http("POST", s.vips["a"], "/login", f"user={user}")
+            login, login_payload = self._ask("POST", s.vips["a"], "/login", f"user={user}")
             cookie = login.set_cookies[0] if login.set_cookies else ""
             self.sessions = {"user": user, "login": {"status": login.status, "error": login.error, **login_payload},
                              "cookie": bool(cookie), "steps": []}
@@ -240,7 +241,7 @@ class DnsPairsDesign(LabDesign):
         return {"traffic": {"dns_queries": self.dns_probe.sent, "dns_answers": len(self.dns_probe.answers)}}
 
     def _whoami(self, label, pair, cookie):
-        response, payload = self._http("GET", self.scenario.vips[pair], "/whoami", cookie=cookie)
+        response, payload = self._ask("GET", self.scenario.vips[pair], "/whoami", cookie=cookie)
         self.sessions["steps"].append({"step": label, "vip": self.scenario.vips[pair], "status": response.status,
                                        "error": response.error, "user": payload.get("user"),
                                        "lb": payload.get("lb"), "backend": payload.get("backend")})
