@@ -1,8 +1,8 @@
 """Service daemons in nodes, one small class each (BIND, keepalived, HAProxy, Redis, a backend
-application): its config rendered from the scenario's templates (daemon-conf/, or a folder of its
-own searched first) into the node's folder, the program's own
-check of that config (the dry run), its start, and its readiness wait. A design makes them,
-dry-runs them all at once (`dry_run`), starts them slowest first, then awaits each."""
+application): its config rendered into the node's folder from the scenario's templates (its own
+folder searched first, then daemon-conf/), the program's own check of that config (the dry run),
+its start, and its readiness wait. A design makes them, dry-runs them all at once (`dry_run`),
+starts them slowest first, then awaits each."""
 import shutil
 import subprocess
 import time
