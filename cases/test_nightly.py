@@ -4,14 +4,14 @@ import json
 import shutil
 import subprocess
 
-from conftest import CASES, REPO, SHIPPED, vipcheck
+from conftest import CASES, REPO, SHIPPED, start_vipcheck, vipcheck
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
-    """A tiny matrix run as two shards, as two CI runners would, and merged into the night's
+    """A tiny matrix run as two shards at once, as two CI runners would, and merged into the night's
     report: the merge refuses a missing share, a seeded history makes the median a regression,
     the known defect runs in the first share, and headless Chromium renders the page."""
     matrix = tmp_path / "matrix.yaml"
@@ -27,9 +27,11 @@ def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
     history.write_text("".join(json.dumps({"date": f"2026-11-{day:02d}", "medians": {"silent_drop/bfd": 20.0}})
                                + "\n" for day in range(10, 17)))
     common = ["--out", tmp_path / "reports", "--history", history, "--date", "2026-11-24"]
-    for k in (1, 2):
-        run = vipcheck("nightly", matrix, *common, "--seed", 5, "--shard", f"{k}/2")
-        assert run.status == 0, run.stdout + run.stderr
+    # At the same time, as two runners sharing the night's folder would.
+    shard_runs = [start_vipcheck("nightly", matrix, *common, "--seed", 5, "--shard", f"{k}/2") for k in (1, 2)]
+    for proc in shard_runs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out + err
     folder = tmp_path / "reports" / "2026-11-24"
     shards = [folder / "shard-1-of-2.json", folder / "shard-2-of-2.json"]
     # A shard writes its share only: the night's report and history wait for the merge.
