@@ -11,9 +11,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
-    """A tiny matrix run as two shards at once, as two CI runners would, and merged into the night's
-    report: the merge refuses a missing share, a seeded history makes the median a regression,
-    the known defect runs in the first share, and headless Chromium renders the page."""
+    """A tiny matrix run as two shards at once, as two CI runners would, and merged into the
+    night's report: the merge refuses a missing share, a seeded history makes the median a
+    regression, the known defect runs in the first share, and headless Chromium renders the page."""
     matrix = tmp_path / "matrix.yaml"
     # The cells keep the base's packet per flow every 5.12 ms, with a quarter of its flows.
     matrix.write_text(f"name: tiny\nbase: {SHIPPED['ecmp-failover']}\nfailures: [silent_drop, drain]\n"

@@ -1,0 +1,40 @@
+"""ci/bench --against reads each suite's time from CTest's own lines: a test that crashed, timed
+out or failed counts as failed, and every test's seconds count in the sum, whatever its end."""
+from importlib.machinery import SourceFileLoader
+from importlib.util import module_from_spec, spec_from_loader
+
+from conftest import REPO
+
+loader = SourceFileLoader("bench", str(REPO / "ci/bench"))
+bench = module_from_spec(spec_from_loader("bench", loader))
+loader.exec_module(bench)
+
+# As CTest 3.25 prints them with --output-on-failure, a failed test's output in between.
+OUTPUT = """Test project /work/vipcheck/build
+      Start 75: pytest:test_designs.py[timed]
+ 1/88 Test #75: pytest:test_designs.py[timed] ...............................................***Failed   59.47 sec
+...........F.
+E   AssertionError: the run left files outside its folders
+ 2/88 Test  #3: gtest:Drivers.ARaisedLinkIsRunningAtOnce ..............................   Passed    0.26 sec
+ 3/88 Test #12: gtest:Vty.ADaemonThatNeverAnswersTimesOut ..............................***Exception: SegFault  0.06 sec
+ 4/88 Test #80: pytest:test_scale.py ...................................................***Timeout 900.02 sec
+ 5/88 Test  #1: root-namespace:before ..................................................   Passed    0.10 sec
+
+96% tests passed, 3 tests failed out of 88
+
+Total Test time (real) = 1010.40 sec
+"""
+
+
+def test_every_test_counts_in_the_sum_and_every_end_but_passed_is_a_failure():
+    per_test, failed = bench.ctest_times(OUTPUT)
+    assert per_test == {"pytest:test_designs.py[timed]": 59.47, "gtest:Drivers.ARaisedLinkIsRunningAtOnce": 0.26,
+                        "gtest:Vty.ADaemonThatNeverAnswersTimesOut": 0.06, "pytest:test_scale.py": 900.02,
+                        "root-namespace:before": 0.10}
+    assert failed == ["pytest:test_designs.py[timed]", "gtest:Vty.ADaemonThatNeverAnswersTimesOut",
+                      "pytest:test_scale.py"]
+
+
+def test_a_test_output_line_that_only_looks_timed_is_not_a_test():
+    per_test, failed = bench.ctest_times("E   took 3.00 sec\nTotal Test time (real) = 5.00 sec\n")
+    assert per_test == {} and failed == []
