@@ -33,6 +33,9 @@ using namespace vipcheck;
 
 namespace {
 
+// How long a wait on the main thread goes without serving Python's signal handlers.
+constexpr uint64_t kSignalSliceMs = 50;
+
 // A flag any thread may set to cut a long call short: only the main thread sees signals.
 struct Cancel {
     std::atomic<bool> requested{false};
@@ -48,7 +51,7 @@ auto interruptible(Fn fn, const Cancel* also = nullptr) {
     while (true) {
         {
             py::gil_scoped_release release;
-            if (result.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) break;
+            if (result.wait_for(std::chrono::milliseconds(kSignalSliceMs)) == std::future_status::ready) break;
         }
         if (also && also->requested) cancel = true;
         if (PyErr_CheckSignals() != 0) {
@@ -232,9 +235,27 @@ PYBIND11_MODULE(_core, m) {
         .def(py::init<const std::string&, const std::string&, uint32_t>(), py::arg("netns"), py::arg("destination"),
              py::arg("prefix_len") = 32, py::call_guard<py::gil_scoped_release>())
         .def("changes", &RouteMonitor::changes, py::call_guard<py::gil_scoped_release>())
-        .def("wait_for", &RouteMonitor::wait_for, py::arg("gateways"), py::arg("since_ns"), py::arg("timeout_ms"),
-             py::call_guard<py::gil_scoped_release>(),
-             "The first change at or after since_ns (or the state then) via exactly `gateways`, or None.")
+        .def(
+            "wait_for",
+            [](RouteMonitor& monitor, const std::vector<std::string>& gateways, uint64_t since_ns,
+               uint32_t timeout_ms) {
+                // In slices with the GIL released, serving Python's signals between them: a wait for a
+                // withdrawal lasts a dead interval, and Ctrl-C must not wait for it.
+                const uint64_t deadline = monotonic_ns() + uint64_t(timeout_ms) * 1'000'000;
+                while (true) {
+                    const uint64_t left_ms = (std::max(deadline, monotonic_ns()) - monotonic_ns()) / 1'000'000;
+                    const auto slice = uint32_t(std::min(kSignalSliceMs, left_ms));
+                    std::optional<RouteChange> found;
+                    {
+                        py::gil_scoped_release release;
+                        found = monitor.wait_for(gateways, since_ns, slice);
+                    }
+                    if (found || monotonic_ns() >= deadline) return found;
+                    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+                }
+            },
+            py::arg("gateways"), py::arg("since_ns"), py::arg("timeout_ms"),
+            "The first change at or after since_ns (or the state then) via exactly `gateways`, or None.")
         .def("stop", &RouteMonitor::stop, py::call_guard<py::gil_scoped_release>());
 
     m.def("read_addresses", &read_addresses, py::arg("netns"), py::call_guard<py::gil_scoped_release>());
