@@ -105,6 +105,9 @@ def readable_checkout():
     return _readable_copy[0]
 
 
+CLEANUP_TIMEOUT_S = 60  # an interrupted run's teardown takes well under a second
+
+
 def vipcheck(*args, tmp_path=None, env=None, user=None, wrapper=(), timeout=300):
     """Runs `python3 -m vipcheck ARGS` (under `wrapper`, an argv prefix) and, for `run`, reads its
     JSON result. With `user`, from a copy of the checkout that user can read, paths translated."""
@@ -118,10 +121,20 @@ def vipcheck(*args, tmp_path=None, env=None, user=None, wrapper=(), timeout=300)
     if args and args[0] == "run" and tmp_path is not None:
         json_path = tmp_path / "result.json"
         argv += ["--json", str(json_path), "--artifacts", str(tmp_path / "artifacts")]
-    proc = subprocess.run(argv, cwd=cwd, env=env or cli_env(), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, user=user)
+    with subprocess.Popen(argv, cwd=cwd, env=env or cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, stdin=subprocess.DEVNULL, user=user) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except KeyboardInterrupt:
+            # Ctrl-C reached the run too, and it is ending and cleaning up by itself: wait for that
+            # (subprocess.run would SIGKILL it after 0.25 s and leave its daemons alive).
+            proc.communicate(timeout=CLEANUP_TIMEOUT_S)
+            raise
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     result = json.loads(json_path.read_text()) if json_path and json_path.exists() else {}
-    return CliRun(proc.returncode, proc.stdout, proc.stderr, result)
+    return CliRun(proc.returncode, out, err, result)
 
 
 def start_vipcheck(*args, env=None):
@@ -199,6 +212,17 @@ def _age_s(folder):
         return time.time() - folder.stat().st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+def wait_for(predicate, timeout_s=5.0):
+    """Polls a fact that no event announces to this process (a fork of a process we do not own,
+    a folder another process's run makes)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def processes_mentioning(text):

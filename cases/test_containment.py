@@ -7,12 +7,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, processes_mentioning, vipcheck
+from conftest import PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, processes_mentioning, vipcheck, wait_for
 from vipcheck.lab import cgroup, frr_folders, reaper
 from vipcheck.lab.run import kill_daemon, wait_exit
 
@@ -35,16 +34,6 @@ def with_token(token):
             except OSError:
                 continue
     return found
-
-
-def wait_for(predicate, timeout_s=5.0):
-    """Polls a fact about /proc that no event announces (a fork of a process we do not own)."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def kill_keeper(run_id):

@@ -1,17 +1,21 @@
 """A run ends every process it started and removes every node, link and file it made: when it
 passes, when it fails, and when SIGINT or SIGTERM cuts it short."""
 import json
+import os
 import pwd
 import signal
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (PYTHON, REPO, RUNS_DIR, SHIPPED, orphan_processes, processes_mentioning, read_until, start_vipcheck,
-                      vipcheck)
+from conftest import (CASES, PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, orphan_processes, processes_mentioning, read_until,
+                      start_vipcheck, vipcheck, wait_for)
+from vipcheck.lab import cgroup
 from vipcheck.lab.threads import start_threads
 
 
@@ -29,6 +33,22 @@ def test_signal_mid_run_leaves_nothing(signum, phase):
     assert not (RUNS_DIR / run_id).exists()
     assert not processes_mentioning(f"{RUNS_DIR / run_id}/"), "FRR daemons survived"
     assert not processes_mentioning(f"mininet:r1-{run_id}"), "Mininet node shells survived"
+
+
+@pytest.mark.timed  # it holds the run to a time
+def test_a_signal_cuts_a_wait_for_the_route_short():
+    """lb2 drops silently under a 3 s dead interval: r1's route keeps lb2 for 2 s to 3 s more,
+    and the run waits on r1's route monitor for that change. SIGINT must end the run at once
+    (about 0.1 s), not when the wait ends: within a third of the dead interval, before it could."""
+    proc = start_vipcheck("run", CASES["ecmp-failover-dead3"])
+    run_id = read_until(proc, "silent_drop of lb2 in effect")
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    ended_s = time.monotonic() - signalled
+    assert proc.returncode == 130 and "interrupted by SIGINT" in err, err
+    assert ended_s < 1.0, f"the run ended {ended_s:.2f} s after SIGINT: it waited for the route"
+    assert not (RUNS_DIR / run_id).exists()
 
 
 class _Cut(Exception):
@@ -120,6 +140,34 @@ def test_the_guard_sees_a_process_of_a_gone_run(private_runs):
         orphan.stdin.close()
         orphan.wait()
     assert not orphan_processes(private_runs.path)
+
+
+def test_ctrl_c_during_a_case_leaves_its_run_cleaned_up():
+    """Ctrl-C in a terminal running make test reaches every process of it, a case's run too: the
+    run ends and cleans up by itself, and its case waits for that before pytest exits. Here the
+    run is cut while it waits out lb2's 3 s dead interval on r1's route (subprocess.run would
+    SIGKILL it 0.25 s in and leave its daemons running, as a run ending slowly would be)."""
+    runs = Path(tempfile.mkdtemp(prefix="vipcheck-case-", dir="/run"))  # the inner pytest's own
+    runs.chmod(0o711)
+    env = {**cli_env(), "VIPCHECK_RUNS_DIR": str(runs)}
+    case = subprocess.Popen([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", "cases/test_designs.py", "-k",
+                             "ecmp-failover-dead3"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            # as in a terminal: CI may start the suite as a job that ignores SIGINT
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        # r1's capture folder appears as the stream begins; lb2 fails 0.5 s into it, and its
+        # route stays for 2 s to 3 s more: the Ctrl-C lands 1 s in, inside that wait.
+        streaming = wait_for(lambda: any(runs.glob("*.r1-capture")), 60)
+        time.sleep(1.0)  # the moment of the interruption is the experiment
+    finally:
+        os.killpg(case.pid, signal.SIGINT)
+        out, _ = case.communicate(timeout=120)
+    assert streaming, out
+    assert "KeyboardInterrupt" in out, out
+    assert not processes_mentioning(f"{runs}/"), "daemons of the interrupted run survived"
+    assert not runs.exists(), f"the case's runs folder was left: {list(runs.iterdir())}"
+    assert not cgroup.runs_in(runs)
 
 
 def test_two_runs_at_once_both_pass(tmp_path):
