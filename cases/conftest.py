@@ -128,7 +128,10 @@ def vipcheck(*args, tmp_path=None, env=None, user=None, wrapper=(), timeout=300)
         except KeyboardInterrupt:
             # Ctrl-C reached the run too, and it is ending and cleaning up by itself: wait for that
             # (subprocess.run would SIGKILL it after 0.25 s and leave its daemons alive).
-            proc.communicate(timeout=CLEANUP_TIMEOUT_S)
+            try:
+                proc.communicate(timeout=CLEANUP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
             raise
         except subprocess.TimeoutExpired:
             proc.kill()
