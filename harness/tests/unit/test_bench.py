@@ -1,5 +1,8 @@
-"""ci/bench --against reads each suite's time from CTest's own lines: a test that crashed, timed
-out or failed counts as failed, and every test's seconds count in the sum, whatever its end."""
+"""ci/bench --against refuses a revision that is no commit, and reads each suite's time from
+CTest's own lines: a test that crashed, timed out or failed counts as failed, and every test's
+seconds count in the sum, whatever its end."""
+import subprocess
+import sys
 from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
 
@@ -38,3 +41,9 @@ def test_every_test_counts_in_the_sum_and_every_end_but_passed_is_a_failure():
 def test_a_test_output_line_that_only_looks_timed_is_not_a_test():
     per_test, failed = bench.ctest_times("E   took 3.00 sec\nTotal Test time (real) = 5.00 sec\n")
     assert per_test == {} and failed == []
+
+
+def test_a_revision_that_is_no_commit_is_one_line_and_status_2():
+    run = subprocess.run([sys.executable, str(REPO / "ci/bench"), "--against", "no-such-commit"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and run.stderr == "ci/bench: 'no-such-commit' is no commit of this repository\n"
