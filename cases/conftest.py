@@ -1,4 +1,5 @@
 """Shared by every case: run vipcheck as a user would, and prove the root namespace untouched."""
+import atexit
 import json
 import os
 import re
@@ -50,7 +51,10 @@ if os.geteuid() == 0:
     reaper.become_subreaper()
 
 
-def pytest_unconfigure(config):
+@atexit.register
+def _remove_own_folders():
+    """At exit, not in pytest_unconfigure: a Ctrl-C that ends ctest closes pytest's output, and
+    pytest then dies on the broken pipe before it unconfigures."""
     if _readable_copy:
         shutil.rmtree(_readable_copy[0], ignore_errors=True)
     if RUNS_DIR.name.startswith("vipcheck-case-") and RUNS_DIR.is_dir() and not any(RUNS_DIR.iterdir()):
