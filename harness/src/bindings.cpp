@@ -243,7 +243,8 @@ PYBIND11_MODULE(_core, m) {
                 // withdrawal lasts a dead interval, and Ctrl-C must not wait for it.
                 const uint64_t deadline = monotonic_ns() + uint64_t(timeout_ms) * 1'000'000;
                 while (true) {
-                    const uint64_t left_ms = (std::max(deadline, monotonic_ns()) - monotonic_ns()) / 1'000'000;
+                    const uint64_t now = monotonic_ns();
+                    const uint64_t left_ms = now < deadline ? (deadline - now) / 1'000'000 : 0;
                     const auto slice = uint32_t(std::min(kSignalSliceMs, left_ms));
                     std::optional<RouteChange> found;
                     {
