@@ -1,6 +1,7 @@
 """Failover on the ECMP design, measured beyond pass and fail (test_designs.py runs every
-case's stated outcome, and holds dead-3's gaps to r1's capture): a stalled harness, and BFD's
-detection on one clock in the attempt that passes after it."""
+case's stated outcome, and holds dead-3's gaps to r1's capture): a stalled harness, BFD's
+detection on one clock in the attempt that passes after it, and a signal while the run waits
+for the route to change."""
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHIPPED, assert_design, start_vipcheck
+from conftest import CASES, RUNS_DIR, SHIPPED, assert_design, read_until, start_vipcheck
 
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
 
@@ -91,3 +92,18 @@ def test_bfd_detects_the_silent_drop_within_the_gap_on_one_clock(stalled, tmp_pa
     assert max(gap["gap_ms_per_flow"].values()) == gap["gap_ms_max"]
     moved = checks["flows_moved"]["details"]
     assert moved["failure"]["moved"] == moved["failure"]["own"] > 0
+
+
+def test_a_signal_cuts_a_wait_for_the_route_short():
+    """lb2 drops silently under a 3 s dead interval: r1's route keeps lb2 for 2 s to 3 s more,
+    and the run waits on r1's route monitor for that change. SIGINT must end the run at once
+    (about 0.1 s), not when the wait ends: within a third of the dead interval, before it could."""
+    proc = start_vipcheck("run", CASES["ecmp-failover-dead3"])
+    run_id = read_until(proc, "silent_drop of lb2 in effect")
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    ended_s = time.monotonic() - signalled
+    assert proc.returncode == 130 and "interrupted by SIGINT" in err, err
+    assert ended_s < 1.0, f"the run ended {ended_s:.2f} s after SIGINT: it waited for the route"
+    assert not (RUNS_DIR / run_id).exists()
