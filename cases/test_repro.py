@@ -13,7 +13,8 @@ from conftest import CASES, PYTHON, REPO, RUNS_DIR, SHIPPED, cli_env, processes_
 VIP = "10.100.0.1"
 PCAP_MAGIC = 0xA1B2C3D4
 LINUX_SLL2 = 276
-OSPF = 89
+OSPF, UDP = 89, 17
+OSPF_TYPES = {1: "ospf-hello", 2: "ospf-dbd", 3: "ospf-lsr", 4: "ospf-lsu", 5: "ospf-ack"}
 
 
 def flow_map(folder):
@@ -23,8 +24,9 @@ def flow_map(folder):
                               row["lb"]) for row in csv.DictReader(f)}
 
 
-def ip_protocols(pcap):
-    """IP protocol numbers of the packets in a pcap file written from `-i any` (LINUX_SLL2)."""
+def packet_kinds(pcap):
+    """What a pcap file written from `-i any` (LINUX_SLL2) holds, one name per packet: "arp", "udp",
+    "ospf-hello", "ospf-dbd", "ospf-lsr", "ospf-lsu", "ospf-ack", or the IP protocol number."""
     data = pcap.read_bytes()
     magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", data[:24])
     assert magic == PCAP_MAGIC and linktype == LINUX_SLL2, (hex(magic), linktype)
@@ -32,9 +34,16 @@ def ip_protocols(pcap):
     while offset + 16 <= len(data):
         _, _, captured, _ = struct.unpack("<IIII", data[offset:offset + 16])
         packet = data[offset + 16:offset + 16 + captured]
-        if len(packet) > 29 and packet[0:2] == b"\x08\x00":  # SLL2 protocol field: IPv4
-            found.append(packet[20 + 9])
         offset += 16 + captured
+        ip = packet[20:]  # past the SLL2 header; its first two bytes are the EtherType
+        if packet[0:2] == b"\x08\x06":
+            found.append("arp")
+        elif packet[0:2] == b"\x08\x00" and len(ip) > 20:
+            protocol, header = ip[9], (ip[0] & 0x0F) * 4
+            if protocol == OSPF and len(ip) > header + 1:
+                found.append(OSPF_TYPES.get(ip[header + 1], f"ospf-{ip[header + 1]}"))
+            else:
+                found.append("udp" if protocol == UDP else protocol)
     return found
 
 
@@ -70,8 +79,11 @@ def test_failing_run_leaves_every_artifact_and_a_repro_that_rebuilds_it(tmp_path
     assert {lb for _, lb in flows.values()} == {"lb1", "lb2"}
     captures = sorted((folder / "capture").glob("r1-*.pcap"))
     assert captures and sum(p.stat().st_size for p in captures) <= 32 * 2**20
-    protocols = [p for pcap in captures for p in ip_protocols(pcap)]
-    assert OSPF in protocols and 17 in protocols, "the capture holds neither OSPF nor the UDP flows"
+    # r1's capture listens from before its daemons start: it holds the adjacencies forming (every
+    # database exchange, not only the hellos that happened to fall in the stream), the first ARP
+    # and the UDP flows.
+    kinds = {kind for pcap in captures for kind in packet_kinds(pcap)}
+    assert {"ospf-hello", "ospf-dbd", "ospf-lsu", "arp", "udp"} <= kinds, kinds
     repro = (folder / "REPRO.txt").read_text()
     assert "seed 4242" in repro and "lo_route" in repro
 

@@ -122,6 +122,13 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
         try:
             with phase("build"):
                 result.record(design.build())
+            if capture and not up:
+                # tcpdump on the router, listening before the first daemon starts: a failing run's
+                # capture holds the adjacencies, BFD coming up and the first ARP, not only the stream.
+                with phase("capture"):
+                    packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
+            with phase("start"):
+                design.start()
             result.build_steps = dict(run.steps)
             with phase("converge"):
                 result.record(design.converge())
@@ -130,9 +137,6 @@ def _run_once(scenario, seed, report, artifacts_root, capture, hold, up):
             if up:
                 hold(result, run, design)
                 return result
-            if capture:
-                with phase("capture"):  # tcpdump on the router, listening before the first packet
-                    packet_capture = Capture(run, design.lab[design.capture_node], design.stream_port).start()
             with phase("traffic"):
                 result.record(design.send_traffic())
             memory.sample()

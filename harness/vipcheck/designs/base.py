@@ -15,8 +15,12 @@ class Design(Protocol):
     def __init__(self, run, scenario, seed): ...
 
     def build(self) -> dict:
-        """Nodes, links, addresses, sysctls, configs (dry-run first), daemons. Returns
-        {"sysctl": the values the kernel reported per node}."""
+        """Nodes, links, addresses, sysctls, configs (dry-run first), every link with carrier:
+        everything but the daemons. Returns {"sysctl": the values the kernel reported per node}."""
+
+    def start(self) -> None:
+        """The design's daemons, each awaited until it has read its config or answers. The
+        runner's capture listens from before this phase."""
 
     def converge(self) -> dict:
         """Waits for the design's own event (routes installed, one VRRP master), bounded. Returns

@@ -136,9 +136,11 @@ class DnsPairsDesign(LabDesign):
         self._render_services()
         with self.run.step("carrier"):
             lab.await_carrier()
+        return {"sysctl": sysctl}
+
+    def start(self):
         with self.run.step("daemons"):
             self._start_services()
-        return {"sysctl": sysctl}
 
     def _render_services(self):
         """Every service's config rendered, and all dry-run at once before any daemon starts."""

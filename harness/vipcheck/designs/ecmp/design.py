@@ -110,10 +110,12 @@ class EcmpDesign(LabDesign):
             self._pin_nexthop_order(r)
         with run.step("carrier"):
             lab.await_carrier()
-        with run.step("daemons"):
-            frr.start_all(routers)
         self.routers = {router.node.logical: router for router in routers}
         return {"sysctl": self.sysctl}
+
+    def start(self):
+        with self.run.step("daemons"):
+            frr.start_all(list(self.routers.values()))
 
     def _pin_nexthop_order(self, router):
         """zebra orders an ECMP group's members by nexthop id, allocated when a gateway is first

@@ -57,6 +57,9 @@ class LoSubnetDesign(LabDesign):
             lab.await_carrier()
         return {"sysctl": sysctl}
 
+    def start(self):
+        """Static routes and the kernel's own ARP: no daemon to start."""
+
     def converge(self):
         """Static routes need no protocol; the segment is ready when every LB answers ARP."""
         probe = _core.probe_arp(self.lab["nb"].netns, self.uplink["nb"], self.scenario.neighbour,
