@@ -75,14 +75,18 @@ def test_a_signal_while_threads_start_is_delivered_after_all_started():
 def test_run_records_the_pids_it_owns():
     """While a run is alive its state file lists every daemon, each alive and in the run's folder."""
     proc = start_vipcheck("run", SHIPPED["ecmp-basic"])
-    run_id = read_until(proc, "converge...")
-    state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
-    labels = sorted(p["label"] for p in state["processes"])
-    assert labels == sorted(["r1/zebra", "r1/ospfd", "lb1/zebra", "lb1/ospfd", "lb2/zebra", "lb2/ospfd"])
-    for entry in state["processes"]:
-        cmdline = open(f"/proc/{entry['pid']}/cmdline", "rb").read().decode()
-        assert f"{RUNS_DIR / run_id}.{entry['label'].split('/')[0]}/" in cmdline
-    proc.communicate(timeout=120)
+    try:
+        run_id = read_until(proc, "converge...")
+        state = json.loads((RUNS_DIR / run_id / "state.json").read_text())
+        labels = sorted(p["label"] for p in state["processes"])
+        # r1's capture listens from before the daemons start
+        assert labels == sorted(["r1/tcpdump", "r1/zebra", "r1/ospfd", "lb1/zebra", "lb1/ospfd", "lb2/zebra",
+                                 "lb2/ospfd"])
+        for entry in state["processes"]:
+            cmdline = open(f"/proc/{entry['pid']}/cmdline", "rb").read().decode()
+            assert f"{RUNS_DIR / run_id}.{entry['label'].split('/')[0]}" in cmdline
+    finally:  # a failed assertion must not leave the run to outlive the case
+        proc.communicate(timeout=120)
     assert proc.returncode == 0
 
 
