@@ -4,7 +4,7 @@ RESULTS ?= $(BUILD)/results
 PYTHON  := /usr/bin/python3
 SCENARIOS := $(wildcard harness/vipcheck/designs/*/scenarios/*.yaml)
 
-.PHONY: all deps build run test bench nightly soak fuzz clean need-root
+.PHONY: all deps build run test bench nightly soak sweep fuzz clean need-root
 
 all: build
 
@@ -39,6 +39,10 @@ nightly: need-root deps build
 N ?= 10
 soak: need-root deps build
 	ci/soak $(N)
+
+# The flake sweep: every test alone, one at a time, up to N times each: make sweep N=10
+sweep: need-root deps build
+	ci/soak $(N) --alone
 
 # libFuzzer on the parsers of network input, SECONDS each: make fuzz SECONDS=300
 SECONDS ?= 60

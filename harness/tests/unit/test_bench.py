@@ -1,6 +1,7 @@
 """ci/bench --against refuses a revision that is no commit, and reads each suite's time from
 CTest's own lines: a test that crashed, timed out or failed counts as failed, and every test's
 seconds count in the sum, whatever its end."""
+import shutil
 import subprocess
 import sys
 from importlib.machinery import SourceFileLoader
@@ -47,3 +48,20 @@ def test_a_revision_that_is_no_commit_is_one_line_and_status_2():
     run = subprocess.run([sys.executable, str(REPO / "ci/bench"), "--against", "no-such-commit"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and run.stderr == "ci/bench: 'no-such-commit' is no commit of this repository\n"
+
+
+def test_a_failed_round_keeps_its_logs_and_the_failing_cases_artifacts(tmp_path):
+    build = tmp_path / "clone/build"
+    (build / "Testing/Temporary").mkdir(parents=True)
+    (build / "suite-round.log").write_text("1 tests failed out of 88\n")
+    (build / "Testing/Temporary/LastTest.log").write_text("E   AssertionError: the capture\n")
+    artifacts = build / "test-artifacts/test_failing_run/artifacts/5b1c-ecmp-lo-prefix24"
+    artifacts.mkdir(parents=True)
+    (artifacts / "REPRO.txt").write_text("command: vipcheck run ...\n")
+    kept = bench.keep_failed_round(build, tmp_path / "kept/HEAD-1234567-pair-1")
+    assert (kept / "suite-round.log").read_text() == "1 tests failed out of 88\n"
+    assert (kept / "LastTest.log").read_text() == "E   AssertionError: the capture\n"
+    assert (kept / "test-artifacts/test_failing_run/artifacts/5b1c-ecmp-lo-prefix24/REPRO.txt").is_file()
+    # What a clone's removal takes, the kept folder keeps.
+    shutil.rmtree(tmp_path / "clone")
+    assert (kept / "LastTest.log").is_file()
