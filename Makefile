@@ -2,7 +2,7 @@
 BUILD   ?= build
 RESULTS ?= $(BUILD)/results
 PYTHON  := /usr/bin/python3
-SCENARIOS := $(wildcard harness/vipcheck/designs/*/scenarios/*.yaml)
+SCENARIOS := $(wildcard topologies/*/scenarios/*.yaml)
 
 .PHONY: all deps build run test bench nightly soak sweep fuzz clean need-root
 

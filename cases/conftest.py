@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 import overlay_view
@@ -19,7 +20,6 @@ from root_namespace import state as root_namespace_state
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "harness"))  # the cases judge liveness as vipcheck itself does
 from vipcheck.lab import cgroup, frr_folders, reaper  # noqa: E402
-from vipcheck.lab.proc import stat_fields  # noqa: E402
 from vipcheck.lab.run import alive  # noqa: E402
 from vipcheck.designs import scenario_files  # noqa: E402
 
@@ -98,7 +98,7 @@ def readable_checkout():
     checkout itself fails there with "No module named vipcheck"."""
     if not _readable_copy:
         root = Path(tempfile.mkdtemp(prefix="vipcheck-readable-"))
-        for part in ("harness", "cases", "frr-conf", "daemon-conf"):
+        for part in ("harness", "topologies", "cases", "frr-conf", "daemon-conf"):
             shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         shutil.copytree(BUILD / "python", root / "build-python")
         for folder, dirs, files in os.walk(root):
@@ -318,37 +318,18 @@ def run_cgroups(runs_dir=RUNS_DIR):
 
 def zombie_children():
     """Exited children nobody reaped: a run's daemons that its harness left to this process."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            fields, comm = stat_fields(proc.name), _comm(proc)
-            # A held run's keeper is an orphan of its command by design, and comes here too.
-            if fields and fields[0] == "Z" and int(fields[1]) == os.getpid() and comm in RUN_PROGRAMS:
-                found.append(f"{proc.name} ({comm})")
-    return found
+    # A held run's keeper is an orphan of its command by design, and comes here too.
+    return [f"{p.info['pid']} ({p.info['name']})" for p in psutil.process_iter(["pid", "ppid", "status", "name"])
+            if p.info["status"] == psutil.STATUS_ZOMBIE and p.info["ppid"] == os.getpid()
+            and p.info["name"] in RUN_PROGRAMS]
 
 
-def escaped_to_init(since_ticks):
+def escaped_to_init(since):
     """Processes of the programs a run starts that now have PID 1 as parent, zombies included,
-    and started after `since_ticks`: they outlived the harness that should have ended them."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            fields, comm = stat_fields(proc.name), _comm(proc)
-            if fields and int(fields[1]) == 1 and int(fields[19]) >= since_ticks and comm in RUN_PROGRAMS:
-                found.append(f"{proc.name} ({comm}, state {fields[0]})")
-    return found
-
-
-def _comm(proc):
-    try:
-        return (proc / "comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def boot_ticks():
-    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+    and started after `since` (a time.time()): they outlived the harness that should have ended them."""
+    return [f"{p.info['pid']} ({p.info['name']}, state {p.info['status']})"
+            for p in psutil.process_iter(["pid", "ppid", "status", "name", "create_time"])
+            if p.info["ppid"] == 1 and (p.info["create_time"] or 0) >= since and p.info["name"] in RUN_PROGRAMS]
 
 
 KEPT_ARTIFACTS = BUILD / "test-artifacts"
@@ -376,7 +357,7 @@ def untouched_root_namespace():
     if os.geteuid() != 0:
         pytest.fail("these cases build networks: run them as root (sudo make test)")
     before = _last_root_state.pop() if _last_root_state else root_namespace_state()
-    started = boot_ticks()
+    started = time.time()
     yield
     after = root_namespace_state()
     _last_root_state.append(after)

@@ -152,11 +152,6 @@ def test_a_sysctl_the_kernel_lacks_is_bad_input(tmp_path):
                           "No such file or directory")
 
 
-def test_missing_frr_template(tmp_path):
-    run = vipcheck("run", REPO / "cases/frr-template-missing/scenario.yaml", tmp_path=tmp_path)
-    assert_one_line_error(run, 2, "lb/staticd.conf.j2", "FRR template missing")
-
-
 def test_not_root_is_an_environment_problem(tmp_path):
     run = vipcheck("run", SHIPPED["ecmp-basic"], user="nobody")
     assert_one_line_error(run, 3, "needs root", "fix: sudo")
@@ -212,9 +207,9 @@ LARGEST = {"ecmp-basic": {"lbs": 16, "clients": 16}, "lo-subnet": {"lbs": 16},
 @pytest.mark.parametrize("name", sorted(LARGEST))
 def test_interface_names_fit_the_kernel_at_the_largest_counts(name, tmp_path):
     import yaml
-    from vipcheck.designs.dns_pairs.topology import DnsPairsTopo
-    from vipcheck.designs.ecmp.topology import EcmpTopo
-    from vipcheck.designs.lo_subnet.topology import LoSubnetTopo
+    from topologies.dns_pairs.topology import DnsPairsTopo
+    from topologies.ecmp.topology import EcmpTopo
+    from topologies.lo_subnet.topology import LoSubnetTopo
     from vipcheck import scenario
     from vipcheck.errors import ScenarioError
     from vipcheck.lab.network import IFNAME_MAX, check_interface_names, link_interfaces
@@ -223,11 +218,11 @@ def test_interface_names_fit_the_kernel_at_the_largest_counts(name, tmp_path):
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))
     s = scenario.load(path)
-    topo = {"ecmp": EcmpTopo, "lo-subnet": LoSubnetTopo, "dns-pairs": DnsPairsTopo}[s.topology](scenario=s,
+    topo = {"ecmp": EcmpTopo, "lo_subnet": LoSubnetTopo, "dns_pairs": DnsPairsTopo}[s.topology](scenario=s,
                                                                                                 run_id="ffff")
     links = link_interfaces(topo)
-    check_interface_names(s, links)
+    check_interface_names(s.source, links)
     assert max(len(n) for pair in links for n in pair) <= IFNAME_MAX
     # Negative control: one character more is refused, naming the interface and the limit.
     with pytest.raises(ScenarioError, match=r"lb16xy-ffff-eth0 would have 16 characters \(Linux allows 15\)"):
-        check_interface_names(s, [*links, ("lb16xy-ffff-eth0", "r1-ffff-eth1")])
+        check_interface_names(s.source, [*links, ("lb16xy-ffff-eth0", "r1-ffff-eth1")])

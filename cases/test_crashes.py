@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import CASES, SHIPPED, read_until, start_vipcheck, vipcheck
-from vipcheck.lab.proc import stat_fields
 from vipcheck.lab.run import netns_inode
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
@@ -37,7 +37,7 @@ TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 class Killed:
     run_id: str
     state: dict     # its state file as the kill found it
-    at_ticks: int   # when, on the clock of a process's start time (boot time, in ticks)
+    at: float       # when, on the clock of a process's start time (time.time())
 
 
 def _read(path, binary=False):
@@ -64,12 +64,12 @@ def leftovers(runs, killed):
     for proc in os.listdir("/proc"):
         if not proc.isdigit() or int(proc) == os.getpid():
             continue
-        cmdline, fields = _read(f"/proc/{proc}/cmdline", binary=True), stat_fields(proc)
-        if cmdline is None or fields is None:
+        try:
+            process = psutil.Process(int(proc))
+            cmdline, status, start = " ".join(process.cmdline()), process.status(), process.create_time()
+        except psutil.Error:
             continue
-        cmdline = cmdline.replace(b"\0", b" ").decode(errors="replace")
-        status, start = fields[0], int(fields[19])
-        if status == "Z":
+        if status == psutil.STATUS_ZOMBIE:
             continue
         inode = netns_inode(proc)
         # A namespace's inode number is reused once it is freed: another case's run may hold it
@@ -77,8 +77,8 @@ def leftovers(runs, killed):
         why = [reason for reason, holds in (
             ("recorded by the run", (int(proc), start) in recorded),
             ("names its folder", run_dir in cmdline),
-            (f"in its namespace {inode}, started at tick {start} (killed at {killed.at_ticks})",
-             inode in namespaces and start <= killed.at_ticks),
+            (f"in its namespace {inode}, started at {start:.2f} (killed at {killed.at:.2f})",
+             inode in namespaces and start <= killed.at),
             ("names its id with this case's runs folder", f"-{run_id}" in cmdline and ours in _environment(proc))) if holds]
         if why:
             # Its cgroup says how it escaped the run's: born outside it, or moved out.
@@ -100,9 +100,9 @@ def kill_at(runs, scenario, marker, artifacts):
     run_id = read_until(proc, marker)
     state = json.loads((runs.path / run_id / "state.json").read_text())
     proc.send_signal(signal.SIGKILL)
-    at_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * TICKS_PER_S) + 1
+    at = time.time() + 1 / TICKS_PER_S  # a start time has the resolution of one clock tick
     proc.communicate(timeout=60)
-    return Killed(run_id, state, at_ticks)
+    return Killed(run_id, state, at)
 
 
 @pytest.mark.parametrize("scenario, marker", POINTS, ids=[f"{Path(s).stem}-{m.rstrip('.')}" for s, m in POINTS])

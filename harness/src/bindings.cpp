@@ -379,4 +379,8 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("test_spread", &test_spread, py::arg("counts"), py::arg("weights"), py::arg("alpha"),
           "Chi-square goodness of fit of counts against shares proportional to weights.");
+    m.def("binomial_two_sided_p", &binomial_two_sided_p, py::arg("k"), py::arg("n"),
+          "Exact two-sided p-value of k successes in n fair trials.");
+    m.def("run_length_limit", &run_length_limit, py::arg("n"), py::arg("alpha"),
+          "The smallest run length whose appearance in n fair trials has probability <= alpha (union bound).");
 }

@@ -1,5 +1,6 @@
 #include "spread_stats.h"
 
+#include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
 
@@ -29,6 +30,23 @@ std::pair<double, double> wilson_interval(uint64_t k, uint64_t n, double z) {
     const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
     const double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
     return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+double binomial_two_sided_p(uint64_t k, uint64_t n) {
+    if (k > n) throw std::invalid_argument("more successes than trials");
+    const uint64_t extreme = std::max(k, n - k);
+    if (n == 0 || extreme == 0) return 1.0;
+    // P(X >= extreme) is the complement of the CDF at extreme - 1; the two tails are mirror images.
+    const double tail = boost::math::cdf(boost::math::complement(boost::math::binomial(double(n), 0.5),
+                                                                 double(extreme - 1)));
+    return std::min(1.0, 2 * tail);
+}
+
+uint64_t run_length_limit(uint64_t n, double alpha) {
+    if (!(alpha > 0 && alpha < 1)) throw std::invalid_argument("alpha must be in (0, 1)");
+    uint64_t length = 1;
+    while (length <= n && double(n - length + 1) * std::pow(2.0, 1.0 - double(length)) > alpha) ++length;
+    return length;
 }
 
 SpreadTest test_spread(const std::vector<uint64_t>& counts, std::vector<double> weights, double alpha) {

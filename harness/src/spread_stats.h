@@ -1,4 +1,5 @@
-// Statistics of a flow spread: chi-square goodness of fit and per-LB share bounds.
+// Statistics of a spread: chi-square goodness of fit and per-LB share bounds, and the two tests of
+// a sequence of fair binary outcomes (which of two addresses a DNS answer names first).
 #pragma once
 
 #include <cstdint>
@@ -35,5 +36,12 @@ double normal_quantile(double p);
 
 // Wilson score interval for k successes in n trials at normal quantile z.
 std::pair<double, double> wilson_interval(uint64_t k, uint64_t n, double z);
+
+// Exact two-sided p-value of k successes in n fair trials (the binomial distribution, p = 1/2).
+double binomial_two_sided_p(uint64_t k, uint64_t n);
+
+// The smallest run length L such that n fair trials hold a run of L or more equal outcomes with
+// probability at most alpha, by the union bound over the run's n - L + 1 starts: (n - L + 1) 2^(1-L).
+uint64_t run_length_limit(uint64_t n, double alpha);
 
 }  // namespace vipcheck

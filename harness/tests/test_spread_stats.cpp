@@ -84,3 +84,27 @@ TEST(SpreadStats, FalseAlarmRateMatchesAlpha) {
     EXPECT_GT(rejected, 130);
     EXPECT_LT(rejected, 270);
 }
+
+TEST(SequenceStats, BinomialTwoSidedIsExact) {
+    // 10 fair trials: P(X >= 7) = 176/1024, doubled; the all-or-nothing tail is 2/1024.
+    EXPECT_NEAR(vipcheck::binomial_two_sided_p(7, 10), 2 * 176.0 / 1024, 1e-12);
+    EXPECT_NEAR(vipcheck::binomial_two_sided_p(3, 10), 2 * 176.0 / 1024, 1e-12);
+    EXPECT_NEAR(vipcheck::binomial_two_sided_p(0, 10), 2.0 / 1024, 1e-15);
+    EXPECT_DOUBLE_EQ(vipcheck::binomial_two_sided_p(5, 10), 1.0);
+    EXPECT_DOUBLE_EQ(vipcheck::binomial_two_sided_p(0, 0), 1.0);
+    EXPECT_THROW(vipcheck::binomial_two_sided_p(11, 10), std::invalid_argument);
+}
+
+TEST(SequenceStats, RunLengthLimitIsTheFirstLengthTheUnionBoundAllows) {
+    for (uint64_t n : {1u, 10u, 100u, 1000u}) {
+        for (double alpha : {0.05, 5e-6}) {
+            const uint64_t limit = vipcheck::run_length_limit(n, alpha);
+            auto bound = [n](uint64_t l) { return l > n ? 0.0 : double(n - l + 1) * std::pow(2.0, 1.0 - double(l)); };
+            EXPECT_LE(bound(limit), alpha) << n << " " << alpha;
+            if (limit > 1) {
+                EXPECT_GT(bound(limit - 1), alpha) << n << " " << alpha;
+            }
+        }
+    }
+    EXPECT_EQ(vipcheck::run_length_limit(100, 5e-6), 25u);  // 76 * 2^-24 = 4.5e-6, 77 * 2^-23 = 9.2e-6
+}

@@ -80,7 +80,7 @@ def _prepare(path):
     return spec
 
 
-def _run(args):
+def cmd_run(args):
     from pathlib import Path
     from vipcheck import report, shard
     chosen = shard.pick(sorted(args.scenarios), shard.parse(args.shard) if args.shard else None)
@@ -100,7 +100,7 @@ def _run(args):
     for spec, stem in specs:
         json_path = args.json or (args.results and str(Path(args.results) / f"{stem}.json"))
         junit_path = args.junit or (args.results and str(Path(args.results) / f"{stem}.xml"))
-        status, last_result = _run_one(spec, args, json_path, junit_path)
+        status, last_result = _repeat(spec, args, json_path, junit_path)
         statuses.append(status)
         last.append(last_result)
     if len(specs) > 1:
@@ -110,9 +110,9 @@ def _run(args):
     return EXIT_CHECK_FAILED if EXIT_CHECK_FAILED in statuses else max(statuses)
 
 
-def _run_one(spec, args, json_path, junit_path):
+def _repeat(spec, args, json_path, junit_path):
     """One scenario, --repeat times; returns its exit status and its last result."""
-    from vipcheck import report, runner
+    from vipcheck import experiment, report
     from vipcheck.lab import keeper
     options = {"report": _progress(args.quiet), "artifacts_root": args.artifacts, "capture": not args.no_capture}
 
@@ -126,13 +126,13 @@ def _run_one(spec, args, json_path, junit_path):
         return _status(results)
 
     if args.keep_on_fail:
-        return keeper.in_keeper(lambda held: _guarded(_run_kept, (spec, args.seed, options, emit, held))), None
+        return keeper.in_keeper(lambda held: _guarded(_keep_if_failed, (spec, args.seed, options, emit, held))), None
 
     results = []
     for index in range(args.repeat):
         # Each repetition gets its own seed, derived from the first so the set is reproducible.
         seed = None if args.seed is None else args.seed + index
-        result = runner.run_scenario(spec, seed=seed, **options)
+        result = experiment.run_scenario(spec, seed=seed, **options)
         print(report.table(result))
         results.append(result)
     return emit(results), results[-1]
@@ -144,10 +144,10 @@ def _status(results):
     return EXIT_INCONCLUSIVE if all(r.passed or r.inconclusive for r in results) else EXIT_CHECK_FAILED
 
 
-def _run_kept(job):
+def _keep_if_failed(job):
     """In the keeper: one run whose network stays up, if it fails, until `vipcheck down`."""
     spec, seed, options, emit, keeper = job
-    from vipcheck import report, runner
+    from vipcheck import experiment, report
 
     def keep_failed(result, run, design):
         if not result.passed:
@@ -155,16 +155,16 @@ def _run_kept(job):
             emit([result])
             keeper.keep(run, design.lab, f"run {run.id} failed and is kept up (seed {result.seed}):",
                         EXIT_CHECK_FAILED)
-    result = runner.run_scenario(spec, seed=seed, hold=keep_failed, **options)
+    result = experiment.run_scenario(spec, seed=seed, hold=keep_failed, **options)
     if keeper.held:  # reported before it was held; nobody waits for this status any more
         return EXIT_CHECK_FAILED
     print(report.table(result))
     return emit([result])
 
 
-def _up(args):
+def cmd_up(args):
     spec = _prepare(args.scenario)
-    from vipcheck import runner
+    from vipcheck import experiment
     from vipcheck.lab import keeper
 
     def work(keeper):
@@ -174,7 +174,7 @@ def _up(args):
                 print(f"vipcheck: warning: run {run.id} did not converge; kept up for a look", file=sys.stderr)
             keeper.keep(run, design.lab, f"run {run.id} is up: {spec.name} (seed {result.seed}), "
                         f"converged in {result.convergence.get('seconds')} s", EXIT_PASSED)
-        runner.run_scenario(spec, seed=args.seed, report=_progress(False), up=True, hold=keep)
+        experiment.run_scenario(spec, seed=args.seed, report=_progress(False), up=True, hold=keep)
         return EXIT_PASSED
     return keeper.in_keeper(lambda held: _guarded(work, held))
 
@@ -184,7 +184,7 @@ def _held_run(run_id):
     return registry.require_alive(registry.find(run_id))
 
 
-def _exec(args):
+def cmd_exec(args):
     from vipcheck.lab import registry
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -195,7 +195,7 @@ def _exec(args):
     os.execvp(command[0], command)
 
 
-def _vtysh(args):
+def cmd_vtysh(args):
     from vipcheck.lab import registry
     info = _held_run(args.run_id)
     command = registry.vtysh_argv(info, args.node, args.commands)
@@ -203,7 +203,7 @@ def _vtysh(args):
     os.execvp(command[0], command)
 
 
-def _cli(args):
+def cmd_cli(args):
     from vipcheck.lab import attach, registry
     info = _held_run(args.run_id)
     registry.join(info)  # the commands typed at its prompt run in the run's nodes and end with it
@@ -211,7 +211,7 @@ def _cli(args):
     return EXIT_PASSED
 
 
-def _down(args):
+def cmd_down(args):
     from vipcheck.lab import registry
     info = registry.find(args.run_id)
     left = registry.down(info)
@@ -219,13 +219,13 @@ def _down(args):
     return EXIT_PASSED
 
 
-def _ps(args):
+def cmd_ps(args):
     from vipcheck.lab import registry
     print(registry.ps_table(registry.all_runs()))
     return EXIT_PASSED
 
 
-def _clean(args):
+def cmd_clean(args):
     from vipcheck.lab import registry
     dead = registry.clean_dead()
     for run_id, removed in dead:
@@ -235,7 +235,7 @@ def _clean(args):
     return EXIT_PASSED
 
 
-def _validate(args):
+def cmd_validate(args):
     """Every file is judged, and each invalid one gets its own error line, as a linter does."""
     from vipcheck import scenario
     from vipcheck.errors import ScenarioError
@@ -251,7 +251,7 @@ def _validate(args):
     return status
 
 
-def _nightly(args):
+def cmd_nightly(args):
     import datetime
     from pathlib import Path
     from vipcheck import environment
@@ -300,7 +300,7 @@ def _nightly(args):
     return EXIT_CHECK_FAILED if flagged or broken else EXIT_PASSED
 
 
-def _summary(args):
+def cmd_summary(args):
     from vipcheck import report
     results = []
     for path in args.results:
@@ -316,8 +316,8 @@ def _summary(args):
         else EXIT_CHECK_FAILED
 
 
-COMMANDS = {"run": _run, "up": _up, "down": _down, "exec": _exec, "vtysh": _vtysh, "cli": _cli, "ps": _ps,
-            "clean": _clean, "validate": _validate, "summary": _summary, "nightly": _nightly}
+COMMANDS = {"run": cmd_run, "up": cmd_up, "down": cmd_down, "exec": cmd_exec, "vtysh": cmd_vtysh, "cli": cmd_cli,
+            "ps": cmd_ps, "clean": cmd_clean, "validate": cmd_validate, "summary": cmd_summary, "nightly": cmd_nightly}
 
 
 def main(argv=None):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from vipcheck import designs, runner, scenario as scenarios, schema, shard as shards
+from vipcheck import designs, experiment, scenario as scenarios, schema, shard as shards
 from vipcheck.errors import ScenarioError, UsageError
 from vipcheck.report import percentile
 
@@ -32,7 +32,7 @@ def load_matrix(path):
     topology = scenarios.load(base).topology
     convergence = designs.convergence(topology)
     if convergence is None:
-        having = ", ".join(t for t in designs.DESIGNS if designs.convergence(t))
+        having = ", ".join(t for t in designs.names() if designs.convergence(t))
         raise ScenarioError(str(path), "base", f"a {topology} scenario: that design has no nightly convergence "
                                                f"cells (designs with them: {having})")
     schema.validate(top, convergence.CELLS_SCHEMA, str(path))  # the design's failures and timer keys
@@ -118,7 +118,7 @@ def run_matrix(matrix, seed=None, progress=None, shard=None):
             for repeat in range(matrix["repeats"]):
                 progress.show(f"{failure} / {profile} #{repeat + 1}")
                 run_seed = None if seed is None else seed + index * 1000 + repeat
-                result = runner.run_scenario(spec, seed=run_seed)
+                result = experiment.run_scenario(spec, seed=run_seed)
                 runs.append(result)
                 if representative is None and result.timeline:
                     representative = {"failure": failure, "profile": profile, **result.timeline}
@@ -132,7 +132,7 @@ def run_matrix(matrix, seed=None, progress=None, shard=None):
 
 def _known_defect(entry, seed):
     """Runs a known defect's scenario: still there when it fails exactly the checks it names."""
-    result = runner.run_scenario(scenarios.load(entry["scenario"]), seed=seed)
+    result = experiment.run_scenario(scenarios.load(entry["scenario"]), seed=seed)
     failed = sorted(c.name for c in result.checks if not c.passed)
     state = "present" if failed == entry["fails"] else "gone" if not failed else "changed"
     return {"scenario": entry["scenario"].name, "defect": entry["defect"], "fixed_in": entry["fixed_in"],

@@ -58,8 +58,8 @@ def _load(path):
     if not isinstance(raw, dict):
         raise ScenarioError(source, "", f"must be a mapping of keys, got {type(raw).__name__}")
     topology = raw.get("topology")
-    if topology not in designs.DESIGNS:
-        raise ScenarioError(source, "topology", f"must be one of {', '.join(designs.DESIGNS)}, got {topology!r}")
+    if topology not in designs.names():  # a folder of topologies/
+        raise ScenarioError(source, "topology", f"must be one of {', '.join(designs.names())}, got {topology!r}")
     keys = designs.scenario_keys(topology)
     top = Keys(source, "", schema.validate(raw, keys.SCHEMA, source))
     scenario = keys.parse(top)

@@ -1,7 +1,7 @@
 """A node's kernel view comes from one `ip -j -force -batch`: its output is split into one JSON
 text per command, and anything else (a command the kernel refused prints nothing) is asked
 again one command at a time."""
-from vipcheck.report.artifacts import _json_values
+from vipcheck.lab.forensics import _json_values
 
 # What `ip -j -batch` printed for route, nexthop, address and neighbour in a fresh namespace.
 BATCH = '[]\n[]\n[{"ifindex":1,"ifname":"lo","addr_info":[]}]\n[]\n'

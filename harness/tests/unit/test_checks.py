@@ -6,14 +6,14 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from vipcheck.designs.ecmp.checks import EcmpMeasurements, client_spread, ecmp_routes, ecmp_spread, flow_stickiness, no_loss
-from vipcheck import runner
+from topologies.dns_pairs.checks import dns_answers, vrrp_failover
+from topologies.dns_pairs.measurements import Takeover
+from topologies.ecmp.checks import (ecmp_routes, ecmp_spread, failover_gap, flow_stickiness, no_loss, recovery,
+                                    route_withdrawn)
+from topologies.ecmp.measurements import EcmpMeasurements, FailoverMeasurement, Window
+from topologies.ecmp.timeline import departures, first_return
+from vipcheck import experiment
 from vipcheck.checks import CheckResult
-from vipcheck.designs.ecmp.failover_checks import failover_gap, recovery, route_withdrawn
-from vipcheck.designs.ecmp.timeline import FailoverMeasurement, Window, departures, first_return
-from vipcheck.designs.dns_pairs.dns_checks import dns_answers
-from vipcheck.designs.dns_pairs.pair_checks import vrrp_failover
-from vipcheck.designs.dns_pairs.failover import Failover
 from vipcheck.lab.stall import Stall, cpu_wait_ns
 from vipcheck.scenario import load
 
@@ -39,9 +39,16 @@ class RecordedDelivery:
 
 
 def measurements(table, before=("lb1", "lb2"), after=("lb1", "lb2")):
+    """The design's measurements around a flow table; r1's route stood at `before` while the
+    traffic flowed and at `after` once it ended."""
     vip_on_lo = [("lo", SCENARIO.vip, 32)]
-    return EcmpMeasurements(SCENARIO, GATEWAYS, route(*after), route(*before), RecordedDelivery(table), {},
-                            {"lb1": vip_on_lo, "lb2": vip_on_lo})
+    return EcmpMeasurements(SCENARIO, {"reached": True}, GATEWAYS, route(*after), [route(*before)],
+                            RecordedDelivery(table), {}, {"lb1": vip_on_lo, "lb2": vip_on_lo})
+
+
+def on(failover, scenario):
+    """The ECMP measurements a failover check reads: the timeline's and the scenario."""
+    return SimpleNamespace(failover=failover, scenario=scenario)
 
 
 def test_stickiness_passes_when_every_flow_stays():
@@ -83,7 +90,7 @@ def recovery_after(restored_counts):
     m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.0, restored_at_ns=1_000_000_000,
                             recovered_at_ns=2_240_000_000, lost_per_flow=[0] * len(restored_counts["lb1"]))
     m.windows["restored"] = Window("restored", restored_counts)
-    return recovery(m, scenario)
+    return recovery(on(m, scenario))
 
 
 def test_recovery_needs_flows_after_the_route_is_whole():
@@ -101,7 +108,7 @@ def unrecovered(rib, fib):
                             recovery_wait_ms=5000, gateways=GATEWAYS,
                             rib_gateways=[GATEWAYS[lb] for lb in rib], fib_gateways=[GATEWAYS[lb] for lb in fib])
     m.windows["restored"] = Window("restored", {"lb1": [3, 3], "lb2": [0, 0]})
-    result = recovery(m, scenario)
+    result = recovery(on(m, scenario))
     assert not result.passed
     return result.diagnosis
 
@@ -126,7 +133,7 @@ def test_a_recovery_after_the_wait_is_inconclusive_only_where_the_machine_stalle
                                 rib_gateways=[GATEWAYS["lb1"], GATEWAYS["lb2"]], fib_gateways=[GATEWAYS[lb] for lb in fib],
                                 recovery_stall=Stall(worst_timer_late_ms=stall_ms))
         m.windows["restored"] = Window("restored", {"lb1": [3, 3], "lb2": [0, 0]})
-        result = recovery(m, scenario)
+        result = recovery(on(m, scenario))
         assert not result.passed
         return result
     stalled = late(1_800_000_000, stall_ms=900)
@@ -163,7 +170,7 @@ def gap_of(lost_per_flow, gap_ms_per_flow=None, router_cpu_wait_ms=0, withdrawn_
                             router_cpu_wait_ms=router_cpu_wait_ms)
     m.windows["before"] = Window("before", {"lb1": [9, 0, 9, 0], "lb2": [0, 9, 0, 9]})
     m.windows["failed"] = Window("failed", {"lb1": [9, 9, 9, 9], "lb2": [0, 0, 0, 0]})
-    return failover_gap(m, scenario)
+    return failover_gap(on(m, scenario))
 
 
 def test_a_gap_every_flow_shared_is_the_machine_not_the_design():
@@ -231,27 +238,33 @@ def dns_probe(addresses, timeouts=0):
     return SimpleNamespace(answers=answers, sent=len(answers) + timeouts, timeouts=timeouts)
 
 
+def answered(probe, stall, records=("a", "b")):
+    """dns_answers of the shipped dns-pairs design (TTL 60, a 1000 ms timeout), its zone listing
+    `records`, on what the client's probe recorded."""
+    scenario = dataclasses.replace(load(SHIPPED["dns-pairs"]), dns_ttl=60, dns_records=tuple(records))
+    return dns_answers(SimpleNamespace(scenario=scenario, dns_probe=probe, dns_stall=stall, dns_timeout_ms=1000))
+
+
 def test_a_dns_query_lost_to_its_timeout_is_the_machines_only_if_it_stalled_that_long():
     both = [("10.10.1.100", "10.10.2.100")] * 9
-    vips = ["10.10.1.100", "10.10.2.100"]
-    stalled = dns_answers(dns_probe(both, timeouts=1), vips, 60, vips, 1000, Stall(run_cpu_full_ms=1200))
+    stalled = answered(dns_probe(both, timeouts=1), Stall(run_cpu_full_ms=1200))
     assert stalled.inconclusive and "1 queries got no answer within 1000 ms" in stalled.diagnosis
-    assert not dns_answers(dns_probe(both, timeouts=1), vips, 60, vips, 1000, Stall(run_cpu_full_ms=300)).inconclusive
+    assert not answered(dns_probe(both, timeouts=1), Stall(run_cpu_full_ms=300)).inconclusive
     # A wrong answer is the server's, however much the machine stalled.
-    one_vip = dns_answers(dns_probe([("10.10.1.100",)] * 9), vips, 60, vips[:1], 1000, Stall(run_cpu_full_ms=5000))
+    one_vip = answered(dns_probe([("10.10.1.100",)] * 9), Stall(run_cpu_full_ms=5000), records=("a",))
     assert not one_vip.passed and not one_vip.inconclusive
-    assert dns_answers(dns_probe(both), vips, 60, vips, 1000, Stall()).stall["stall_ms"] == 0
+    assert answered(dns_probe(both), Stall()).stall["stall_ms"] == 0
 
 
 def failover_of_pair_a(other_per_lb, keepalived_wait_ms, holder_after=("lb-a2",)):
     """vrrp_failover of the shipped dns-pairs design (adverts 0.1 s, lb-b2's master-down 361 ms)
     after lb-a1 crashed, pair B's untouched LBs serving as given."""
     scenario = load(SHIPPED["dns-pairs"])
-    f = Failover("a", "lb-a1", "lb-a2", sent=1000, received=900, gap_ms=200.0, other_pair="b", other_sent=1000,
+    f = Takeover("a", "lb-a1", "lb-a2", sent=1000, received=900, gap_ms=200.0, other_pair="b", other_sent=1000,
                  other_received=1000, other_per_lb=other_per_lb, holder_after=list(holder_after), preempt=True,
                  returned_to="lb-a1",
                  other_stall=Stall().with_witnesses(other_pairs_keepalived_waited_for_a_cpu=keepalived_wait_ms))
-    return vrrp_failover(f, scenario)
+    return vrrp_failover(SimpleNamespace(takeover=f, scenario=scenario))
 
 
 def test_the_untouched_pair_moving_is_the_machines_only_if_its_keepalived_waited_a_master_down_interval():
@@ -271,10 +284,10 @@ def late_takeover(run_full_ms, **witnesses):
     VIP A 1444.65 ms after the last packet at lb-a1, on a machine whose run pressure read as given."""
     scenario = load(CASES["dns-pairs-slow-adverts"])
     window = Stall(worst_timer_late_ms=49.5, run_cpu_full_ms=run_full_ms).of_processes(**witnesses)
-    f = Failover("a", "lb-a1", "lb-a2", sent=9216, received=6329, gap_ms=1444.65, other_pair="b", other_sent=9216,
+    f = Takeover("a", "lb-a1", "lb-a2", sent=9216, received=6329, gap_ms=1444.65, other_pair="b", other_sent=9216,
                  other_received=9216, other_per_lb={"lb-b1": 9216, "lb-b2": 0}, holder_after=["lb-a2"],
                  preempt=True, returned_to="lb-a1", stall=window)
-    return vrrp_failover(f, scenario)
+    return vrrp_failover(SimpleNamespace(takeover=f, scenario=scenario))
 
 
 def test_a_late_takeover_is_judged_by_the_standbys_keepalived_not_by_the_runs_pressure():
@@ -306,20 +319,20 @@ def test_an_inconclusive_run_is_measured_again_and_a_broken_one_still_fails(monk
 
         def run_once(*_args):
             passed, inconclusive = next(runs)
-            result = runner.RunResult("s", "s.yaml", f"r{len(seen)}", 1)
+            result = experiment.RunResult("s", "s.yaml", f"r{len(seen)}", 1)
             result.checks = [CheckResult("failover_gap", passed, "", "", "stalled", inconclusive=inconclusive)]
             seen.append(result.run_id)
             return result
         seen = []
-        monkeypatch.setattr(runner, "_run_once", run_once)
-        return runner.run_scenario(None, seed=1), seen
+        monkeypatch.setattr(experiment, "_run_once", run_once)
+        return experiment.run_scenario(None, seed=1), seen
 
     result, seen = attempt([(False, True), (True, False)])
     assert result.passed and seen == ["r0", "r1"] and result.remeasured[0]["run_id"] == "r0"
     # Inconclusive every time: never PASS, and the run says it stayed inconclusive.
     result, seen = attempt([(False, True)] * 3)
     assert not result.passed and result.inconclusive and result.verdict == "INCONCLUSIVE"
-    assert len(seen) == runner.MEASUREMENTS == 3 and len(result.remeasured) == 2
+    assert len(seen) == experiment.MEASUREMENTS == 3 and len(result.remeasured) == 2
     result, seen = attempt([(False, False)])  # a design's own failure is not measured again
     assert not result.passed and seen == ["r0"] and not result.remeasured
 
@@ -330,7 +343,7 @@ def withdrawal(returned_at_ns):
     scenario = load(CASES["ecmp-failover-service-down"])
     m = FailoverMeasurement(scenario.failure, scenario.restore, 1000, 5.0, failed_at_ns=1_000_000_000,
                             withdrawn_at_ns=1_048_745_000, returned_at_ns=returned_at_ns, gateways=GATEWAYS)
-    return route_withdrawn(m, scenario)
+    return route_withdrawn(on(m, scenario))
 
 
 def test_a_withdrawal_that_comes_straight_back_is_a_flap_not_a_pass():
@@ -350,7 +363,7 @@ def missed_withdrawal(stall_ms, failure_type="silent_drop"):
     failure = dataclasses.replace(scenario.failure, type=failure_type)
     m = FailoverMeasurement(failure, None, 1000, 5.0, failed_at_ns=1_000_000_000, withdrawal_wait_ms=2000,
                             gateways=GATEWAYS, stall=Stall(worst_timer_late_ms=stall_ms))
-    return route_withdrawn(m, scenario)
+    return route_withdrawn(on(m, scenario))
 
 
 def test_a_withdrawal_the_watch_missed_is_the_machines_only_if_it_stalled_past_the_detection():
@@ -374,23 +387,25 @@ def two_clients(c1_lb, c2_lb, sysctl):
     return m
 
 
-def test_client_spread_sees_what_an_even_total_hides():
-    """Each client on its own LB: the total is exactly even, and only the per-client check fails."""
+def test_ecmp_spread_judges_every_client_where_an_even_total_hides_a_pinning():
+    """Each client on its own LB: the total is exactly even, and ecmp_spread fails all the same."""
     m = two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 0}})
-    assert ecmp_spread(m).passed
-    result = client_spread(m)
+    result = ecmp_spread(m)
     assert not result.passed and "c1, c2 each land on one LB" in result.diagnosis
-    assert "fib_multipath_hash_policy=0" in result.diagnosis
-    assert result.details["per_client_alpha"] == 0.5e-5  # Bonferroni over two clients
-    five_tuple = client_spread(two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 1}}))
+    assert "fib_multipath_hash_policy=0" in result.diagnosis and result.details["p_value"] == 1.0
+    assert result.details["alpha_per_test"] == 1e-5 / 3  # Bonferroni: the total and two clients
+    five_tuple = ecmp_spread(two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 1}}))
     assert not five_tuple.passed and "although r1 hashes on the 5-tuple" in five_tuple.diagnosis
+    # Both clients on one LB: the total fails too, and the cause is the same.
+    same = ecmp_spread(two_clients("lb1", "lb1", {"r1": {"net.ipv4.fib_multipath_hash_policy": 0}}))
+    assert not same.passed and "c1, c2 each land on one LB" in same.diagnosis
 
 
-def test_client_spread_passes_when_every_client_spreads():
+def test_ecmp_spread_passes_when_every_client_spreads():
     m = two_clients("lb1", "lb2", {})
     table = [{"lb1": 4}, {"lb2": 4}] * 200
     m.delivery.flow_table = table
-    assert client_spread(m).passed
+    assert ecmp_spread(m).passed
 
 
 def test_percentiles_interpolate_within_what_was_measured():
@@ -403,7 +418,7 @@ def test_repeat_sums_up_the_figures_each_check_reports_and_skips_what_was_not_me
     from vipcheck.report import repeat_stats
 
     def result(total, gap, detection):
-        r = runner.RunResult("s", "s.yaml", "ab12", 1, timings={"total": total})
+        r = experiment.RunResult("s", "s.yaml", "ab12", 1, timings={"total": total})
         r.checks = [CheckResult("failover_gap", True, "", "", figures={"failover gap ms": gap}),
                     CheckResult("route_withdrawn", True, "", "", figures={"route change ms": detection})]
         return r
@@ -430,7 +445,7 @@ def disturbed(steady_stall=None, waits=None, disturbances=((388.11, ["10.2.0.2"]
                             steady_cpu_wait_ms=waits or {"r1": 2.0, "lb1": 1.0, "lb2": 1.5})
     m.windows["before"] = Window("before", {"lb1": [9, 0, 9, 0], "lb2": [0, 9, 0, 9]})
     m.windows["failed"] = Window("failed", {"lb1": [9, 9, 9, 9], "lb2": [0, 0, 0, 0]})
-    return failover_gap(m, scenario), route_withdrawn(m, scenario)
+    return failover_gap(on(m, scenario)), route_withdrawn(on(m, scenario))
 
 
 def test_a_failover_needs_a_steady_design_and_a_flap_the_machine_explains_is_measured_again():
@@ -457,3 +472,46 @@ def test_a_departure_is_a_route_without_the_steady_paths_before_the_failure():
     assert [c.at_ns for c in departures(changes, steady, until_ns=600)] == [388]  # lb2's flap, not the failure
     regrouped = [change(0, "lb1", "lb2"), change(300, "lb2", "lb1")]  # the same paths in a new nexthop group
     assert departures(regrouped, steady, until_ns=600) == []
+
+
+def recovery_disturbed(counts, disturbances, stall=None, waits=None):
+    """recovery of the shipped BFD design, r1's route whole 1669.8 ms after lb2's restore, as a
+    loaded soak round measured it (2026-12-06, seed 60): lb1, which never failed, left r1's route
+    704.9 ms later for 514 ms, and the window after the restore counted every flow on lb2."""
+    scenario = load(SHIPPED["ecmp-failover"])
+    m = FailoverMeasurement(scenario.failure, scenario.restore, 4, 5.12, restored_at_ns=2_500_872_180,
+                            recovered_at_ns=4_170_638_000, gateways=GATEWAYS, lost_per_flow=[0] * 256,
+                            rib_gateways=sorted(GATEWAYS.values()), fib_gateways=sorted(GATEWAYS.values()),
+                            after_restore_disturbances=[{"at_ms": at, "nexthops": [GATEWAYS[lb] for lb in lbs]}
+                                                        for at, lbs in disturbances],
+                            after_restore_stall=stall or Stall(),
+                            after_restore_cpu_wait_ms=waits or {"r1": 2.0, "lb1": 1.0, "lb2": 1.5})
+    m.windows["restored"] = Window("restored", counts)
+    return recovery(on(m, scenario))
+
+
+def test_an_lb_that_never_failed_leaving_after_the_restore_is_named_not_counted():
+    all_on_lb2 = {"lb1": [0] * 256, "lb2": [9] * 256}
+    quiet = recovery_disturbed(all_on_lb2, [(4874.751, ["lb2"]), (5388.735, ["lb1", "lb2"])])
+    assert not quiet.passed and not quiet.inconclusive, quiet.diagnosis  # the design flapped by itself
+    assert "r1's route lost lb1, which never failed, at 4874.751 ms (to lb2)" in quiet.diagnosis
+    assert "flapped after the restore" in quiet.diagnosis and len(quiet.details["disturbances"]) == 2
+    # BFD 50 ms x 3 tolerates 100 ms of silence: a machine that stalled that long explains the flap.
+    stalled = recovery_disturbed(all_on_lb2, [(4874.751, ["lb2"])], stall=Stall(run_cpu_full_ms=530.3))
+    assert stalled.inconclusive and "explains the 100.0 ms" in stalled.diagnosis
+    waited = recovery_disturbed(all_on_lb2, [(4874.751, ["lb2"])], waits={"r1": 70.0, "lb1": 40.0, "lb2": 0.0})
+    assert waited.inconclusive and "at both ends waited for a cpu 110.0 ms" in waited.diagnosis
+    # The returning LB leaving again once back is a flap too; an even spread on a steady route passes.
+    again = recovery_disturbed({"lb1": [9, 0] * 128, "lb2": [0, 9] * 128}, [(4874.751, ["lb1"])])
+    assert not again.passed and "lost lb2 again after it had come back" in again.diagnosis
+    assert recovery_disturbed({"lb1": [9, 0] * 128, "lb2": [0, 9] * 128}, []).passed
+
+
+def test_a_path_that_left_after_the_restore_is_a_loss_and_a_new_group_for_the_same_paths_is_not():
+    from topologies.ecmp.timeline import losses
+
+    def change(at_ns, *lbs):
+        return SimpleNamespace(at_ns=at_ns, route=route(*lbs))
+    changes = [change(100, "lb1"), change(400, "lb1", "lb2"), change(500, "lb2", "lb1"), change(700, "lb2")]
+    assert [c.at_ns for c in losses(changes, [GATEWAYS["lb1"]], since_ns=300)] == [700]
+    assert losses(changes, sorted(GATEWAYS.values()), since_ns=450) == [changes[3]]

@@ -5,14 +5,14 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import SHIPPED
-from vipcheck.designs import DESIGNS, design_class, scenario_keys
-from vipcheck.designs.lo_subnet.checks import LoSubnetMeasurements
+from topologies.lo_subnet.measurements import LoSubnetMeasurements
+from vipcheck.designs import design_class, names, scenario_keys
 from vipcheck.lab.lo_routes import LoRoutes
 from vipcheck.scenario import load
 
 
 def test_every_check_a_scenario_may_name_is_in_its_designs_registry():
-    for topology in DESIGNS:
+    for topology in names():
         named = set(scenario_keys(topology).SCHEMA["properties"]["checks"]["items"]["enum"])
         assert set(design_class(topology).CHECKS) == named, topology
 
@@ -24,18 +24,24 @@ def test_a_registry_entry_judges_the_measurements_it_is_given():
     sound = LoRoutes("lb2", s.vip, "lb2-eth0", lookup, [(s.vip, 32)])
     delivery = SimpleNamespace(sent=8, received=8, per_lb={"lb1": SimpleNamespace(packets=8),
                                                           "lb2": SimpleNamespace(packets=0)})
-    m = LoSubnetMeasurements(s, [wide, sound], delivery, ["lb1", "lb2"])
-    verdict = design_class("lo-subnet").CHECKS["lo_route"](m)
+    m = LoSubnetMeasurements(s, {"reached": True}, [wide, sound], delivery, ["lb1", "lb2"])
+    verdict = design_class("lo_subnet").CHECKS["lo_route"](m)
     assert not verdict.passed and "lb1 holds" in verdict.diagnosis and "/24 on lo" in verdict.diagnosis
-    assert design_class("lo-subnet").CHECKS["lo_route"](LoSubnetMeasurements(s, [sound], delivery, [])).passed
+    sound_only = LoSubnetMeasurements(s, {"reached": True}, [sound], delivery, [])
+    assert design_class("lo_subnet").CHECKS["lo_route"](sound_only).passed
 
 
-def test_the_runner_writes_what_a_phase_returns_and_refuses_a_field_no_result_holds():
-    from vipcheck.checks import CheckResult
-    from vipcheck.runner import RunResult
+def test_the_experiment_writes_what_a_phase_returns_and_refuses_a_field_no_result_holds():
+    from vipcheck.experiment import RunResult
     result = RunResult("s", "s.yaml", "ab12", 1)
-    failed = CheckResult("convergence", False, "1 nexthop", "2 nexthops")
-    result.record({"convergence": {"reached": False}, "checks": [failed]})
-    assert result.convergence == {"reached": False} and result.checks == [failed] and not result.passed
+    result.record({"convergence": {"reached": False}})
+    assert result.convergence == {"reached": False} and not result.checks
     with pytest.raises(ValueError, match="'verdict'"):
         result.record({"verdict": "PASSED"})  # a design may not write the verdict
+    with pytest.raises(ValueError, match="'checks'"):
+        result.record({"checks": []})  # nor a verdict of its own: every check is judged from the measurements
+
+
+def test_convergence_is_judged_first_in_every_design_whatever_the_scenario_lists():
+    for path in SHIPPED.values():
+        assert load(path).checks[0] == "convergence"

@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from vipcheck import REPO
 from vipcheck.daemons import frr
+from vipcheck.errors import ScenarioError
 
 
 def router_answering(monkeypatch, status, output):
@@ -31,3 +33,17 @@ def test_a_refused_command_is_an_error_naming_the_daemon_and_the_command(monkeyp
     router, _ = router_answering(monkeypatch, 2, "% Unknown command: show ip rout json\n")  # CMD_ERR_NO_MATCH
     with pytest.raises(RuntimeError, match="r1: zebra did not answer 'show ip rout json': % Unknown command"):
         router.ask_json("zebra", "show ip rout")
+
+
+def test_a_scenarios_templates_layer_over_the_shipped_ones_and_a_missing_one_is_named(tmp_path):
+    """frr_conf names a folder that holds only what it changes: the rest comes from frr-conf/."""
+    own = tmp_path / "templates"
+    (own / "lb").mkdir(parents=True)
+    (own / "lb/zebra.conf.j2").write_text("! mine: {{ hostname }}\n")
+    folders = (own, REPO / "frr-conf")
+    assert frr.render(folders, "lb", "zebra", {"hostname": "lb1"}) == "! mine: lb1\n"
+    assert "router ospf" in frr.render(folders, "router", "ospfd", {
+        "hostname": "r1", "router_id": "10.2.0.1", "ospf": {"dead": 3, "hello": 1, "bfd": False},
+        "ospf_links": [], "passive_links": []})
+    with pytest.raises(ScenarioError, match="lb/ripd.conf.j2: FRR template missing"):
+        frr.render(folders, "lb", "ripd", {})

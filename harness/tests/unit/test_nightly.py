@@ -7,7 +7,7 @@ import pytest
 from conftest import CASES, REPO, SHIPPED
 from vipcheck import nightly
 from vipcheck.checks import CheckResult
-from vipcheck.designs.ecmp import convergence as ecmp_cells
+from topologies.ecmp import convergence as ecmp_cells
 from vipcheck.errors import ScenarioError
 
 
@@ -38,12 +38,12 @@ def test_the_base_designs_cells_fill_the_failures_and_shape_each_cell(tmp_path):
     assert matrix["topology"] == "ecmp" and matrix["failures"] == ("link_down", "silent_drop", "frr_crash", "drain")
     spec = nightly.cell_scenario(matrix, "drain", "bfd", tmp_path)
     assert [(f.type, f.target, f.at_ms) for f in spec.failures] == [("drain", "lb2", 500), ("restore", "lb2", 1800)]
-    assert spec.ospf.bfd and spec.checks == ("failover_gap", "route_withdrawn", "recovery", "flows_moved")
+    assert spec.ospf.bfd and spec.checks == ("convergence", "failover_gap", "route_withdrawn", "recovery", "flows_moved")
     assert [f["words"] for f in nightly.tracked(matrix)] == ["gap", "route change", "recovery"]
 
 
 @pytest.mark.parametrize("base, extra, words", [
-    ("{lo}", "", "base: a lo-subnet scenario: that design has no nightly convergence cells (designs with them: ecmp)"),
+    ("{lo}", "", "base: a lo_subnet scenario: that design has no nightly convergence cells (designs with them: ecmp)"),
     ("{ecmp}", "failures: [meteor]\n", "failures: unknown failure 'meteor' (known: link_down"),
     ("{ecmp}", "profiles: {{fast: {{helo: 1}}}}\n", "profiles.fast.helo: unknown key (known here: bfd, dead"),
     ("{ecmp}", "repeats: 0\n", "repeats: must be between 1 and 100, got 0"),
@@ -79,7 +79,7 @@ def test_each_cell_runs_its_repeats_in_fresh_runs_with_seeds_from_its_place_in_t
         ran.append((spec.failure.type, seed))
         gap = CheckResult("failover_gap", True, "gap", "at most", figures={"failover gap ms": float(seed)})
         return SimpleNamespace(seed=seed, passed=True, checks=[gap], timeline=None)
-    monkeypatch.setattr(nightly.runner, "run_scenario", run_scenario)
+    monkeypatch.setattr(nightly.experiment, "run_scenario", run_scenario)
     quiet = SimpleNamespace(show=lambda label: None, step=lambda label: None)
     report = nightly.run_matrix(matrix, seed=5, progress=quiet, shard=(2, 2))
     assert ran == [("drain", 1005), ("drain", 1006), ("drain", 1007)] and report["known_defects"] == []
@@ -89,10 +89,10 @@ def test_each_cell_runs_its_repeats_in_fresh_runs_with_seeds_from_its_place_in_t
 
 
 def test_the_matrix_schema_and_every_designs_cells_schema_are_valid():
-    from vipcheck.designs import DESIGNS, convergence
+    from vipcheck.designs import convergence, names
     from vipcheck.schema import Validator
     Validator.check_schema(nightly.MATRIX_SCHEMA)
-    cells = [convergence(topology) for topology in DESIGNS]
+    cells = [convergence(topology) for topology in names()]
     assert any(cells)
     for module in filter(None, cells):
         Validator.check_schema(module.CELLS_SCHEMA)

@@ -2,7 +2,7 @@
 one line (the file, the key, the problem); the corpus in cases/invalid holds one file per rule."""
 import pytest
 
-from vipcheck.designs import DESIGNS, scenario_keys
+from vipcheck.designs import names, scenario_keys
 from vipcheck.errors import ScenarioError
 from vipcheck.scenario import load
 from vipcheck.schema import Validator
@@ -24,9 +24,9 @@ def test_a_design_named_alone_gets_every_default(tmp_path):
     s = load(write(tmp_path, "topology: ecmp\n"))
     assert (s.lbs, s.clients, s.routers, s.vip, s.lo_prefixlen) == (2, 1, 1, "10.100.0.1", 32)
     assert (s.ospf.hello, s.ospf.dead, s.ospf.bfd, s.traffic.flows, s.traffic.rate_pps) == (1, 3, False, 2048, 100_000)
-    assert s.checks == ("ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
+    assert s.checks == ("convergence", "ecmp_routes", "ecmp_spread", "flow_stickiness", "no_loss", "lo_route")
     assert s.sysctl == {"router": {}, "lb": {}, "client": {}} and s.name == "case"
-    pairs = load(write(tmp_path, "topology: dns-pairs\npairs: {b: {segment: 10.20.0.0/24}}\n"))
+    pairs = load(write(tmp_path, "topology: dns_pairs\npairs: {b: {segment: 10.20.0.0/24}}\n"))
     assert (pairs.pairs["a"].vip, pairs.pairs["b"].vip) == ("10.10.1.100", "10.20.0.100")  # derived, not fixed
 
 
@@ -39,17 +39,17 @@ def test_a_design_named_alone_gets_every_default(tmp_path):
     ("topology: ecmp\nospf: {bfd: {interval_ms: 5}}\n", "ospf.bfd.interval_ms: must be between 10 and 60000, got 5"),
     ("topology: ecmp\nospf: {bfd: yes please}\n", "ospf.bfd: must be true, false or {interval_ms, multiplier}"),
     ("topology: ecmp\nospf: {dead: soon}\n", "ospf.dead: must be seconds (1..65535) or minimal, got 'soon'"),
-    ("topology: ecmp\nchecks: [no_loss, ping]\n", "checks: unknown check 'ping' (known: ecmp_routes"),
+    ("topology: ecmp\nchecks: [no_loss, ping]\n", "checks: unknown check 'ping' (known: convergence, ecmp_routes"),
     ("topology: ecmp\nchecks: [no_loss, no_loss]\n", "checks: lists a check twice"),
     ("topology: ecmp\nchecks: []\n", "checks: lists no check"),
     ("topology: ecmp\nfailures: [{type: drain, target: lb1}]\n", "failures[0].at_ms: missing"),
     ("topology: ecmp\nsysctl: {router: {net.ipv4.ip_forward: [1]}}\n",
      "sysctl.router.net.ipv4.ip_forward: must be a number or a short word, got [1]"),
-    ("topology: dns-pairs\ndns: {records: []}\n", "dns.records: the zone must list at least one VIP"),
-    ("topology: dns-pairs\nvrrp: {blocked: [c]}\n", "vrrp.blocked: unknown pair 'c' (known: a, b)"),
-    ("topology: lo-subnet\nvip_route_via: [lb3]\n", "vip_route_via: unknown LB 'lb3' (known: lb1, lb2)"),
+    ("topology: dns_pairs\ndns: {records: []}\n", "dns.records: the zone must list at least one VIP"),
+    ("topology: dns_pairs\nvrrp: {blocked: [c]}\n", "vrrp.blocked: unknown pair 'c' (known: a, b)"),
+    ("topology: lo_subnet\nvip_route_via: [lb3]\n", "vip_route_via: unknown LB 'lb3' (known: lb1, lb2)"),
     ("- topology: ecmp\n", "case.yaml: must be a mapping of keys, got list"),
-    ("name: x\n", "topology: must be one of ecmp, lo-subnet, dns-pairs, got None"),
+    ("name: x\n", "topology: must be one of dns_pairs, ecmp, lo_subnet, got None"),
 ])
 def test_each_fault_is_one_line_naming_the_key(tmp_path, text, words):
     message = error_of(tmp_path, text)
@@ -57,7 +57,7 @@ def test_each_fault_is_one_line_naming_the_key(tmp_path, text, words):
 
 
 def test_every_design_registers_a_valid_schema_with_its_checks():
-    for topology in DESIGNS:
+    for topology in names():
         keys = scenario_keys(topology)
         Validator.check_schema(keys.SCHEMA)  # a schema JSON Schema itself refuses raises SchemaError
         assert keys.SCHEMA["properties"]["topology"] == {"const": topology}

@@ -23,8 +23,9 @@ def swallowed(routes):
             f"and black-holes any neighbour in it")
 
 
-def lo_route(all_routes):
-    """all_routes: lab.lo_routes.LoRoutes per LB."""
+def lo_route(m):
+    """m.lo_routes: lab.lo_routes.LoRoutes per LB, in any design's measurements that has them."""
+    all_routes = m.lo_routes
     problems, diagnoses = [], []
     per_lb = {}
     for r in all_routes:

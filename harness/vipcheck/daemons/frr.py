@@ -10,10 +10,13 @@ from pathlib import Path
 
 from vipcheck import _core
 from vipcheck.errors import ScenarioError
-from vipcheck.daemons.templates import render as templates_render
+from vipcheck.daemons.templates import render as templates_render, source as templates_source
 
 FRR_BIN = Path(os.environ.get("VIPCHECK_FRR_DIR", "/usr/lib/frr"))  # where Debian puts FRR's daemons
 ANSWER_TIMEOUT_MS = 10_000  # a daemon's vty answers in milliseconds; this only bounds a hung one
+# Neither bfdd's timer switch nor zebra's RIB has an event to wait on: they are asked, paced so
+# the asking does not take the daemon's CPU.
+ASK_PACE_S = 0.01
 # A command's status (lib/command.h): a JSON show of what is not there, as the VIP's route while
 # r1 has none, answers "{}" with CMD_WARNING; a command refused outright answers CMD_ERR_*.
 CMD_SUCCESS, CMD_WARNING = 0, 1
@@ -51,7 +54,7 @@ def frr_owner():
 
 
 def render(templates, role, daemon, context):
-    """Renders TEMPLATES/ROLE/DAEMON.conf.j2."""
+    """Renders ROLE/DAEMON.conf.j2 from the first of the template folders that holds it."""
     try:
         return templates_render(templates, f"{role}/{daemon}.conf.j2", context)
     except ScenarioError as e:
@@ -144,5 +147,5 @@ def start_all(routers):
         for router in batch:
             refused = router.await_config(daemon)
             if refused:
-                template = router.templates / router.role / f"{daemon}.conf.j2"
+                template = templates_source(router.templates, f"{router.role}/{daemon}.conf.j2")
                 raise ScenarioError(template, f"rendered for {router.node.logical}", f"{daemon} rejected {refused[0]}")

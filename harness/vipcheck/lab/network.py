@@ -35,12 +35,12 @@ def link_interfaces(topo):
     return [(f"{a}-eth{info['port1']}", f"{b}-eth{info['port2']}") for a, b, info in topo.links(sort=True, withInfo=True)]
 
 
-def check_interface_names(scenario, links):
+def check_interface_names(source, links):
     """Names grow with the node counts; the kernel would refuse one past 15 characters midway
-    through the build, so a scenario that leads there is bad input."""
+    through the build, so a scenario (the file `source`) that leads there is bad input."""
     for name in (name for pair in links for name in pair):
         if len(name) > IFNAME_MAX:
-            raise ScenarioError(scenario.source, "", f"interface name {name} would have {len(name)} characters "
+            raise ScenarioError(source, "", f"interface name {name} would have {len(name)} characters "
                                 f"(Linux allows {IFNAME_MAX}): fewer nodes or links")
 
 
@@ -54,11 +54,13 @@ def effective_sysctl(role, scenario_sysctl, seed):
 
 
 class Lab:
-    """Mininet hosts by their scenario names; stop() removes every node and link."""
+    """Mininet hosts by their scenario names; stop() removes every node and link. `source` is the
+    scenario file, which an error line about what it asked of the kernel names."""
 
-    def __init__(self, run, scenario, topo):
+    def __init__(self, run, topo, source):
+        self.source = source
         links = link_interfaces(topo)
-        check_interface_names(scenario, links)
+        check_interface_names(source, links)
         # Mininet.init() would run fixLimits(), which writes sysctls in the root namespace.
         Mininet.inited = True
         self.net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, waitConnected=False,
@@ -161,15 +163,16 @@ class Lab:
         for node, ifname, address, prefixlen in addresses:
             _core.change_address(self.nodes[node].netns, ifname, str(address), int(prefixlen), True)
 
-    def apply_sysctl(self, scenario, seed):
-        """Sets every node's sysctls and returns what the kernel then reports, per node."""
+    def apply_sysctl(self, by_role, seed):
+        """Sets every node's sysctls (the baseline, then `by_role`: role -> {key: value}) and
+        returns what the kernel then reports, per node."""
         roles = {node.role for node in self.nodes.values()}
-        per_role = {role: effective_sysctl(role, scenario.sysctl, seed) for role in roles}
+        per_role = {role: effective_sysctl(role, by_role, seed) for role in roles}
         for node in self.nodes.values():
             try:
                 _core.write_sysctls(node.netns, [(k, str(v)) for k, v in per_role[node.role].items()])
             except ValueError as e:  # the kernel refused a key or a value
-                raise ScenarioError(scenario.source, f"sysctl.{node.role}", f"rejected by the kernel: {e}") from None
+                raise ScenarioError(self.source, f"sysctl.{node.role}", f"rejected by the kernel: {e}") from None
         return self.read_sysctl(per_role)
 
     def read_sysctl(self, per_role, extra_keys=()):

@@ -5,7 +5,7 @@ import os
 import select
 import time
 
-from vipcheck.lab.proc import stat_fields
+import psutil
 
 PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -50,5 +50,7 @@ def reap_orphan(pid, timeout_s=1.0):
 
 
 def _parent_is_us(pid):
-    fields = stat_fields(pid)
-    return bool(fields) and int(fields[1]) == os.getpid()
+    try:
+        return psutil.Process(pid).ppid() == os.getpid()
+    except psutil.Error:
+        return False

@@ -7,7 +7,8 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+import psutil
 
 from vipcheck.errors import EnvironmentProblem, UsageError
 from vipcheck.lab import cgroup
@@ -162,8 +163,8 @@ def clean(info):
 
 def _command(pid):
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace") or "?"
-    except OSError:
+        return (psutil.Process(pid).cmdline() or ["?"])[0]
+    except psutil.Error:
         return "gone"
 
 

@@ -16,7 +16,6 @@ import psutil
 
 from vipcheck.errors import EnvironmentProblem, Interrupted
 from vipcheck.lab import frr_folders, reaper
-from vipcheck.lab.proc import stat_fields
 from vipcheck.lab.cgroup import RunCgroup
 from vipcheck.lab.stall import StallWatch
 
@@ -28,16 +27,21 @@ STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMB
 
 
 def start_time(pid):
-    """Process start time in clock ticks: with the PID it names one process for ever."""
-    fields = stat_fields(pid)
-    return int(fields[19]) if fields else None
+    """The process's start time: with the PID it names one process for ever."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
 
 
 def alive(pid, start):
     """True while the process that had this PID and start time runs; an exited one that its
     parent (often init, for a killed run's orphans) has not reaped yet is a zombie: not alive."""
-    fields = stat_fields(pid)
-    return bool(fields) and fields[19] == str(start) and fields[0] != "Z"
+    try:
+        process = psutil.Process(pid)
+        return process.create_time() == start and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def wait_exit(pid, timeout_s):
@@ -65,13 +69,20 @@ def end_processes(processes, grace_s=STOP_GRACE_S):
     """SIGTERM, then SIGKILL after grace_s, for (pid, start_time, label) entries whose PID still
     names the process that was recorded: a capture that must flush before the run ends."""
     running = [(p, s, l) for p, s, l in processes if alive(p, s)]
+    procs = []
     for pid, _, _ in running:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    for pid, start, _ in running:
-        if not wait_exit(pid, max(0.0, deadline - time.monotonic())) and alive(pid, start):
-            _signal(pid, signal.SIGKILL)
-            wait_exit(pid, 1.0)
+        try:
+            procs.append(psutil.Process(pid))
+            procs[-1].terminate()
+        except psutil.NoSuchProcess:  # it ended on its own meanwhile
+            pass
+    _, still = psutil.wait_procs(procs, timeout=grace_s)
+    for process in still:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(still, timeout=1.0)
     return running
 
 

@@ -1,6 +1,6 @@
-"""What a failing run leaves for the developer who owns the check, taken while the network is
-still up: per node the daemons' logs and configs, FRR's and the kernel's view, the flow table,
-the router's packet capture, the result, and REPRO.txt with the command that rebuilds it."""
+"""The folder a failing run leaves for the developer who owns the check: what the network
+showed (lab/forensics.py writes it while the network is up), the flow table, the result, the
+scenario, and REPRO.txt with the command that rebuilds the run."""
 import csv
 import datetime
 import hashlib
@@ -13,22 +13,6 @@ import subprocess
 from pathlib import Path
 
 from vipcheck import REPO, traffic
-from vipcheck.daemons import frr
-from vipcheck.lab.capture import FOLDER_SUFFIX as CAPTURE_FOLDER_SUFFIX
-from vipcheck.lab.run import NODE_DIR_SEPARATOR
-
-KERNEL_VIEW = {  # file -> `ip -j` command: a node's in one `ip -batch` process, one JSON array each
-    "kernel-routes.json": "route show table all",
-    "kernel-nexthops.json": "nexthop show",
-    "addresses.json": "address show",
-    "neighbours.json": "neighbour show",
-}
-OWN_PROCESS_VIEW = {  # file -> argv, each in a process of its own in every node
-    "links.json": ["ip", "-j", "-s", "link", "show"],
-    "sysctl.txt": ["sysctl", "net.ipv4", "net.core"],
-}
-COPIED_SUFFIXES = (".log", ".conf", ".cfg", ".json", ".zone")
-
 
 def reproduce_argv(scenario_path, seed, keep=False):
     """The command that rebuilds the same network and flows: the launcher when there is one."""
@@ -47,67 +31,8 @@ def _owner_for(path):
                 os.chown(name, int(uid), int(gid))
 
 
-def _dump_nodes(run, design, folder):
-    """Every node's kernel view at once (an `ip -batch` and two more processes per node), then
-    FRR's over the daemons' vty sockets, and writes each file."""
-    started = []
-    for name, node in sorted(design.lab.nodes.items()):
-        batch = node.start_argv(["ip", "-j", "-force", "-batch", "-"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append((name, list(KERNEL_VIEW), batch, "".join(c + "\n" for c in KERNEL_VIEW.values())))
-        started += [(name, [file], node.start_argv(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE), None)
-                    for file, argv in OWN_PROCESS_VIEW.items()]
-    views = {}
-    for name in sorted(design.lab.nodes):
-        frr_dir = run.nodes.get(name, {}).get("frr_dir")
-        views[name] = frr.state_views(frr_dir) if frr_dir else {}
-    for name, files, proc, commands in started:
-        out, err = proc.communicate(commands)
-        if commands is None:  # one view, one process
-            views[name][files[0]] = out if proc.returncode == 0 else f"exit {proc.returncode}: {err}{out}"
-            continue
-        parts = _json_values(out, len(files))
-        if parts is None:  # a command the kernel refused (no nexthop objects, say): each on its own
-            parts = [_ip_view(design.lab[name], KERNEL_VIEW[file]) for file in files]
-        views[name].update(zip(files, parts))
-    for name, files in views.items():
-        (folder / name).mkdir(exist_ok=True)
-        for file, text in files.items():
-            (folder / name / file).write_text(text)
-
-
-def _ip_view(node, command):
-    proc = node.start_argv(["ip", "-j", *command.split()], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
-    return out if proc.returncode == 0 else f"exit {proc.returncode}: {err}{out}"
-
-
-def _json_values(out, count):
-    """The JSON texts `ip -j -batch` printed one after another, or None unless there are `count`."""
-    decoder, values, at = json.JSONDecoder(), [], 0
-    try:
-        while (at := len(out) - len(out[at:].lstrip())) < len(out):  # the next value, past whitespace
-            start = at
-            _, at = decoder.raw_decode(out, at)
-            values.append(out[start:at] + "\n")
-    except ValueError:
-        return None
-    return values if len(values) == count else None
-
-
-def _copy_run_files(run, folder):
-    """The daemons' logs and configs from the run folder, per node."""
-    for node_dir in (p for p in run.node_dirs() if not p.name.endswith(CAPTURE_FOLDER_SUFFIX)):
-        node = node_dir.name.split(NODE_DIR_SEPARATOR, 1)[1]
-        for path in sorted(node_dir.iterdir()):
-            if path.is_file() and path.suffix in COPIED_SUFFIXES:
-                (folder / node).mkdir(exist_ok=True)
-                shutil.copyfile(path, folder / node / path.name)
-
-
-def _flow_tables(design, folder):
+def _flow_tables(deliveries, folder):
     written = []
-    deliveries = design.deliveries
     for name, delivery in deliveries.items():
         filename = "flows.csv" if len(deliveries) == 1 else f"flows-{name}.csv"
         rows = list(traffic.flow_rows(delivery))
@@ -149,21 +74,18 @@ def _repro_text(result, scenario, failed, error, files):
     return "\n".join(lines) + "\n"
 
 
-def collect(run, design, result, scenario, out_root, capture=None, error=None):
-    """Writes OUT_ROOT/<run id>-<scenario>/ and returns its path."""
+def folder_for(out_root, result):
+    """OUT_ROOT/<run id>-<scenario>/, made private: logs and captures of the network are the
+    developer's eyes only."""
     folder = Path(out_root).resolve() / f"{result.run_id}-{result.scenario}"
     folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)  # logs and captures of the network: the developer's eyes only
-    if design.lab:  # built, at least in part
-        _dump_nodes(run, design, folder)
-    _copy_run_files(run, folder)
-    files = _flow_tables(design, folder)
-    if capture:
-        capture.stop()
-        files += [f"capture/{name}" for name in capture.copy_to(folder / "capture")]
-        if capture.summary:
-            (folder / "capture" / "tcpdump.txt").write_text(
-                f"{' '.join(capture.argv)}\n{capture.summary}\n")
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def write(folder, deliveries, result, scenario, captured=(), error=None):
+    """Completes the folder that forensics filled: flow tables, scenario, result, REPRO.txt."""
+    files = [*_flow_tables(deliveries, folder), *captured]
     shutil.copyfile(scenario.source, folder / "scenario.yaml")
     (folder / "result.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     nodes = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "capture")

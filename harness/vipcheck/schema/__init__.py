@@ -76,6 +76,8 @@ def _deepest(error):
 def _explain(error):
     """(where, problem) in the words of the schema: its x-hint when it has one."""
     path, schema, value, kind = list(error.absolute_path), error.schema, error.instance, error.validator
+    if "propertyNames" in error.absolute_schema_path:  # a key the mapping may not have, named where it stands
+        return where(path + [value]), schema.get("x-hint", error.message)
     if kind == "additionalProperties":
         known = sorted(schema.get("properties", {}))
         unknown = sorted(set(map(str, value)) - set(known))[0]

@@ -1,0 +1,13 @@
+"""Every check the ECMP design can be held to, each a function of its measurements alone
+(measurements.EcmpMeasurements): routes.py (convergence, the ECMP routes), spread.py (a stream
+nothing disturbs), failover.py (a failure timeline), and lo_route, which every design with the VIP
+on lo shares (vipcheck/checks/lo_route.py)."""
+from vipcheck.checks.lo_route import lo_route
+
+from .failover import failover_gap, flows_moved, recovery, route_withdrawn
+from .routes import convergence, ecmp_routes
+from .spread import ecmp_spread, flow_stickiness, no_loss
+
+CHECKS = {check.__name__: check for check in (
+    convergence, ecmp_routes, ecmp_spread, flow_stickiness, no_loss, lo_route,
+    failover_gap, route_withdrawn, recovery, flows_moved)}
