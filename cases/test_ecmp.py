@@ -1,6 +1,6 @@
 """ECMP beyond pass and fail (test_designs.py runs every case's stated outcome): what a
 result carries, that a seed reproduces the flow-to-LB map, and --repeat."""
-from conftest import SHIPPED, vipcheck
+from conftest import CASES, SHIPPED, vipcheck
 
 
 def test_same_seed_same_flow_to_lb_map_and_repeat_sums_the_runs_up(tmp_path):
@@ -30,7 +30,8 @@ def assert_result_carries_measurements_and_timings(run, junit_path):
     assert result["scenario"] == "ecmp-basic" and result["seed"] == 42
     for check in result["checks"]:
         assert set(check) >= {"name", "passed", "measured", "expected", "diagnosis"}
-    assert set(result["timings"]) >= {"build", "converge", "traffic", "checks", "teardown", "total"}
+    assert set(result["timings"]) >= {"build", "capture", "start", "converge", "traffic", "measure", "checks",
+                                      "teardown", "total"}
     assert result["traffic"]["sent"] == 2048 * 4
     # The effective sysctls are the ones the kernel reports, per node.
     assert result["sysctl"]["r1"]["net.ipv4.fib_multipath_hash_policy"] == 1
@@ -39,3 +40,20 @@ def assert_result_carries_measurements_and_timings(run, junit_path):
     junit = junit_path.read_text()
     assert 'testsuite name="ecmp-basic"' in junit and junit.count("<testcase") == len(result["checks"])
     assert "ecmp_routes" in run.stdout and "PASS" in run.stdout  # the table
+
+
+def test_an_l3_hash_pinning_each_client_fails_ecmp_spread_on_every_seed(tmp_path):
+    """Two clients, the usual four checks, a router that hashes on L3 only: on seed 102 each client
+    lands on its own LB and the total reads exactly 1024/1024 (before ecmp_spread judged every
+    client, that run passed); on seeds 103 and 104 both land on one LB. Every run fails
+    ecmp_spread, for certain, naming the hash policy."""
+    run = vipcheck("run", CASES["ecmp-hash-l3-two-clients"], "--seed", 102, "--repeat", 3, tmp_path=tmp_path)
+    assert run.status == 1, run.stdout + run.stderr
+    shapes = set()
+    for result in run.result["runs"]:
+        assert {c["name"] for c in result["checks"] if not c["passed"]} == {"ecmp_spread"}, result["seed"]
+        spread = next(c for c in result["checks"] if c["name"] == "ecmp_spread")
+        assert spread["verdict"] == "FAIL" and "fib_multipath_hash_policy=0" in spread["diagnosis"]
+        assert "c1, c2 each land on one LB" in spread["diagnosis"]
+        shapes.add("even total" if spread["details"]["p_value"] >= 1e-5 else "one LB")
+    assert shapes == {"even total", "one LB"}, "the seeds no longer cover an even total hiding the pinning"

@@ -12,13 +12,26 @@
 #include "packet_format.h"
 
 namespace vipcheck {
+namespace {
 
-void add_bridge(const std::string& netns, const std::string& name, const std::vector<std::string>& ports) {
+constexpr uint16_t kCreate = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+
+// Runs body(socket, buffer) in the node's namespace: every change here is a request on one socket.
+template <class Body>
+void with_rtnl(const std::string& netns, Body body) {
     run_in_netns(netns, [&]() {
         NlSocket sock = open_rtnl(0);
         char buf[MNL_SOCKET_BUFFER_SIZE];
+        body(sock.get(), buf);
+    });
+}
+
+}  // namespace
+
+void add_bridge(const std::string& netns, const std::string& name, const std::vector<std::string>& ports) {
+    with_rtnl(netns, [&](mnl_socket* sock, char* buf) {
         nlmsghdr* nlh;
-        auto* ifi = start_request<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &nlh);
+        auto* ifi = start_request<ifinfomsg>(buf, RTM_NEWLINK, kCreate, &nlh);
         ifi->ifi_family = AF_UNSPEC;
         ifi->ifi_change = ifi->ifi_flags = IFF_UP;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
@@ -28,14 +41,14 @@ void add_bridge(const std::string& netns, const std::string& name, const std::ve
         mnl_attr_put_u32(nlh, IFLA_BR_STP_STATE, 0);
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, linkinfo);
-        change(sock.get(), nlh, "bridge " + name);
+        change(sock, nlh, "bridge " + name);
         const uint32_t bridge = interface_index(name);
         for (const auto& port : ports) {
             auto* port_ifi = start_request<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
             port_ifi->ifi_family = AF_UNSPEC;
             port_ifi->ifi_index = int(interface_index(port));
             mnl_attr_put_u32(nlh, IFLA_MASTER, bridge);
-            change(sock.get(), nlh, "port " + port + " of bridge " + name);
+            change(sock, nlh, "port " + port + " of bridge " + name);
         }
     });
 }
@@ -44,11 +57,9 @@ void add_route(const std::string& netns, const std::string& destination, uint32_
                const std::vector<std::string>& gateways) {
     if (prefix_len > 32) throw std::invalid_argument("prefix length above 32");
     if (gateways.empty()) throw std::invalid_argument("a route needs a gateway");
-    run_in_netns(netns, [&]() {
-        NlSocket sock = open_rtnl(0);
-        char buf[MNL_SOCKET_BUFFER_SIZE];
+    with_rtnl(netns, [&](mnl_socket* sock, char* buf) {
         nlmsghdr* nlh;
-        auto* rtm = start_request<rtmsg>(buf, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &nlh);
+        auto* rtm = start_request<rtmsg>(buf, RTM_NEWROUTE, kCreate, &nlh);
         rtm->rtm_family = AF_INET;
         rtm->rtm_dst_len = uint8_t(prefix_len);
         rtm->rtm_table = RT_TABLE_MAIN;
@@ -67,7 +78,7 @@ void add_route(const std::string& netns, const std::string& destination, uint32_
             }
             mnl_attr_nest_end(nlh, multipath);
         }
-        change(sock.get(), nlh, "route " + destination + "/" + std::to_string(prefix_len));
+        change(sock, nlh, "route " + destination + "/" + std::to_string(prefix_len));
     });
 }
 

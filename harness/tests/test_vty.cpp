@@ -65,6 +65,26 @@ std::vector<std::string> serve_once(int listener, const std::vector<std::string>
     return commands;
 }
 
+// Asks `command` of a daemon that serves one client with `reply` (after answering `enable` with
+// enable_status), as FRR's daemons do; the commands the daemon read land in *commands when given.
+VtyAnswer ask_a_daemon_serving(const SocketFolder& folder, const std::string& command,
+                               const std::vector<std::string>& reply, int enable_status = 0,
+                               std::vector<std::string>* commands = nullptr) {
+    const int listener = listen_at(folder.path());
+    if (listener < 0) {
+        ADD_FAILURE() << "cannot listen at " << folder.path();
+        return {};
+    }
+    std::thread daemon([&] {
+        auto read = serve_once(listener, reply, enable_status);
+        if (commands) *commands = read;
+    });
+    const VtyAnswer answer = vty_command(folder.path(), command, 2000);
+    daemon.join();
+    ::close(listener);
+    return answer;
+}
+
 }  // namespace
 
 TEST(Vty, TakesWholeAnswersAndKeepsAPartOne) {
@@ -81,15 +101,10 @@ TEST(Vty, TakesWholeAnswersAndKeepsAPartOne) {
 
 TEST(Vty, SendsTheCommandAndReadsAnAnswerSplitAcrossWrites) {
     SocketFolder folder;
-    const int listener = listen_at(folder.path());
-    ASSERT_GE(listener, 0);
     std::vector<std::string> commands;
-    std::thread daemon([&] {
-        commands = serve_once(listener, {"Hello, this is FRR", std::string("outing\n\0", 8), std::string("\0\0", 2) + char(0)});
-    });
-    const VtyAnswer a = vty_command(folder.path(), "show version", 2000);
-    daemon.join();
-    ::close(listener);
+    const VtyAnswer a = ask_a_daemon_serving(
+        folder, "show version", {"Hello, this is FRR", std::string("outing\n\0", 8), std::string("\0\0", 2) + char(0)}, 0,
+        &commands);
     EXPECT_EQ(commands, (std::vector<std::string>{"enable", "show version"}));
     ASSERT_TRUE(a.answered) << a.error;
     EXPECT_EQ(a.status, 0);
@@ -98,12 +113,7 @@ TEST(Vty, SendsTheCommandAndReadsAnAnswerSplitAcrossWrites) {
 
 TEST(Vty, ReportsTheCommandsStatus) {
     SocketFolder folder;
-    const int listener = listen_at(folder.path());
-    ASSERT_GE(listener, 0);
-    std::thread daemon([&] { serve_once(listener, {"% Unknown command: frobnicate\n" + trailer(2)}); });
-    const VtyAnswer a = vty_command(folder.path(), "frobnicate", 2000);
-    daemon.join();
-    ::close(listener);
+    const VtyAnswer a = ask_a_daemon_serving(folder, "frobnicate", {"% Unknown command: frobnicate\n" + trailer(2)});
     ASSERT_TRUE(a.answered) << a.error;
     EXPECT_EQ(a.status, 2);  // CMD_ERR_NO_MATCH
     EXPECT_EQ(a.output, "% Unknown command: frobnicate\n");
@@ -111,12 +121,7 @@ TEST(Vty, ReportsTheCommandsStatus) {
 
 TEST(Vty, ARefusedEnableIsNoAnswer) {
     SocketFolder folder;
-    const int listener = listen_at(folder.path());
-    ASSERT_GE(listener, 0);
-    std::thread daemon([&] { serve_once(listener, {}, 1); });
-    const VtyAnswer a = vty_command(folder.path(), "show version", 2000);
-    daemon.join();
-    ::close(listener);
+    const VtyAnswer a = ask_a_daemon_serving(folder, "show version", {}, 1);
     EXPECT_FALSE(a.answered);
     EXPECT_NE(a.error.find("enable refused"), std::string::npos) << a.error;
 }
@@ -141,12 +146,7 @@ TEST(Vty, NoDaemonAndACutAnswerAreNoAnswer) {
     EXPECT_FALSE(none.answered);
     EXPECT_NE(none.error.find("No such file"), std::string::npos) << none.error;
 
-    const int listener = listen_at(folder.path());
-    ASSERT_GE(listener, 0);
-    std::thread daemon([&] { serve_once(listener, {std::string("half\n\0\0", 7)}); });  // closes before the status
-    const VtyAnswer cut = vty_command(folder.path(), "show version", 2000);
-    daemon.join();
-    ::close(listener);
+    const VtyAnswer cut = ask_a_daemon_serving(folder, "show version", {std::string("half\n\0\0", 7)});  // closes before the status
     EXPECT_FALSE(cut.answered);
     EXPECT_NE(cut.error.find("closed"), std::string::npos) << cut.error;
 }

@@ -79,12 +79,18 @@ def _write(folder, document):
 
 
 class Progress:
-    """A one-line progress bar on stderr: done/total, the current cell, time so far."""
+    """Progress on stderr: on a terminal a one-line bar (done/total, the current cell, time so far)
+    redrawn in place; in a log (CI), one line per finished run, as progress libraries do there."""
 
     def __init__(self, total, stream=sys.stderr):
         self.total, self.done, self.stream, self.start = total, 0, stream, time.monotonic()
+        self.live = stream.isatty()
+        self.run_start = self.start
 
     def show(self, label):
+        self.run_start = time.monotonic()
+        if not self.live:
+            return
         width = 30
         filled = int(width * self.done / self.total)
         elapsed = time.monotonic() - self.start
@@ -94,6 +100,12 @@ class Progress:
 
     def step(self, label):
         self.done += 1
+        if not self.live:
+            now = time.monotonic()
+            self.stream.write(f"nightly: {self.done}/{self.total} {label} in {now - self.run_start:.1f} s "
+                              f"({now - self.start:.0f} s so far)\n")
+            self.stream.flush()
+            return
         self.show(label)
         if self.done == self.total:
             self.stream.write("\n")

@@ -1,5 +1,6 @@
 """The nightly's cells: a red night names what failed for certain and why, by seed; a matrix is
 judged, before any network, by the generic schema and by its base design's convergence.py."""
+import io
 from types import SimpleNamespace
 
 import pytest
@@ -96,3 +97,39 @@ def test_the_matrix_schema_and_every_designs_cells_schema_are_valid():
     assert any(cells)
     for module in filter(None, cells):
         Validator.check_schema(module.CELLS_SCHEMA)
+
+
+class Log(io.StringIO):
+    """A stream that is not a terminal (CI's log)."""
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_writes_one_line_per_finished_run_into_a_log_and_redraws_on_a_terminal():
+    log = Log()
+    progress = nightly.Progress(2, stream=log)
+    for run in ("link_down / bfd #1", "link_down / bfd #2"):
+        progress.show(run)
+        progress.step(run)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 2
+    assert lines[0].startswith("nightly: 1/2 link_down / bfd #1 in ") and lines[1].startswith("nightly: 2/2 ")
+    terminal = Terminal()
+    bar = nightly.Progress(2, stream=terminal)
+    bar.show("link_down / bfd #1")
+    bar.step("link_down / bfd #1")
+    assert terminal.getvalue().count("\r") == 2 and "\n" not in terminal.getvalue()
+
+
+def test_the_gap_plot_has_a_panel_per_profile(monkeypatch):
+    from vipcheck.report import html
+    cells = [{"failure": f, "profile": p, "figures": {"gap_ms": {"values": values}}}
+             for f, p, values in (("link_down", "bfd-50x3", [5.0, 6.0]), ("silent_drop", "bfd-50x3", [150.0, 160.0]),
+                                  ("silent_drop", "dead-3s", [2400.0, 2450.0]))]
+    shown, real = [], html.plt.subplots
+    monkeypatch.setattr(html.plt, "subplots", lambda *args, **kwargs: shown.append(args) or real(*args, **kwargs))
+    assert html.box_plot({"figures": [{"figure": "gap_ms", "words": "gap"}], "cells": cells}).startswith("<img")
+    assert shown == [(1, 2)]  # one row, a panel for each of the two profiles

@@ -26,12 +26,17 @@ STOP_GRACE_S = 3.0  # SIGTERM, then this long for a clean exit, then SIGKILL
 STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD, None)
 
 
-def start_time(pid):
-    """The process's start time: with the PID it names one process for ever."""
+def _read(pid, what):
+    """One of psutil's readings of a process (create_time, status), or None once it is gone."""
     try:
-        return psutil.Process(pid).create_time()
+        return getattr(psutil.Process(pid), what)()
     except psutil.Error:
         return None
+
+
+def start_time(pid):
+    """The process's start time: with the PID it names one process for ever."""
+    return _read(pid, "create_time")
 
 
 def alive(pid, start):
@@ -94,7 +99,7 @@ def freeze(pids):
         _signal(pid, signal.SIGSTOP)
     for pid in pids:
         deadline = time.monotonic() + 1.0
-        while _status(pid) not in STOPPED and time.monotonic() < deadline:
+        while _read(pid, "status") not in STOPPED and time.monotonic() < deadline:
             time.sleep(0.001)
 
 
@@ -115,13 +120,6 @@ def kill_daemon(pid, popen=None):
         reaper.reap_orphan(pid)
     for child in children:
         reaper.reap_orphan(child)
-
-
-def _status(pid):
-    try:
-        return psutil.Process(pid).status()
-    except psutil.Error:
-        return None
 
 
 def _signal(pid, signum):

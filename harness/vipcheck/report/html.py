@@ -21,13 +21,20 @@ def _png(figure):
 
 
 def box_plot(report):
+    """One panel per timer profile, each on its own scale: a BFD profile's 5-160 ms beside a 3 s
+    dead interval's 2,400 ms would sit flat on a shared one, and its regression would not show."""
     head = report["figures"][0]  # the design's headline figure
     cells = [c for c in report["cells"] if head["figure"] in c["figures"]]
-    figure, axes = plt.subplots(figsize=(max(6, len(cells) * 0.9), 4))
-    axes.boxplot([c["figures"][head["figure"]]["values"] for c in cells], showfliers=True)
-    axes.set_xticks(range(1, len(cells) + 1), [f"{c['failure']}\n{c['profile']}" for c in cells], fontsize=7)
-    axes.set_ylabel(f"{head['words']} (ms)")
-    axes.set_title(f"{head['words'].capitalize()} per failure and timer profile")
+    profiles = list(dict.fromkeys(c["profile"] for c in cells)) or ["-"]
+    figure, panels = plt.subplots(1, len(profiles), figsize=(max(6, len(cells) * 0.9), 4), squeeze=False)
+    for axes, profile in zip(panels[0], profiles):
+        mine = [c for c in cells if c["profile"] == profile]
+        axes.boxplot([c["figures"][head["figure"]]["values"] for c in mine] or [[0]], showfliers=True)
+        axes.set_xticks(range(1, len(mine) + 1), [c["failure"] for c in mine], fontsize=7, rotation=30)
+        axes.set_title(profile, fontsize=9)
+        axes.set_ylabel(f"{head['words']} (ms)", fontsize=8)
+    figure.suptitle(f"{head['words'].capitalize()} per failure, one panel per timer profile")
+    figure.tight_layout()
     return _png(figure)
 
 
@@ -60,7 +67,9 @@ def trend_plot(history, words):
         if points:
             axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key, linewidth=0.8)
     axes.set_xticks(range(len(history)), [night["date"] for night in history], rotation=45, fontsize=7)
-    axes.set_ylabel(f"median {words} (ms)")
+    # Logarithmic above 1 ms (linear below, where a drain's 0 ms sits): every profile's trend shows.
+    axes.set_yscale("symlog", linthresh=1.0)
+    axes.set_ylabel(f"median {words} (ms, log scale)")
     axes.set_title(f"Median {words}, night by night")
     axes.legend(fontsize=6, ncol=2)
     return _png(figure)
