@@ -5,6 +5,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <set>
 #include <stdexcept>
 
@@ -118,6 +120,72 @@ ArpProbeResult probe_arp(const std::string& netns, const std::string& ifname, co
         result.listened_ns = monotonic_ns() - start;
         return result;
     });
+}
+
+ArpWatch::ArpWatch(const std::string& netns) {
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) throw sys_error("eventfd");
+    std::promise<void> listening;
+    auto listening_future = listening.get_future();
+    thread_ = std::thread([this, netns, &listening]() {
+        int sock = -1;
+        try {
+            NetnsFd ns(netns);
+            enter_netns(ns);
+            // Unbound to an interface: every one of the node's, a bridge's ports included.
+            sock = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+            if (sock < 0) throw sys_error("packet socket");
+        } catch (...) {
+            listening.set_exception(std::current_exception());
+            return;
+        }
+        listening.set_value();
+        record(sock);
+        ::close(sock);
+    });
+    await_setup(listening_future, thread_, stop_fd_);
+}
+
+ArpWatch::~ArpWatch() {
+    if (!stopped_) stop();
+    ::close(stop_fd_);
+}
+
+void ArpWatch::record(int sock) {
+    std::array<uint8_t, 1514> buf{};
+    pollfd fds[2] = {{sock, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    bool stopping = false;
+    while (true) {
+        sockaddr_ll from{};
+        socklen_t length = sizeof from;
+        const ssize_t n = ::recvfrom(sock, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &length);
+        if (n > 0) {
+            auto arp = parse_arp({buf.data(), size_t(n)});
+            // A bridge node sees a frame on the port it came in by, then on the bridge itself (for
+            // a broadcast) and on every port it floods out of: the ingress copy is the one kept.
+            if (arp && from.sll_pkttype != PACKET_OUTGOING) {
+                char name[IF_NAMESIZE] = "";
+                ::if_indextoname(unsigned(from.sll_ifindex), name);
+                std::lock_guard lock(mutex_);
+                frames_.push_back({arp->op, format_ipv4(arp->sender_ip), format_mac(arp->sender_mac),
+                                   format_ipv4(arp->target_ip), name, monotonic_ns()});
+            }
+            continue;
+        }
+        if (stopping) break;  // drained
+        ::poll(fds, 2, -1);
+        if (fds[1].revents & POLLIN) stopping = true;
+    }
+}
+
+std::vector<ArpFrame> ArpWatch::stop() {
+    if (stopped_) throw std::logic_error("ARP watch already stopped");
+    uint64_t one = 1;
+    if (::write(stop_fd_, &one, sizeof one) != sizeof one) throw sys_error("eventfd write");
+    thread_.join();
+    stopped_ = true;
+    std::lock_guard lock(mutex_);
+    return std::move(frames_);
 }
 
 }  // namespace vipcheck

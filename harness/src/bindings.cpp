@@ -23,6 +23,8 @@
 #include "route_watch.h"
 #include "packet_format.h"
 #include "sink.h"
+#include "connections.h"
+#include "resilient_group.h"
 #include "spread_stats.h"
 #include "stall_probe.h"
 #include "sysctl.h"
@@ -130,6 +132,14 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("foreign_packets", &SinkReport::foreign_packets)
         .def_readonly("kernel_drops", &SinkReport::kernel_drops)
         .def_readonly("memory_bytes", &SinkReport::memory_bytes)
+        .def_readonly("answers_sent", &SinkReport::answers_sent)
+        .def_readonly("answer_errors", &SinkReport::answer_errors)
+        .def_readonly("answer_errno", &SinkReport::answer_errno)
+        .def_property_readonly("sources", [](const SinkReport& r) {
+                 py::dict out;
+                 for (const auto& [address, packets] : r.sources) out[py::str(format_ipv4(address))] = packets;
+                 return out;
+             }, "With record_sources: source address -> packets of this run.")
         // Compact views for large runs: `flows` converts every record to a Python object.
         .def("packet_counts", [](const SinkReport& r) {
                  std::string out(r.flows.size() * sizeof(uint32_t), '\0');
@@ -160,16 +170,108 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<FlowSink>(m, "FlowSink")
         .def(py::init([](const std::string& netns, const std::string& vip, uint16_t port, uint32_t run_tag,
-                         uint32_t flow_count, std::shared_ptr<ArrivalCounter> counter, bool record_runs) {
+                         uint32_t flow_count, std::shared_ptr<ArrivalCounter> counter, bool record_runs,
+                         uint16_t answer_port, bool answer_from_route, bool record_sources) {
                  SinkConfig config{netns, parse_ipv4(vip), port, run_tag, flow_count};
                  config.record_runs = record_runs;
+                 config.answer_port = answer_port;
+                 config.answer_from_route = answer_from_route;
+                 config.record_sources = record_sources;
                  return std::make_unique<FlowSink>(config, std::move(counter));
              }),
              py::arg("netns"), py::arg("vip"), py::arg("port"), py::arg("run_tag"), py::arg("flow_count"),
-             py::arg("counter"), py::arg("record_runs") = false, py::call_guard<py::gil_scoped_release>())
+             py::arg("counter"), py::arg("record_runs") = false, py::arg("answer_port") = 0,
+             py::arg("answer_from_route") = false, py::arg("record_sources") = false,
+             py::call_guard<py::gil_scoped_release>(),
+             "Records what reaches vip:port; with answer_port, answers each datagram to its sender's "
+             "answer_port, from vip (or, answer_from_route, from the route's source address).")
         .def("snapshot", &FlowSink::snapshot, py::call_guard<py::gil_scoped_release>(),
              "Packets per flow so far; the sink keeps running.")
         .def("stop", &FlowSink::stop, py::call_guard<py::gil_scoped_release>());
+
+    py::class_<ConnectionRecord>(m, "ConnectionRecord")
+        .def_readonly("id", &ConnectionRecord::id)
+        .def_readonly("src_port", &ConnectionRecord::src_port)
+        .def_property_readonly("state", [](const ConnectionRecord& r) {
+            static const char* const kNames[] = {"opening", "open", "reset", "stalled", "closed", "failed"};
+            return std::string(kNames[static_cast<int>(r.state)]);
+        })
+        .def_readonly("lb", &ConnectionRecord::lb)
+        .def_readonly("last_lb", &ConnectionRecord::last_lb)
+        .def_readonly("answers", &ConnectionRecord::answers)
+        .def_readonly("opened_ns", &ConnectionRecord::opened_ns)
+        .def_readonly("last_answer_ns", &ConnectionRecord::last_answer_ns)
+        .def_readonly("ended_ns", &ConnectionRecord::ended_ns)
+        .def_readonly("error", &ConnectionRecord::error);
+
+    py::class_<NewConnection>(m, "NewConnection")
+        .def_readonly("src_port", &NewConnection::src_port)
+        .def_readonly("opened_ns", &NewConnection::opened_ns)
+        .def_readonly("answered_ns", &NewConnection::answered_ns)
+        .def_readonly("lb", &NewConnection::lb)
+        .def_readonly("error", &NewConnection::error);
+
+    py::class_<ConnectionsReport>(m, "ConnectionsReport")
+        .def_readonly("connections", &ConnectionsReport::connections)
+        .def_readonly("new_connections", &ConnectionsReport::new_connections)
+        .def_readonly("requests", &ConnectionsReport::requests)
+        .def_readonly("memory_bytes", &ConnectionsReport::memory_bytes);
+
+    py::class_<Connections>(m, "Connections")
+        .def(py::init([](const std::string& netns, const std::string& src_ip, const std::string& dst_ip,
+                         uint16_t dst_port, std::vector<uint16_t> src_ports, uint32_t first_id,
+                         uint32_t ask_interval_ms, uint32_t answer_timeout_ms, std::vector<std::string> lb_names,
+                         uint32_t open_per_s, std::vector<uint16_t> new_ports, uint32_t new_every_ms) {
+                 ConnectionsPlan plan{netns, parse_ipv4(src_ip), parse_ipv4(dst_ip), dst_port, std::move(src_ports),
+                                      first_id, open_per_s, ask_interval_ms, answer_timeout_ms,
+                                      std::move(lb_names), std::move(new_ports), new_every_ms};
+                 return std::make_unique<Connections>(std::move(plan));
+             }),
+             py::arg("netns"), py::arg("src_ip"), py::arg("dst_ip"), py::arg("dst_port"), py::arg("src_ports"),
+             py::arg("first_id"), py::arg("ask_interval_ms"), py::arg("answer_timeout_ms"), py::arg("lb_names"),
+             py::arg("open_per_s") = 5000, py::arg("new_ports") = std::vector<uint16_t>{},
+             py::arg("new_every_ms") = 0, py::call_guard<py::gil_scoped_release>(),
+             "Long-lived TCP connections from the client to dst_ip:dst_port, one per source port, each "
+             "asking once per interval; an answer's body names its LB.")
+        .def("wait_open", &Connections::wait_open, py::arg("timeout_ms"), py::call_guard<py::gil_scoped_release>(),
+             "Blocks until every connection opened or failed; returns how many are open.")
+        .def("wait_answered", &Connections::wait_answered, py::arg("answers"), py::arg("timeout_ms"),
+             py::call_guard<py::gil_scoped_release>(),
+             "Blocks until every connection has `answers` answers or has ended; True if so before the timeout.")
+        .def("snapshot", &Connections::snapshot, py::call_guard<py::gil_scoped_release>())
+        .def("stop", &Connections::stop, py::call_guard<py::gil_scoped_release>());
+
+    py::class_<GroupChange>(m, "GroupChange")
+        .def_readonly("at_ns", &GroupChange::at_ns)
+        .def_readonly("gateways", &GroupChange::gateways)
+        .def_readonly("error", &GroupChange::error);
+
+    py::class_<Bucket>(m, "Bucket")
+        .def_readonly("index", &Bucket::index)
+        .def_readonly("gateway", &Bucket::gateway)
+        .def_readonly("idle_ms", &Bucket::idle_ms);
+
+    py::class_<ResilientGroup>(m, "ResilientGroup")
+        .def(py::init([](const std::string& netns, const std::string& vip, std::vector<std::string> gateways,
+                         uint32_t table, uint32_t rule_priority, uint32_t group_id, uint16_t buckets,
+                         uint32_t idle_timer_ms, uint32_t unbalanced_timer_ms) {
+                 return std::make_unique<ResilientGroup>(ResilientConfig{
+                     netns, parse_ipv4(vip), std::move(gateways), table, rule_priority, group_id, buckets,
+                     idle_timer_ms, unbalanced_timer_ms});
+             }),
+             py::arg("netns"), py::arg("vip"), py::arg("gateways"), py::arg("table") = 100,
+             py::arg("rule_priority") = 100, py::arg("group_id") = 9000, py::arg("buckets") = 64,
+             py::arg("idle_timer_ms") = 120000, py::arg("unbalanced_timer_ms") = 0,
+             py::call_guard<py::gil_scoped_release>(),
+             "The VIP's route in a table of its own, through a resilient nexthop group whose members follow "
+             "the gateways of the main table's route to the VIP.")
+        .def("changes", &ResilientGroup::changes)
+        .def("wait_for", &ResilientGroup::wait_for, py::arg("gateways"), py::arg("timeout_ms"),
+             py::call_guard<py::gil_scoped_release>())
+        .def("stop", &ResilientGroup::stop, py::call_guard<py::gil_scoped_release>());
+
+    m.def("read_buckets", &read_buckets, py::arg("netns"), py::arg("group_id"), py::call_guard<py::gil_scoped_release>(),
+          "Every bucket of a resilient nexthop group: index, its member's gateway, idle time.");
 
     py::class_<Nexthop>(m, "Nexthop")
         .def_readonly("gateway", &Nexthop::gateway)
@@ -307,6 +409,19 @@ PYBIND11_MODULE(_core, m) {
           py::call_guard<py::gil_scoped_release>(), "What the kernel decides for destination (ip route get).");
     m.def("read_table", &read_table, py::arg("netns"), py::arg("table"), py::call_guard<py::gil_scoped_release>(),
           "Every IPv4 route of one table: 255 local, 254 main.");
+
+    py::class_<ArpFrame>(m, "ArpFrame")
+        .def_readonly("op", &ArpFrame::op)
+        .def_readonly("sender_ip", &ArpFrame::sender_ip)
+        .def_readonly("sender_mac", &ArpFrame::sender_mac)
+        .def_readonly("target_ip", &ArpFrame::target_ip)
+        .def_readonly("ifname", &ArpFrame::ifname)
+        .def_readonly("at_ns", &ArpFrame::at_ns);
+
+    py::class_<ArpWatch>(m, "ArpWatch")
+        .def(py::init<const std::string&>(), py::arg("netns"), py::call_guard<py::gil_scoped_release>(),
+             "Records every ARP frame the node's interfaces receive (a bridge node: its segment's).")
+        .def("stop", &ArpWatch::stop, py::call_guard<py::gil_scoped_release>());
 
     py::class_<ArpReply>(m, "ArpReply")
         .def_readonly("sender_ip", &ArpReply::sender_ip)

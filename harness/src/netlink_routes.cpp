@@ -140,6 +140,8 @@ VipRoute read_route_here(mnl_socket* sock, uint32_t dst_network, uint32_t prefix
     return route;
 }
 
+std::string nexthop_gateway_here(mnl_socket* sock, uint32_t id) { return read_nexthop(sock, id).hop.gateway; }
+
 std::optional<VipRoute> parse_route_message(std::span<const uint8_t> message, const std::string& destination,
                                             uint32_t prefix_len) {
     // nlmsg_len is 32 bits: more bytes than that are never one message (and the bound lets the

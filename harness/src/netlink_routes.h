@@ -46,4 +46,7 @@ std::optional<VipRoute> parse_route_message(std::span<const uint8_t> message, co
 // network byte order.
 VipRoute read_route_here(mnl_socket* sock, uint32_t dst_network, uint32_t prefix_len);
 
+// The gateway of one nexthop object, in the calling thread's namespace ("" for none).
+std::string nexthop_gateway_here(mnl_socket* sock, uint32_t id);
+
 }  // namespace vipcheck

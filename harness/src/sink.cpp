@@ -28,6 +28,63 @@ std::runtime_error sys_error(const std::string& what) {
     return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+void count_source(std::vector<std::pair<uint32_t, uint64_t>>& sources, uint32_t address) {
+    for (auto& [known, packets] : sources) {
+        if (known == address) {
+            ++packets;
+            return;
+        }
+    }
+    sources.emplace_back(address, 1);  // a handful of sources at most: the VIP, or what answered instead
+}
+
+// One receive batch's answers: the request's payload back to its sender's answer port, sent with
+// one sendmmsg; a message the kernel refuses (no route back) is counted and skipped.
+struct Answers {
+    std::array<std::array<uint8_t, kPayloadSize>, kBatch> payloads{};
+    std::array<sockaddr_in, kBatch> to{};
+    std::array<iovec, kBatch> iov{};
+    std::array<mmsghdr, kBatch> msgs{};
+    size_t count = 0;
+    uint64_t sent = 0, errors = 0;
+    int last_errno = 0;
+
+    void add(uint32_t address_network_order, uint16_t port, const uint8_t* payload) {
+        std::memcpy(payloads[count].data(), payload, kPayloadSize);
+        to[count] = {};
+        to[count].sin_family = AF_INET;
+        to[count].sin_port = htons(port);
+        to[count].sin_addr.s_addr = address_network_order;
+        iov[count] = {payloads[count].data(), kPayloadSize};
+        msgs[count].msg_hdr = {};
+        msgs[count].msg_hdr.msg_name = &to[count];
+        msgs[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        msgs[count].msg_hdr.msg_iov = &iov[count];
+        msgs[count].msg_hdr.msg_iovlen = 1;
+        ++count;
+    }
+
+    void send(int sock) {
+        size_t at = 0;
+        while (at < count) {
+            const int n = ::sendmmsg(sock, msgs.data() + at, unsigned(count - at), 0);
+            if (n > 0) {
+                sent += uint64_t(n);
+                at += size_t(n);
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                pollfd out{sock, POLLOUT, 0};
+                ::poll(&out, 1, 10);
+            } else {  // the message at `at` was refused: count it, go on with the rest
+                ++errors;
+                last_errno = errno;
+                ++at;
+            }
+        }
+    }
+
+    void clear() { count = 0, sent = 0, errors = 0, last_errno = 0; }
+};
+
 void record_run(FlowRuns& flow, uint32_t seq, uint64_t send_ns) {
     if (!flow.runs.empty()) {
         SeqRun& last = flow.runs.back();
@@ -102,7 +159,7 @@ FlowSink::FlowSink(SinkConfig config, std::shared_ptr<ArrivalCounter> counter)
             sockaddr_in addr{};
             addr.sin_family = AF_INET;
             addr.sin_port = htons(config_.port);
-            addr.sin_addr.s_addr = htonl(config_.vip);
+            addr.sin_addr.s_addr = config_.answer_from_route ? htonl(INADDR_ANY) : htonl(config_.vip);
             if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
                 throw sys_error("bind " + format_ipv4(config_.vip) + ":" + std::to_string(config_.port));
             }
@@ -128,12 +185,16 @@ void FlowSink::receive_loop(int sock) {
     std::array<iovec, kBatch> iov{};
     std::array<mmsghdr, kBatch> msgs{};
     std::array<std::array<char, CMSG_SPACE(sizeof(uint32_t))>, kBatch> controls{};
+    std::array<sockaddr_in, kBatch> senders{};
+    Answers answers;
     pollfd fds[2] = {{sock, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     bool stopping = false;
     while (true) {
         for (size_t i = 0; i < kBatch; ++i) {
             iov[i] = {buffers[i].data(), kMaxDatagram};
             msgs[i].msg_hdr = {};
+            msgs[i].msg_hdr.msg_name = &senders[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
             msgs[i].msg_hdr.msg_iov = &iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
             msgs[i].msg_hdr.msg_control = controls[i].data();
@@ -168,6 +229,8 @@ void FlowSink::receive_loop(int sock) {
                     ++flow.reordered;
                 }
                 if (config_.record_runs) record_run(report_.runs[payload->flow_id], payload->seq, payload->send_ns);
+                if (config_.record_sources) count_source(report_.sources, ntohl(senders[i].sin_addr.s_addr));
+                if (config_.answer_port) answers.add(senders[i].sin_addr.s_addr, config_.answer_port, buffers[i].data());
                 ++ours;
             }
             report_.packets += ours;
@@ -180,6 +243,14 @@ void FlowSink::receive_loop(int sock) {
             }
             lock.unlock();
             if (ours) counter_->add(ours, now);
+            if (answers.count) {
+                answers.send(sock);
+                std::lock_guard report_lock(report_mutex_);
+                report_.answers_sent += answers.sent;
+                report_.answer_errors += answers.errors;
+                if (answers.last_errno) report_.answer_errno = answers.last_errno;
+                answers.clear();
+            }
             continue;
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;

@@ -1,4 +1,5 @@
-// Flow sink: records, per flow, what reached one LB. Tests ask it afterwards.
+// Flow sink: records, per flow, what reached one LB, and answers it when asked to: the return
+// path. Tests ask it afterwards.
 #pragma once
 
 #include <atomic>
@@ -61,6 +62,12 @@ struct SinkConfig {
     int rcvbuf_bytes = 64 << 20;
     uint32_t max_timeline_ms = 600'000;  // per-ms counts stop growing after this (10 minutes)
     bool record_runs = false;  // keep each flow's SeqRuns (failover streams); costs memory per loss
+    // A service's answers: every datagram of this run is answered to (its source address,
+    // answer_port), from the address the sink is bound to (the VIP), or, answer_from_route, from
+    // a socket bound to any address, so the route's source address (a service that forgets the VIP).
+    uint16_t answer_port = 0;
+    bool answer_from_route = false;
+    bool record_sources = false;  // count this run's arrivals per source address (the client's answers)
 };
 
 struct SinkReport {
@@ -72,6 +79,10 @@ struct SinkReport {
     uint64_t foreign_packets = 0;  // datagrams that were not this run's flows
     uint64_t kernel_drops = 0;     // socket-queue overflows (SO_RXQ_OVFL)
     uint64_t memory_bytes = 0;     // what the record occupies: the figure the run reports
+    uint64_t answers_sent = 0;     // with answer_port: answers the kernel took
+    uint64_t answer_errors = 0;    // ... and refused (no route back, say)
+    int answer_errno = 0;          // the last refusal's errno
+    std::vector<std::pair<uint32_t, uint64_t>> sources;  // with record_sources: address -> packets
 };
 
 class FlowSink {

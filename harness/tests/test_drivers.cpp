@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "arp_probe.h"
 #include "clock.h"
+#include "connections.h"
+#include "resilient_group.h"
 #include "injector.h"
 #include "link_changes.h"
 #include "netlink_routes.h"
@@ -440,4 +443,191 @@ TEST_F(Drivers, SinkKeepsEachFlowsSequenceRunsWithTheSendersClock) {
         EXPECT_GT(flow.runs[0].last_send_ns, flow.runs[0].first_send_ns);  // 4 packets at 1000 pps apart
     }
     EXPECT_GT(report.memory_bytes, 2 * sizeof(FlowRuns));
+}
+
+namespace {
+
+constexpr uint16_t kAnswerPort = 5002;
+
+struct Exchange {
+    InjectionReport sent;
+    SinkReport lb1, lb2, client;
+};
+
+// Requests from the client to the VIP, answered by every LB to the client's answer port; lb_config
+// adjusts each LB's sink (how it answers).
+Exchange exchange(EcmpNetwork& net, uint32_t flows, void (*lb_config)(SinkConfig&, int lb) = nullptr) {
+    auto counter = std::make_shared<ArrivalCounter>();
+    std::vector<std::unique_ptr<FlowSink>> sinks;
+    for (int lb = 1; lb <= 2; ++lb) {
+        SinkConfig config{(lb == 1 ? net.lb1 : net.lb2).path(), parse_ipv4(EcmpNetwork::kVip), kPort, kTag, flows};
+        config.answer_port = kAnswerPort;
+        if (lb_config) lb_config(config, lb);
+        sinks.push_back(std::make_unique<FlowSink>(config, counter));
+    }
+    SinkConfig answers{net.client.path(), parse_ipv4(EcmpNetwork::kClient), kAnswerPort, kTag, flows};
+    answers.record_sources = true;
+    FlowSink client(answers, counter);
+    std::vector<uint16_t> ports;
+    for (uint32_t i = 0; i < flows; ++i) ports.push_back(uint16_t(30000 + i));
+    Exchange e;
+    e.sent = inject_flows(net.flows(ports, 2, 20000, kTag));
+    counter->wait_for(2 * e.sent.packets_sent, 300, 5000);
+    e.lb1 = sinks[0]->stop();
+    e.lb2 = sinks[1]->stop();
+    e.client = client.stop();
+    return e;
+}
+
+}  // namespace
+
+TEST_F(Drivers, EveryRequestIsAnsweredFromTheVipAndTheClientRecordsTheSource) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    const Exchange e = exchange(net, 128);
+    ASSERT_EQ(e.sent.packets_sent, 256u);
+    EXPECT_EQ(e.lb1.packets + e.lb2.packets, 256u);
+    EXPECT_GT(e.lb1.answers_sent, 0u);
+    EXPECT_GT(e.lb2.answers_sent, 0u);
+    EXPECT_EQ(e.lb1.answers_sent + e.lb2.answers_sent, 256u);
+    EXPECT_EQ(e.client.packets, 256u);
+    ASSERT_EQ(e.client.sources.size(), 1u);
+    EXPECT_EQ(format_ipv4(e.client.sources[0].first), EcmpNetwork::kVip);
+}
+
+TEST_F(Drivers, AnswersFromTheRoutesSourceOrWithoutARouteBackAreSeenForWhatTheyAre) {
+    EcmpNetwork net;
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    net.lb2.run({"ip", "route", "del", "default"});  // lb2 cannot answer anyone off its link
+    const Exchange e = exchange(net, 128, [](SinkConfig& config, int lb) { config.answer_from_route = lb == 1; });
+    EXPECT_EQ(e.lb1.packets + e.lb2.packets, 256u);
+    EXPECT_EQ(e.lb2.answers_sent, 0u);
+    EXPECT_EQ(e.lb2.answer_errors, e.lb2.packets);
+    EXPECT_EQ(e.lb2.answer_errno, ENETUNREACH);
+    // lb1 answers from the address its route to the client picks: its uplink's, not the VIP.
+    ASSERT_EQ(e.client.sources.size(), 1u);
+    EXPECT_EQ(format_ipv4(e.client.sources[0].first), EcmpNetwork::kLb1Uplink);
+    EXPECT_EQ(e.client.packets, e.lb1.packets);
+}
+
+TEST(ConnectionsParse, TakesOneResponseAtATimeAndWaitsForTheRest) {
+    std::string buffer = "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nX-Other: 1\r\n\r\nlb1HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nlb";
+    std::string body;
+    bool malformed = true;
+    ASSERT_TRUE(take_http_body(buffer, body, malformed));
+    EXPECT_EQ(body, "lb1");
+    EXPECT_FALSE(malformed);
+    EXPECT_FALSE(take_http_body(buffer, body, malformed));  // the second body is cut: wait for it
+    buffer += "2";
+    ASSERT_TRUE(take_http_body(buffer, body, malformed));
+    EXPECT_EQ(body, "lb2");
+    EXPECT_TRUE(buffer.empty());
+    std::string garbage = "SSH-2.0-OpenSSH\r\n";
+    EXPECT_FALSE(take_http_body(garbage, body, malformed));
+    EXPECT_TRUE(malformed);
+}
+
+TEST_F(Drivers, ConnectionsKeepTheirLbAndAreResetWhenTheRouterMovesThem) {
+    EcmpNetwork net(3);  // the router hashes the headers, as a real one does
+    net.router.run({"sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_fields=0x0037"});
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    vipcheck::testing::HttpNamer lb1(net.lb1, EcmpNetwork::kVip, 80, "lb1"), lb2(net.lb2, EcmpNetwork::kVip, 80, "lb2");
+    ConnectionsPlan plan;
+    plan.netns = net.client.path();
+    plan.src_ip = parse_ipv4(EcmpNetwork::kClient);
+    plan.dst_ip = parse_ipv4(EcmpNetwork::kVip);
+    plan.dst_port = 80;
+    for (uint16_t port = 40000; port < 40064; ++port) plan.src_ports.push_back(port);
+    plan.ask_interval_ms = 20;
+    plan.answer_timeout_ms = 500;
+    plan.lb_names = {"lb1", "lb2"};
+    Connections connections(plan);
+    ASSERT_EQ(connections.wait_open(5000), 64u);
+    auto answered = [&](uint32_t at_least) {  // every connection asks each 20 ms
+        EXPECT_TRUE(connections.wait_answered(at_least, 5000));
+        return connections.snapshot();
+    };
+    const auto before = answered(3);
+    std::map<int, int> per_lb;
+    for (const auto& r : before) {
+        EXPECT_EQ(r.state, ConnectionState::kOpen);
+        EXPECT_EQ(r.lb, r.last_lb);  // sticky: every answer from the LB of the first
+        ++per_lb[r.lb];
+    }
+    EXPECT_GT(per_lb[1], 8);
+    EXPECT_GT(per_lb[2], 8);
+    // The router now sends everything to lb1: lb2's connections reach an LB with no state for them.
+    net.router.run({"ip", "route", "replace", "10.99.0.1/32", "via", "10.0.2.2"});
+    const auto after = answered(before[0].answers + 3);
+    const ConnectionsReport report = connections.stop();
+    for (size_t i = 0; i < report.connections.size(); ++i) {
+        const auto& r = report.connections[i];
+        if (before[i].lb == 1) {
+            EXPECT_EQ(r.state, ConnectionState::kOpen) << i;
+        } else {
+            EXPECT_EQ(r.state, ConnectionState::kReset) << i;
+            EXPECT_EQ(r.error, ECONNRESET);
+        }
+    }
+    EXPECT_GT(report.requests, 64u * 3);
+    EXPECT_LT(report.memory_bytes, 64u * 1024);  // per connection, not per request
+}
+
+TEST_F(Drivers, AResilientGroupMovesOnlyARemovedMembersFlowsAndFollowsTheMainRoute) {
+    EcmpNetwork net(3);
+    net.router.run({"sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_fields=0x0037"});
+    net.router.run({"ip", "route", "add", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    ResilientConfig config;
+    config.netns = net.router.path();
+    config.vip = parse_ipv4(EcmpNetwork::kVip);
+    config.gateways = {"10.0.2.2", "10.0.3.2"};
+    config.buckets = 32;
+    config.idle_timer_ms = 100'000;  // nothing idles during the test: an added member gets no bucket
+    ResilientGroup group(config);
+    auto buckets_of = [&](const std::string& gateway) {
+        const auto buckets = read_buckets(net.router.path(), config.group_id);
+        return std::count_if(buckets.begin(), buckets.end(), [&](const Bucket& b) { return b.gateway == gateway; });
+    };
+    ASSERT_EQ(read_buckets(net.router.path(), config.group_id).size(), 32u);
+    EXPECT_EQ(buckets_of("10.0.2.2"), 16);
+    const Delivery before = send_flows(net, 256, 2);
+    ASSERT_GT(before.lb1.packets, 0u);
+    ASSERT_GT(before.lb2.packets, 0u);
+
+    // zebra's route loses lb2: the group follows, and only lb2's flows move.
+    net.router.run({"ip", "route", "replace", "10.99.0.1/32", "via", "10.0.2.2"});
+    ASSERT_TRUE(group.wait_for({"10.0.2.2"}, 2000));
+    EXPECT_EQ(buckets_of("10.0.2.2"), 32);
+    const Delivery after = send_flows(net, 256, 2);
+    for (size_t flow = 0; flow < 256; ++flow) {
+        if (before.lb1.flows[flow].packets) EXPECT_EQ(after.lb1.flows[flow].packets, 2u) << flow;
+    }
+    EXPECT_EQ(after.lb2.packets, 0u);
+
+    // lb2 returns. A group of one member never selects a path (the kernel skips the selection for a
+    // single path), so no bucket was marked busy: every bucket is idle, and lb2 gets its share at
+    // once. (With two members or more, a returning one gets only buckets idle for idle_timer.)
+    net.router.run({"ip", "route", "replace", "10.99.0.1/32", "nexthop", "via", "10.0.2.2", "nexthop", "via", "10.0.3.2"});
+    ASSERT_TRUE(group.wait_for({"10.0.2.2", "10.0.3.2"}, 2000));
+    EXPECT_EQ(buckets_of("10.0.3.2"), 16);
+    // zebra withdraws every path: the VIP's own table loses its route, and the rule falls through.
+    net.router.run({"ip", "route", "del", "10.99.0.1/32"});
+    ASSERT_TRUE(group.wait_for({}, 2000));
+    const auto changes = group.changes();
+    for (const auto& change : changes) EXPECT_EQ(change.error, "");
+    EXPECT_GE(changes.size(), 4u);
+}
+
+TEST_F(Drivers, TheArpWatchHearsWhoClaimsWhichAddressOnItsLinks) {
+    EcmpNetwork net;
+    // lb1 asks for the router with the VIP as its sender address, as arp_announce 0 lets a host do
+    // for a packet from the VIP; the router's node records it.
+    ArpWatch watch(net.router.path());
+    const auto asked = probe_arp(net.lb1.path(), "eth0", EcmpNetwork::kVip, {"10.0.2.1"}, {"10.0.2.1"}, 1, 20, 2000);
+    EXPECT_TRUE(asked.answered);
+    const auto frames = watch.stop();
+    const bool claimed = std::any_of(frames.begin(), frames.end(), [](const ArpFrame& f) {
+        return f.op == 1 && f.sender_ip == EcmpNetwork::kVip && f.target_ip == "10.0.2.1" && f.ifname == "l1";
+    });
+    EXPECT_TRUE(claimed) << frames.size() << " frames";
 }

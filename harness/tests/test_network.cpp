@@ -1,14 +1,21 @@
 #include "test_network.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <stdexcept>
 
+#include "netns.h"
 #include "packet_format.h"
 
 namespace vipcheck::testing {
@@ -108,6 +115,80 @@ InjectionPlan EcmpNetwork::flows(std::vector<uint16_t> src_ports, uint32_t packe
     return {.netns = client.path(), .src_ip = parse_ipv4(kClient), .dst_ip = parse_ipv4(dst), .dst_port = kPort,
             .src_ports = std::move(src_ports), .packets_per_flow = packets_per_flow, .rate_pps = rate_pps,
             .run_tag = run_tag};
+}
+
+HttpNamer::HttpNamer(const TestNamespace& ns, const std::string& address, uint16_t port, std::string name) {
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    std::promise<void> ready;
+    auto ready_future = ready.get_future();
+    thread_ = std::thread([this, path = ns.path(), address, port, name, &ready]() {
+        int listener = -1;
+        try {
+            NetnsFd netns(path);
+            enter_netns(netns);
+            listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            int one = 1;
+            ::setsockopt(listener, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+            sockaddr_in at{};
+            at.sin_family = AF_INET;
+            at.sin_port = htons(port);
+            at.sin_addr.s_addr = htonl(parse_ipv4(address));
+            if (::bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || ::listen(listener, 1024) != 0) {
+                throw std::runtime_error("HttpNamer: bind or listen failed");
+            }
+        } catch (...) {
+            ready.set_exception(std::current_exception());
+            return;
+        }
+        ready.set_value();
+        const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name.size()) + "\r\n\r\n" + name;
+        std::vector<pollfd> fds{{stop_fd_, POLLIN, 0}, {listener, POLLIN, 0}};
+        std::vector<std::string> pending{"", ""};
+        while (true) {
+            ::poll(fds.data(), fds.size(), -1);
+            if (fds[0].revents & POLLIN) break;
+            if (fds[1].revents & POLLIN) {
+                int client;
+                while ((client = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                    fds.push_back({client, POLLIN, 0});
+                    pending.emplace_back();
+                }
+            }
+            for (size_t i = 2; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                char buf[512];
+                const ssize_t got = ::recv(fds[i].fd, buf, sizeof buf, 0);
+                if (got <= 0) {
+                    ::close(fds[i].fd);
+                    fds[i].fd = -1;  // poll skips it
+                    continue;
+                }
+                pending[i].append(buf, size_t(got));
+                size_t end;
+                while ((end = pending[i].find("\r\n\r\n")) != std::string::npos) {
+                    pending[i].erase(0, end + 4);
+                    ::send(fds[i].fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+                }
+            }
+        }
+        for (size_t i = 1; i < fds.size(); ++i) {
+            if (fds[i].fd >= 0) ::close(fds[i].fd);
+        }
+    });
+    try {
+        ready_future.get();
+    } catch (...) {
+        thread_.join();
+        ::close(stop_fd_);
+        throw;
+    }
+}
+
+HttpNamer::~HttpNamer() {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);
+    thread_.join();
+    ::close(stop_fd_);
 }
 
 }  // namespace vipcheck::testing

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "injector.h"
@@ -46,6 +47,20 @@ struct EcmpNetwork {
     // Flows from the client to dst:kPort, one per source port.
     InjectionPlan flows(std::vector<uint16_t> src_ports, uint32_t packets_per_flow, double rate_pps,
                         uint32_t run_tag, const char* dst = kVip) const;
+};
+
+// A keep-alive HTTP service in a namespace, answering every request with its name as the body:
+// what an LB's service does for the connection driver. Runs until destroyed.
+class HttpNamer {
+public:
+    HttpNamer(const TestNamespace& ns, const std::string& address, uint16_t port, std::string name);
+    ~HttpNamer();
+    HttpNamer(const HttpNamer&) = delete;
+    HttpNamer& operator=(const HttpNamer&) = delete;
+
+private:
+    int stop_fd_ = -1;
+    std::thread thread_;
 };
 
 }  // namespace vipcheck::testing
