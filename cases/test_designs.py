@@ -3,7 +3,7 @@ every check; a broken one fails exactly the checks its block names, each for cer
 never INCONCLUSIVE), with the words its diagnosis must hold. Each runs in a view of /tmp,
 /var/tmp and /run (cases/overlay_view.py) and, passing or failing, leaves no file there outside
 its folders. Adding a negative control is adding one scenario file to its design's cases/ (the
-writing of one: each design's README under harness/vipcheck/designs/)."""
+writing of one: each design's README under topologies/)."""
 import pytest
 
 from artifact_reading import assert_every_daemon_log_is_kept
@@ -14,16 +14,27 @@ from conftest import CASES, SHIPPED, assert_design
 from vipcheck.scenario import load_case
 
 # A case that holds a design to a time runs under CTest's one-at-a-time lock (cases/conftest.py).
-TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover"}
+TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover", "rebalance"}
+
+
+def assert_the_restore_brought_lb2_back(run):
+    """No connection broke on the restore because lb2 really came back, not because nothing moved;
+    lb2's own connections did break when it left."""
+    failure, restore = run.check("connections_kept")["details"]["events"]
+    assert "lb2" not in failure["route_after"] and "lb2" in restore["route_after"], (failure, restore)
+    assert failure["broken_departing"] > 0, failure
+
+
 # Runs also read beyond their verdicts: a failover detected late (dead interval 3 s) has long
 # per-flow gaps that r1's capture bounds from both sides; a failing dns-pairs run keeps every
 # daemon's log; DNS checks alone build the DNS path alone; the VIP-on-lo checks report what the
-# kernel and the wire said.
+# kernel and the wire said; a resilient group's restore brought the LB back.
 READ_FURTHER = {"ecmp-failover-dead3": assert_gaps_agree_with_the_capture,
                 "dns-pairs-local-sessions": assert_every_daemon_log_is_kept,
                 "dns-pairs-random": assert_only_the_dns_path_is_built,
                 "lo-subnet": assert_lookups_and_sysctls_come_from_the_kernel,
-                "lo-subnet-arp-flux": assert_arp_replies_name_each_lb_by_its_mac}
+                "lo-subnet-arp-flux": assert_arp_replies_name_each_lb_by_its_mac,
+                "ecmp-connections-failure-resilient": assert_the_restore_brought_lb2_back}
 
 
 def stated_cases():

@@ -34,7 +34,8 @@ def assert_result_carries_measurements_and_timings(run, junit_path):
                                       "teardown", "total"}
     assert result["traffic"]["sent"] == 2048 * 4
     # The effective sysctls are the ones the kernel reports, per node.
-    assert result["sysctl"]["r1"]["net.ipv4.fib_multipath_hash_policy"] == 1
+    assert result["sysctl"]["r1"]["net.ipv4.fib_multipath_hash_policy"] == 3
+    assert result["sysctl"]["r1"]["net.ipv4.fib_multipath_hash_fields"] == 0x0037
     assert result["sysctl"]["r1"]["net.ipv4.ip_forward"] == 1
     assert result["sysctl"]["lb1"]["net.ipv4.conf.all.rp_filter"] == 0
     junit = junit_path.read_text()

@@ -21,7 +21,11 @@ def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
                       "repeats: 1\nregression_margin: 0.25\n"
                       # The known defect's mechanics, on a case that fails soon (test_designs runs the real one).
                       f"known_defects:\n  - {{scenario: {CASES['ecmp-lo-prefix24']}, fails: [lo_route],"
-                      " defect: VIP on lo as a /24}\n")
+                      " defect: VIP on lo as a /24}\n"
+                      # One event of the LB set under both router groups, in the first share.
+                      f"connections:\n  base: {SHIPPED['ecmp-connections']}\n  events: [remove]\n"
+                      "  groups: {hash-threshold: {}, resilient: {resilient: {buckets: 1024, idle_timer_ms: 500}}}\n"
+                      "  repeats: 1\n")
     history = tmp_path / "history.jsonl"
     # Seven past nights at 20 ms: detection by BFD at 50 ms x 3 must show as a regression.
     history.write_text("".join(json.dumps({"date": f"2026-11-{day:02d}", "medians": {"silent_drop/bfd": 20.0}})
@@ -60,6 +64,14 @@ def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
     assert report["known_defects"][0]["state"] == "present", report["known_defects"]
     assert "known defect ecmp-lo-prefix24.yaml: present" in run.stdout
     assert not any(c["failed_for_certain"] for c in report["cells"]) and "BROKEN" not in run.stdout, run.stdout
+    # lb4 leaving under each group: hash-threshold re-divides the hash space among three and breaks
+    # a third of the connections of LBs that stayed (a quarter of all, 64 of 256, 7 the standard
+    # deviation), the resilient group none.
+    rows = {c["group"]: c["rows"][0] for c in report["connections"]}
+    assert [c["event"] for c in report["connections"]] == ["remove", "remove"]
+    assert set(rows) == {"hash-threshold", "resilient"}
+    assert rows["hash-threshold"]["broken stayed"]["median"] > 0.1 * rows["hash-threshold"]["alive"]["median"], rows
+    assert rows["resilient"]["broken stayed"]["max"] == 0, rows
 
     chromium = shutil.which("chromium")
     assert chromium, "chromium is missing: sudo make deps"
@@ -68,6 +80,7 @@ def test_nightly_shards_merge_flag_a_regression_and_the_page_renders(tmp_path):
                          capture_output=True, text=True, timeout=120).stdout
     assert "<table>" in dom and "silent_drop" in dom
     assert 'id="regressions"' in dom and "Regressions" in dom and 'id="known-defects"' in dom
+    assert 'id="connections"' in dom and "hash-threshold: of LBs that stayed" in dom
     assert dom.count("<img") == 3  # box plot, timeline, trend
     assert 'data-rendered-plots="3"' in dom, "the browser did not decode every plot"
 
@@ -85,4 +98,9 @@ def test_the_shipped_matrix_measures_a_design_that_recovers_on_budgets_that_fit(
         # Each budget leaves room for the profile's own detection time.
         assert spec.max_gap_ms > spec.ospf.detection_s() * 1000, (profile, spec.max_gap_ms)
     assert budgets == {"bfd-50x3": 300, "dead-minimal": 1300, "dead-3s": 3500}
+    # Every connection cell is a valid scenario judging connections across its event.
+    for event, group in nightly.connection_cells(matrix):
+        spec = nightly.connection_cell_scenario(matrix, event, group, tmp_path)
+        assert spec.checks == ("convergence", "connections_kept") and spec.failure.type == event, (event, group)
+        assert bool(spec.resilient) is (group == "resilient")
     assert [d["fails"] for d in matrix["known_defects"]] == [["recovery"]]

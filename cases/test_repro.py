@@ -69,7 +69,7 @@ def test_failing_run_leaves_every_artifact_and_a_repro_that_rebuilds_it(tmp_path
     assert len(r1_rib[f"{VIP}/32"][0]["nexthops"]) == 2
     r1_kernel = json.loads((folder / "r1/kernel-routes.json").read_text())
     assert any(r["dst"] == VIP and r.get("protocol") == "ospf" for r in r1_kernel)
-    assert "net.ipv4.fib_multipath_hash_policy = 1" in (folder / "r1/sysctl.txt").read_text()
+    assert "net.ipv4.fib_multipath_hash_policy = 3" in (folder / "r1/sysctl.txt").read_text()
     # The failure itself is visible in the dump: the /24 on lo of every LB.
     lb_addresses = json.loads((folder / "lb1/addresses.json").read_text())
     assert any(a["local"] == VIP and a["prefixlen"] == 24 for i in lb_addresses for a in i["addr_info"])

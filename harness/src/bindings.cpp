@@ -496,6 +496,8 @@ PYBIND11_MODULE(_core, m) {
           "Chi-square goodness of fit of counts against shares proportional to weights.");
     m.def("binomial_two_sided_p", &binomial_two_sided_p, py::arg("k"), py::arg("n"),
           "Exact two-sided p-value of k successes in n fair trials.");
+    m.def("binomial_at_most_p", &binomial_at_most_p, py::arg("k"), py::arg("n"), py::arg("p"),
+          "P(X <= k) for X binomial(n, p).");
     m.def("run_length_limit", &run_length_limit, py::arg("n"), py::arg("alpha"),
           "The smallest run length whose appearance in n fair trials has probability <= alpha (union bound).");
 }

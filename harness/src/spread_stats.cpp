@@ -42,6 +42,12 @@ double binomial_two_sided_p(uint64_t k, uint64_t n) {
     return std::min(1.0, 2 * tail);
 }
 
+double binomial_at_most_p(uint64_t k, uint64_t n, double p) {
+    if (!(p >= 0 && p <= 1)) throw std::invalid_argument("p must be in [0, 1]");
+    if (k >= n) return 1.0;
+    return boost::math::cdf(boost::math::binomial(double(n), p), double(k));
+}
+
 uint64_t run_length_limit(uint64_t n, double alpha) {
     if (!(alpha > 0 && alpha < 1)) throw std::invalid_argument("alpha must be in (0, 1)");
     uint64_t length = 1;

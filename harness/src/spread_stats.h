@@ -40,6 +40,9 @@ std::pair<double, double> wilson_interval(uint64_t k, uint64_t n, double z);
 // Exact two-sided p-value of k successes in n fair trials (the binomial distribution, p = 1/2).
 double binomial_two_sided_p(uint64_t k, uint64_t n);
 
+// P(X <= k) for X binomial with n trials of success probability p: how unlikely so few successes are.
+double binomial_at_most_p(uint64_t k, uint64_t n, double p);
+
 // The smallest run length L such that n fair trials hold a run of L or more equal outcomes with
 // probability at most alpha, by the union bound over the run's n - L + 1 starts: (n - L + 1) 2^(1-L).
 uint64_t run_length_limit(uint64_t n, double alpha);

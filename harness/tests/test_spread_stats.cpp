@@ -95,6 +95,14 @@ TEST(SequenceStats, BinomialTwoSidedIsExact) {
     EXPECT_THROW(vipcheck::binomial_two_sided_p(11, 10), std::invalid_argument);
 }
 
+TEST(SpreadStats, BinomialLowerTailAgainstClosedForms) {
+    // P(X <= 0) = (1 - p)^n; P(X <= 1) adds n p (1 - p)^(n - 1).
+    EXPECT_NEAR(vipcheck::binomial_at_most_p(0, 40, 0.25), std::pow(0.75, 40), 1e-15);
+    EXPECT_NEAR(vipcheck::binomial_at_most_p(1, 10, 0.25), std::pow(0.75, 10) + 10 * 0.25 * std::pow(0.75, 9), 1e-12);
+    EXPECT_DOUBLE_EQ(vipcheck::binomial_at_most_p(10, 10, 0.3), 1.0);
+    EXPECT_THROW(vipcheck::binomial_at_most_p(1, 10, 1.5), std::invalid_argument);
+}
+
 TEST(SequenceStats, RunLengthLimitIsTheFirstLengthTheUnionBoundAllows) {
     for (uint64_t n : {1u, 10u, 100u, 1000u}) {
         for (double alpha : {0.05, 5e-6}) {

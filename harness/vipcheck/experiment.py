@@ -32,6 +32,7 @@ class RunResult:
     sysctl: dict = field(default_factory=dict)
     traffic: dict = field(default_factory=dict)
     timeline: dict = field(default_factory=dict)   # arrivals per ms around a failure, when there was one
+    connections: list = field(default_factory=list)  # every TCP connection's fate, when the design held some
     memory: dict = field(default_factory=dict)     # node processes' peak PSS, the harness's, the sinks'
     artifacts: str = ""                            # the failing run's artifacts folder
     remeasured: list = field(default_factory=list)  # earlier attempts the machine stalled: id, why
@@ -41,9 +42,9 @@ class RunResult:
         return bool(self.checks) and all(c.passed for c in self.checks)
 
     def record(self, observed):
-        """What a design's phase returned: its own fields (sysctl, convergence, traffic, timeline)."""
+        """What a design's phase returned: its own fields (sysctl, convergence, traffic, timeline, connections)."""
         for key, value in (observed or {}).items():
-            if key not in ("sysctl", "convergence", "traffic", "timeline"):
+            if key not in ("sysctl", "convergence", "traffic", "timeline", "connections"):
                 raise ValueError(f"a design reported {key!r}, which no result holds")
             setattr(self, key, value)
 
@@ -65,6 +66,7 @@ class RunResult:
                 "convergence": self.convergence, "sysctl": self.sysctl, "traffic": self.traffic,
                 "memory": self.memory,
                 **({"timeline": self.timeline} if self.timeline else {}),
+                **({"connections": self.connections} if self.connections else {}),
                 **({"remeasured": self.remeasured} if self.remeasured else {}),
                 **({"artifacts": self.artifacts} if self.artifacts else {})}
 

@@ -3,7 +3,9 @@ networks; statistics per cell, a history across nights, and regressions against 
 profile holds the design to a budget its detection mechanism can meet, so the report turns red
 only on a regression or a broken invariant (a cell that failed for certain); a known defect of
 a daemon is run too and reported as what it is, not as a failing cell. What a cell is (which
-failures, which timer keys, which checks and figures) is the base design's convergence.py."""
+failures, which timer keys, which checks and figures) is the base design's convergence.py.
+With `connections`, every event of the LB set under every router group too: the connections
+each broke, side by side (the groups differ by design, so these are figures, not verdicts)."""
 import json
 import statistics
 import sys
@@ -39,7 +41,23 @@ def load_matrix(path):
     return {"name": top.get("name", Path(path).stem), "base": base, "topology": topology,
             "convergence": convergence, "failures": tuple(top["failures"]), "profiles": top["profiles"],
             "repeats": top["repeats"], "margin": float(top["regression_margin"]), "design": top["design"],
-            "known_defects": [_known_entry(path, index, entry) for index, entry in enumerate(top["known_defects"])]}
+            "known_defects": [_known_entry(path, index, entry) for index, entry in enumerate(top["known_defects"])],
+            "connections": _connections_entry(path, top, convergence, topology)}
+
+
+def _connections_entry(path, top, convergence, topology):
+    """The connection cells' base scenario (of the same design), events and router groups, or None."""
+    entry = top.get("connections")
+    if entry is None:
+        return None
+    base = (Path(path).parent / entry["base"]).resolve()
+    if not base.exists():
+        raise ScenarioError(str(path), "connections.base", f"no such scenario: {base}")
+    if scenarios.load(base).topology != topology:
+        raise ScenarioError(str(path), "connections.base", f"must be a scenario of the base's design, {topology}")
+    return {"base": base, "events": tuple(entry.get("events", convergence.CONNECTION_EVENTS)),
+            "groups": dict(entry["groups"]), "repeats": entry.get("repeats", 3),
+            "figures": convergence.CONNECTION_FIGURES}
 
 
 def _known_entry(path, index, entry):
@@ -117,29 +135,73 @@ def matrix_cells(matrix):
 
 def run_matrix(matrix, seed=None, progress=None, shard=None):
     """Runs every cell, or with shard=(K, N) the K-th share of them; a cell's seeds depend on its
-    place in the whole matrix, so a sharded night runs exactly what an unsharded one would."""
+    place in the whole matrix, so a sharded night runs exactly what an unsharded one would. Known
+    defects and connection cells run once a night, in the first share of a sharded one."""
     chosen = shards.pick(list(enumerate(matrix_cells(matrix))), shard)
-    progress = progress or Progress(max(1, len(chosen) * matrix["repeats"]))
-    results, representative = [], None
+    first = not shard or shard[0] == 1
     with tempfile.TemporaryDirectory(prefix="vipcheck-nightly-") as folder:
         # Every cell is validated before the first network is built.
         specs = {cell: cell_scenario(matrix, *cell, folder) for _, cell in chosen}
+        connection_specs = {cell: connection_cell_scenario(matrix, *cell, folder)
+                            for cell in connection_cells(matrix)} if first else {}
+        repeats = matrix["connections"]["repeats"] if connection_specs else 0
+        progress = progress or Progress(max(1, len(chosen) * matrix["repeats"] + len(connection_specs) * repeats))
+        results, representative = [], None
         for index, (failure, profile) in chosen:
-            spec = specs[(failure, profile)]
             runs = []
             for repeat in range(matrix["repeats"]):
                 progress.show(f"{failure} / {profile} #{repeat + 1}")
                 run_seed = None if seed is None else seed + index * 1000 + repeat
-                result = experiment.run_scenario(spec, seed=run_seed)
+                result = experiment.run_scenario(specs[(failure, profile)], seed=run_seed)
                 runs.append(result)
                 if representative is None and result.timeline:
                     representative = {"failure": failure, "profile": profile, **result.timeline}
                 progress.step(f"{failure} / {profile} #{repeat + 1}")
             results.append(_cell(failure, profile, runs, matrix["convergence"].FIGURES))
-    # Known defects once a night, in the first share of a sharded one.
-    defects = [] if shard and shard[0] != 1 else [_known_defect(entry, seed) for entry in matrix["known_defects"]]
+        connections = []
+        for index, ((event, group), spec) in enumerate(connection_specs.items()):
+            runs = []
+            for repeat in range(repeats):
+                label = f"connections {event} / {group} #{repeat + 1}"
+                progress.show(label)
+                run_seed = None if seed is None else seed + 500_000 + index * 1000 + repeat
+                runs.append(experiment.run_scenario(spec, seed=run_seed))
+                progress.step(label)
+            connections.append(_connection_cell(event, group, runs, matrix["connections"]["figures"], spec))
+    defects = [_known_defect(entry, seed) for entry in matrix["known_defects"]] if first else []
     return {"matrix": matrix["name"], "figures": tracked(matrix), "cells": results, "timeline": representative,
-            "known_defects": defects}
+            "known_defects": defects, "connections": connections}
+
+
+def connection_cells(matrix):
+    spec = matrix.get("connections")
+    return [(event, group) for event in spec["events"] for group in spec["groups"]] if spec else []
+
+
+def connection_cell_scenario(matrix, event, group, folder):
+    """Writes and validates one connection cell's scenario (the design's convergence.connection_cell)."""
+    spec = matrix["connections"]
+    document = yaml.safe_load(spec["base"].read_text())
+    document["name"] = f"connections.{event}.{group}"
+    document = matrix["convergence"].connection_cell(document, event, spec["groups"][group],
+                                                     lambda draft: scenarios.load(_write(folder, draft)))
+    return scenarios.load(_write(folder, document))
+
+
+def _connection_cell(event, group, runs, figures, scenario):
+    """One connection cell: per event of its timeline (the event, its restore), each figure's
+    median and maximum over the runs."""
+    rows = []
+    for kind in [f.type for f in scenario.failures]:
+        row = {"event": kind}
+        for figure, _ in figures:
+            values = [c.figures[f"{figure} on {kind}"] for r in runs for c in r.checks
+                      if f"{figure} on {kind}" in c.figures]
+            row[figure] = {"median": statistics.median(values), "max": max(values)} if values else None
+        rows.append(row)
+    return {"event": event, "group": group, "runs": len(runs), "passed": sum(r.passed for r in runs),
+            "rows": rows, "seeds": [r.seed for r in runs],
+            "failed_checks": sorted({c.name for r in runs for c in r.checks if not c.passed})}
 
 
 def _known_defect(entry, seed):
@@ -158,7 +220,7 @@ def broken(report):
 
 def merge_shards(matrix, paths):
     """One night's report from the shard files that N runners wrote: every cell exactly once."""
-    cells, timelines, defects = {}, [], []
+    cells, timelines, defects, connections = {}, [], [], []
     for path in paths:
         try:
             part = json.loads(Path(path).read_text())
@@ -174,6 +236,7 @@ def merge_shards(matrix, paths):
         if part.get("timeline"):
             timelines.append(part["timeline"])
         defects += part.get("known_defects", [])
+        connections += part.get("connections", [])
     missing = [f"{f}/{p}" for f, p in matrix_cells(matrix) if (f, p) not in cells]
     if missing:
         raise UsageError(f"the shard files lack {len(missing)} cell(s): {', '.join(missing[:3])}; "
@@ -181,7 +244,7 @@ def merge_shards(matrix, paths):
     order = matrix_cells(matrix)
     timelines.sort(key=lambda t: order.index((t["failure"], t["profile"])))
     return {"matrix": matrix["name"], "figures": tracked(matrix), "cells": [cells[key] for key in order],
-            "timeline": timelines[0] if timelines else None, "known_defects": defects}
+            "timeline": timelines[0] if timelines else None, "known_defects": defects, "connections": connections}
 
 
 def _cell(failure, profile, runs, tracked_figures):

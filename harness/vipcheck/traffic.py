@@ -1,5 +1,6 @@
-"""Real flows through the design: seeded 5-tuples, injectors on the clients, sinks on the LBs.
-The sinks record; the checks ask them afterwards."""
+"""Real traffic through the design: seeded 5-tuples of UDP flows, injectors on the clients, sinks
+on the LBs that record and, for the return path, answer; and long-lived TCP connections that ask
+the LBs' service at a steady pace. What receives records; the checks ask it afterwards."""
 import array
 import random
 import threading
@@ -24,6 +25,15 @@ class ClientFlows:
     src_ports: tuple
 
 
+@dataclass(frozen=True)
+class Answers:
+    """How the LBs answer a stream (the return path): each request back to its client's answer
+    port, from the VIP it was sent to, or, from_route, from the address the LB's route picks (a
+    service that forgets the VIP)."""
+    port: int = 5002
+    from_route: bool = False
+
+
 @dataclass
 class Delivery:
     """What was sent and, per sink node (usually an LB), what arrived."""
@@ -39,6 +49,7 @@ class Delivery:
     plans: tuple = ()          # the ClientFlows sent: each flow's 5-tuple
     port: int = 0
     rate_pps: float = 0.0
+    answers: dict = field(default_factory=dict)  # client -> _core.SinkReport of the answers it received
 
     @property
     def received(self):
@@ -119,18 +130,24 @@ def plan_flows(senders, total_flows, seed):
     return plans
 
 
-def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None, cancel=None):
+def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None, cancel=None, answers=None):
     """Starts a sink on every node of sinks_at (node -> address it listens on), sends every
     plan's flows at once, and waits until everything arrived or nothing more comes. `during`,
     if given, runs in this thread while the flows are sent, with a function that snapshots
     every sink's per-flow counts and the CLOCK_MONOTONIC time the sending started. `cancel`
-    (a _core.Cancel) lets a caller that runs this off the main thread cut the sending short."""
+    (a _core.Cancel) lets a caller that runs this off the main thread cut the sending short.
+    With `answers` (an Answers), every sink answers what it receives and each client records the
+    answers that reach it, and from where."""
     flows = sum(len(plan.src_ports) for plan in flow_plans)
     counter = _core.ArrivalCounter()
     # A timeline measures failover gaps, which need each flow's sequence runs.
     sinks = {node: _core.FlowSink(lab[node].netns, address, traffic.port, run_tag, flows, counter,
-                                  record_runs=during is not None)
+                                  record_runs=during is not None, answer_port=answers.port if answers else 0,
+                                  answer_from_route=bool(answers and answers.from_route))
              for node, address in sinks_at.items()}
+    clients = {plan.client: _core.FlowSink(lab[plan.client].netns, plan.src_ip, answers.port, run_tag, flows,
+                                           counter, record_sources=True)
+               for plan in flow_plans} if answers else {}
     delivery = Delivery(flows, traffic.packets_per_flow, plans=tuple(flow_plans), port=traffic.port,
                         rate_pps=traffic.rate_pps)
     reports, errors = [], []
@@ -159,10 +176,60 @@ def deliver(lab, sinks_at, traffic, flow_plans, run_tag, during=None, cancel=Non
         delivery.send_errno = next((r.last_errno for r in reports if r.last_errno), 0)
         span_ns = max(r.last_send_ns for r in reports) - min(r.first_send_ns for r in reports)
         delivery.offered_pps = delivery.sent / (span_ns / 1e9) if span_ns else 0.0
-        counter.wait_for(delivery.sent, QUIET_MS, ARRIVAL_SLACK_S * 1000)
+        counter.wait_for(delivery.sent * (2 if answers else 1), QUIET_MS, ARRIVAL_SLACK_S * 1000)
     finally:
         for lb, sink in sinks.items():
             delivery.per_lb[lb] = sink.stop()
+        for client, sink in clients.items():
+            delivery.answers[client] = sink.stop()
     delivery.foreign_packets = sum(r.foreign_packets for r in delivery.per_lb.values())
     delivery.kernel_drops = sum(r.kernel_drops for r in delivery.per_lb.values())
     return delivery
+
+
+class ConnectionPool:
+    """The connections of every client, each client's driven by a thread of its own in C++."""
+
+    def __init__(self, lab, senders, spec, lb_names, seed):
+        """senders: (client, address, VIP) triples; spec: count, open_per_s, port, ask_interval_ms,
+        answer_timeout_ms, new_every_ms and new_count (a design's connection spec); the connections'
+        source ports come from the seed."""
+        self.spec, self.lb_names = spec, list(lb_names)
+        new_per_client = -(-spec.new_count // len(senders)) if spec.new_every_ms else 0
+        # One draw for the long-lived and the new connections, so no two share a 4-tuple.
+        plans = plan_flows(senders, spec.count + new_per_client * len(senders), seed)
+        self.plans, self.drivers = [], {}
+        next_id = 0
+        for plan, share in zip(plans, _shares(spec.count, len(senders))):
+            kept = ClientFlows(plan.client, plan.src_ip, plan.dst_ip, next_id, plan.src_ports[:share])
+            self.plans.append(kept)
+            next_id += share
+            self.drivers[plan.client] = _core.Connections(
+                lab[plan.client].netns, plan.src_ip, plan.dst_ip, spec.port, list(kept.src_ports), kept.first_flow_id,
+                spec.ask_interval_ms, spec.answer_timeout_ms, self.lb_names, open_per_s=spec.open_per_s,
+                new_ports=list(plan.src_ports[share:share + new_per_client]), new_every_ms=spec.new_every_ms)
+
+    def wait_open(self, timeout_ms):
+        """How many connections opened, once every one opened or failed (or the timeout)."""
+        return sum(driver.wait_open(timeout_ms) for driver in self.drivers.values())
+
+    def wait_answered(self, answers, timeout_ms):
+        """True once every connection has `answers` answers or ended: every LB known."""
+        return all(driver.wait_answered(answers, timeout_ms) for driver in self.drivers.values())
+
+    def snapshot(self):
+        """id -> (state, lb name or "", answers) of every connection now."""
+        return {r.id: (r.state, self.lb_name(r.lb), r.answers)
+                for driver in self.drivers.values() for r in driver.snapshot()}
+
+    def lb_name(self, index):
+        return self.lb_names[index - 1] if index else ""
+
+    def stop(self):
+        """client -> _core.ConnectionsReport."""
+        return {client: driver.stop() for client, driver in self.drivers.items()}
+
+
+def _shares(total, parts):
+    per, extra = divmod(total, parts)
+    return [per + (1 if i < extra else 0) for i in range(parts)]

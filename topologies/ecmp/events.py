@@ -65,6 +65,14 @@ class EventInjector:
     def _restore_drain(self, lb):
         self._announce(lb, "")
 
+    # add: a scale-out. The LB, up and serving from the start but not announcing the VIP, announces it.
+    def _add(self, lb):
+        self._announce(lb, "")
+
+    # remove: a scale-in. The LB withdraws its announcement for good; what still reaches it, it serves.
+    def _remove(self, lb):
+        self._announce(lb, "no ")
+
     def _announce(self, lb, prefix):
         router = self.routers[lb]
         lines = [prefix + line.format(vip=self.scenario.vip) for line in ANNOUNCEMENTS[self.scenario.announce]]

@@ -62,6 +62,55 @@ class FailoverMeasurement:
 
 
 @dataclass
+class ConnectionEvent:
+    """One event of the timeline as the connections saw it."""
+    type: str
+    target: str
+    at_ns: int                # in effect (its stamp)
+    until_ns: int             # the event's window ends: at the next event, or the stream's end
+    alive_before: dict        # connection id -> its LB, for every connection alive just before the event
+    route_before: list        # r1's route's LBs, in its nexthop order, before the event
+    route_after: list         # ... once it settled after the event ([] when it never did)
+
+
+@dataclass
+class ConnectionFates:
+    """Every TCP connection's fate across the timeline's events, and the router they crossed."""
+    lbs: list                 # the LBs' names, as their answers give them
+    records: list             # _core.ConnectionRecord per connection, by id
+    clients: dict             # connection id -> (client, source address, source port)
+    events: list              # ConnectionEvent per event: the failure or set change, then its restore
+    new_connections: list     # (client, _core.NewConnection): where the router put a new connection
+    opened: int               # connections that opened
+    open_s: float             # how long opening every one took
+    requests: int
+    memory_bytes: int         # the driver's records and state
+    hash_policy: int          # r1's fib_multipath_hash_policy
+    resilient: dict = None    # the resilient group's settings, or None for FRR's hash-threshold group
+    group_changes: list = field(default_factory=list)  # the resilient group's: (at_ns, its members' LBs)
+    ask_interval_ms: int = 0  # the longest a live connection stays quiet
+
+    @property
+    def records_by_id(self):
+        return {r.id: r for r in self.records}
+
+    def rows(self):
+        """One row per connection, for the result's JSON and connections.csv: times in ms from the
+        first connection's open."""
+        origin = min((r.opened_ns for r in self.records if r.opened_ns), default=0)
+
+        def ms(ns):
+            return round((ns - origin) / 1e6, 3) if ns else None
+
+        def lb(index):
+            return self.lbs[index - 1] if index else ""
+        return [{"id": r.id, "client": self.clients[r.id][0], "source": self.clients[r.id][1],
+                 "source_port": r.src_port, "lb": lb(r.lb), "last_lb": lb(r.last_lb), "state": r.state,
+                 "answers": r.answers, "opened_ms": ms(r.opened_ns), "last_answer_ms": ms(r.last_answer_ns),
+                 "ended_ms": ms(r.ended_ns), "errno": r.error} for r in self.records]
+
+
+@dataclass
 class EcmpMeasurements:
     scenario: object
     convergence: dict        # converge()'s record: reached, seconds, r1's route on the way
@@ -74,6 +123,8 @@ class EcmpMeasurements:
     other_routers: dict = field(default_factory=dict)  # r2 -> (its route after traffic, {lb: gateway})
     failover: FailoverMeasurement = None  # when the scenario has failures
     lo_routes: list = field(default_factory=list)  # lab.lo_routes.LoRoutes per LB, when lo_route is asked
+    return_path: object = None          # lab.answer_paths.ReturnPath, when return_path is asked
+    connections: ConnectionFates = None  # when the scenario has connections
 
     def nexthop_lbs(self, route=None, gateways=None):
         by_gateway = {gw: lb for lb, gw in (gateways or self.lb_gateways).items()}

@@ -19,8 +19,9 @@ class Timeline:
     the lab, r1's FRR and route monitor, each LB's uplink and gateway on r1), and nothing else of
     the design."""
 
-    def __init__(self, run, lab, scenario, seed, routers, uplinks, gateways, monitor):
+    def __init__(self, run, lab, scenario, seed, routers, uplinks, gateways, monitor, fates=None):
         self.report, self.stalls = run.report, run.stalls
+        self.fates = fates  # fates.FateRecorder, with connections: told of every event
         self.scenario, self.monitor, self.routers, self.r1 = scenario, monitor, routers, routers["r1"]
         self.lab = lab
         self.injector = EventInjector(lab, scenario, routers, uplinks)
@@ -36,9 +37,9 @@ class Timeline:
             self.measurement.scheduled_ms["restore"] = scenario.restore.draw_ms(rng)
         self.timeout_s = 2 * scenario.ospf.detection_s() + ROUTE_SLACK_S
 
-    def _best_gateways(self, excluding=()):
-        """r1's nexthops once OSPF has settled with these LBs out of service."""
-        return sorted(self.measurement.gateways[lb] for lb in self.scenario.best_lbs(excluding))
+    def _gateways(self, phase):
+        """r1's nexthops once OSPF has settled in this phase: "steady", "event" or "restored"."""
+        return sorted(self.measurement.gateways[lb] for lb in self.scenario.in_service(phase))
 
     def run(self, snapshot, started_ns):
         """Runs in the harness's thread while the stream flows."""
@@ -53,6 +54,8 @@ class Timeline:
         waits = {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
         m.steady_cpu_wait_ms = {node: round((waits[node] - steady_waits[node]) / 1e6, 3) for node in daemons}
         waited_ns = waits["r1"]
+        if self.fates:
+            self.fates.before(failure.type, failure.target)
         before_ns = time.monotonic_ns()
         self.injector.apply(failure)
         m.failed_at_ns = time.monotonic_ns()  # one atomic change, in effect once its command returned
@@ -60,24 +63,35 @@ class Timeline:
         self.injector.settle()
         self.report(f"{failure.type} of {failure.target} in effect, {m.scheduled_ms['failure']} ms "
                     "into the stream")
-        m.withdrawal_wait_ms = self._watch_ms(started_ns, self.timeout_s * 1000)
-        change = self.monitor.wait_for(self._best_gateways(excluding=[failure.target]), before_ns,
-                                       m.withdrawal_wait_ms)
-        m.withdrawn_at_ns = change.at_ns if change else 0
+        change = None
+        if not s.route_holds:  # a silence shorter than the router tolerates changes no route
+            m.withdrawal_wait_ms = self._watch_ms(started_ns, self.timeout_s * 1000)
+            change = self.monitor.wait_for(self._gateways("event"), before_ns, m.withdrawal_wait_ms)
+            m.withdrawn_at_ns = change.at_ns if change else 0
         m.router_cpu_wait_ms = (cpu_wait_ns(r1_daemons) - waited_ns) / 1e6
+        self._settled(m.failed_at_ns, "event", change or s.route_holds)
         self.snapshots["failed"] = snapshot()
         if restore:
             self._at(started_ns, m.scheduled_ms["restore"])
             self.snapshots["restore"] = snapshot()
             self.restore_waits = {node: cpu_wait_ns(router.pids()) for node, router in self.routers.items()}
+            if self.fates:
+                self.fates.before("restore", failure.target)
             m.restored_at_ns = time.monotonic_ns()
             self.injector.restore(failure, failure.target)
             m.restore_duration_ms = round((time.monotonic_ns() - m.restored_at_ns) / 1e6, 3)
             # Re-forming an adjacency takes a hello exchange, so allow a dead interval more.
             m.recovery_wait_ms = self._watch_ms(started_ns, (self.timeout_s + s.ospf.detection_s()) * 1000)
-            change = self.monitor.wait_for(self._best_gateways(), m.restored_at_ns, m.recovery_wait_ms)
+            change = self.monitor.wait_for(self._gateways("restored"), m.restored_at_ns, m.recovery_wait_ms)
             m.recovered_at_ns = change.at_ns if change else 0
+            self._settled(m.restored_at_ns, "restored", change)
             self.snapshots["restored"] = snapshot()
+
+    def _settled(self, at_ns, phase, settled):
+        """Tells the connections' recorder when the event took effect and the route it settled on."""
+        if self.fates:
+            self.fates.in_effect(at_ns)
+            self.fates.settled(self.scenario.in_service(phase) if settled else None)
 
     def _watch_ms(self, started_ns, bound_ms):
         """How long to watch r1's route for a change: the bound, but not past the stream's end,
@@ -145,13 +159,13 @@ class Timeline:
         def row(c):
             return {"at_ms": round((c.at_ns - origin) / 1e6, 3), "nexthops": [h.gateway for h in c.route.nexthops]}
         m.route_changes = [row(c) for c in changes]
-        m.disturbances = [row(c) for c in departures(changes, self._best_gateways(), began_ns)]
+        m.disturbances = [row(c) for c in departures(changes, self._gateways("steady"), began_ns)]
         m.timeline["disturbances"] = m.disturbances
         if m.restored_at_ns:
-            stayed = self._best_gateways(excluding=[m.failure.target])
+            stayed = self._gateways("event")
             m.after_restore_disturbances = [row(c) for c in losses(changes, stayed, m.restored_at_ns)]
             if m.recovered_at_ns:  # whole again, then a path left: the returning LB's too
-                m.after_restore_disturbances += [row(c) for c in losses(changes, self._best_gateways(),
+                m.after_restore_disturbances += [row(c) for c in losses(changes, self._gateways("restored"),
                                                                        m.recovered_at_ns)
                                                  if row(c) not in m.after_restore_disturbances]
             m.timeline["after_restore_disturbances"] = m.after_restore_disturbances
@@ -168,7 +182,7 @@ class Timeline:
         hops = self._rib_nexthops()
         kernel = _core.read_route(self.lab["r1"].netns, s.vip, 32)
         if m.restore and not m.recovered_at_ns:
-            wanted = set(self._best_gateways())
+            wanted = set(self._gateways("restored"))
             deadline = time.monotonic() + s.convergence_timeout_s
             while not wanted <= {ip for ip, fib in hops if fib} and time.monotonic() < deadline:
                 time.sleep(frr.ASK_PACE_S)

@@ -4,8 +4,8 @@ import json
 
 from vipcheck import _core, seeds, traffic
 from vipcheck.designs import LabDesign
-from vipcheck.lab import lo_routes
-from vipcheck.lab.network import DEFAULT_ROUTE, Lab
+from vipcheck.lab import answer_paths, lo_routes
+from vipcheck.lab.network import BRIDGE, DEFAULT_ROUTE, Lab
 
 from .checks import CHECKS
 from .measurements import LoSubnetMeasurements, Reachability
@@ -15,6 +15,7 @@ REACH_FLOWS = 4          # flows each LB sends to each of its neighbour and gate
 ARP_ROUNDS = 2
 ARP_GRACE_MS = 50        # listen at least this long after the last expected ARP reply
 ARP_TIMEOUT_MS = 3000
+ANSWERED_FLOWS = 32      # flows the client and the neighbour send to the VIP for answers, together
 
 
 class LoSubnetDesign(LabDesign):
@@ -32,6 +33,8 @@ class LoSubnetDesign(LabDesign):
         self.delivery = None                # the client's traffic to the VIP
         self.reachability = []              # Reachability per LB and target
         self.arp_probe = None               # the neighbour's ARP questions and who answered
+        self.answered = None                # the client's and the neighbour's requests the LBs answered
+        self.segment_arp = []               # every ARP frame on the segment while the LBs answered
 
     def build(self):
         s, run = self.scenario, self.run
@@ -49,12 +52,23 @@ class LoSubnetDesign(LabDesign):
         self.client_address, gw_client_address = str(client_net[2]), str(client_net[1])
         gw_if, client_if = lab.ifnames("gw", "c1")
         addresses += [("gw", gw_if, gw_client_address, 30), ("c1", client_if, self.client_address, 30)]
+        self.arrives_on = {"c1": client_if, "nb": self.uplink["nb"]}  # where answers from the VIP reach them
+        # The VIP lies in the segment, where no LB answers ARP for it: the neighbour reaches it through
+        # the gateway, or with neighbour_uplink over a link of its own to the gateway (the answers
+        # still come across the segment).
+        vip_via = s.gateway
+        if s.neighbour_uplink:
+            uplink_net = list(s.client_links.subnets(new_prefix=30))[1]
+            gw_nb_if, nb_gw_if = lab.ifnames("gw", "nb")
+            addresses += [("gw", gw_nb_if, str(uplink_net[1]), 30), ("nb", nb_gw_if, str(uplink_net[2]), 30)]
+            vip_via = str(uplink_net[1])
+        routes = [("nb", ipaddress.ip_network(f"{s.vip}/32"), [vip_via])]
         with run.step("addresses"):  # and the bridge
             sysctl = lab.apply_sysctl(s.sysctl, self.seed)
             lab.add_addresses(addresses)
             lab.bridge(SEGMENT_NODE)  # ports join the bridge before they come up
             lab.bring_up()
-        routes = [(n, DEFAULT_ROUTE, [s.gateway]) for n in ["nb", *s.lb_names]]
+        routes += [(n, DEFAULT_ROUTE, [s.gateway]) for n in ["nb", *s.lb_names]]
         routes.append(("c1", DEFAULT_ROUTE, [gw_client_address]))
         # The design: the gateway reaches the VIP through the LBs' uplink addresses, never by ARP for the VIP.
         routes.append(("gw", ipaddress.ip_network(f"{s.vip}/32"), [self.lb_address[lb] for lb in s.vip_route_via]))
@@ -93,8 +107,29 @@ class LoSubnetDesign(LabDesign):
             self.arp_probe = _core.probe_arp(lab["nb"].netns, self.uplink["nb"], s.neighbour,
                                              [s.vip, *self.lb_address.values()], list(self.lb_address.values()),
                                              ARP_ROUNDS, ARP_GRACE_MS, ARP_TIMEOUT_MS)
+        if {"return_path", "arp_suppression"} & set(s.checks):
+            self._answered_stream(rng)
         return {"traffic": {"flows": s.traffic.flows, "sent": self.delivery.sent,
                             "received": self.delivery.received}}
+
+    def _answered_stream(self, rng):
+        """The client (through the gateway) and the neighbour (on the segment) ask the VIP, and every
+        LB answers from it. The LBs' neighbour caches are emptied first, so that they ask ARP for whom
+        they answer; the segment's watcher records every ARP frame meanwhile."""
+        s, lab = self.scenario, self.lab
+        for lb in s.lb_names:
+            lab[lb].run_argv(["ip", "neigh", "flush", "dev", self.uplink[lb]])
+        senders = [("c1", self.client_address, s.vip), ("nb", s.neighbour, s.vip)]
+        plans = traffic.plan_flows(senders, ANSWERED_FLOWS, rng.randrange(2**31))
+        watch = _core.ArpWatch(lab[SEGMENT_NODE].netns)
+        try:
+            self.answered = traffic.deliver(lab, {lb: s.vip for lb in s.lb_names}, s.traffic, plans,
+                                            rng.getrandbits(32), answers=traffic.Answers())
+        finally:
+            # A bridge port hands its frames to the bridge before ARP's packet sockets see them; the
+            # bridge's own interface hears every broadcast, so every ARP request, once.
+            self.segment_arp = [f for f in watch.stop() if f.ifname == BRIDGE]
+        self.deliveries["answered"] = self.answered
 
     def _reachability(self):
         """Each LB sends real packets to the neighbour and the gateway; sinks there record them."""
@@ -140,6 +175,9 @@ class LoSubnetDesign(LabDesign):
         if self.arp_probe is not None:
             m.arp_probe = self.arp_probe
             m.lb_macs, m.arp_sysctls = self._arp_settings()
+            m.vip_arp_frames = [f for f in self.segment_arp if f.sender_ip == s.vip]
+        if self.answered is not None:
+            m.return_path = answer_paths.measure(lab, self.answered, s.vip, self.arrives_on, self.lb_address)
         return m
 
 

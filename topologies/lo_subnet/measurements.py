@@ -25,3 +25,5 @@ class LoSubnetMeasurements:
     arp_probe: object = None     # _core ARP probe from the neighbour, when arp_suppression is asked
     lb_macs: dict = None
     arp_sysctls: dict = None     # LB -> {name: (conf/all, the uplink's own)}
+    vip_arp_frames: list = field(default_factory=list)  # ARP frames on the segment claiming the VIP, while the LBs answered
+    return_path: object = None   # lab.answer_paths.ReturnPath: the LBs' answers to the client and the neighbour

@@ -8,7 +8,7 @@ from vipcheck import schema
 from vipcheck.schema.shared import VipOnLbs, checks as checks_of, sysctl, traffic
 
 SCHEMA = schema.load_schema(Path(__file__).with_name("scenario.schema.json"))
-CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression")
+CHECKS = ("lo_route", "lo_reachability", "vip_reachable", "arp_suppression", "return_path")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class LoSubnetScenario(VipOnLbs):
     lb_addresses: tuple              # uplink address per LB, lb1 first
     vip_route_via: tuple             # LBs the gateway routes the VIP to
     client_links: ipaddress.IPv4Network
+    neighbour_uplink: bool = False   # the neighbour's route to the VIP takes a link of its own to the gateway
 
 
 def parse(top):
@@ -58,4 +59,5 @@ def parse(top):
                             top["clients"], top["lo_prefixlen"], sysctl(top.sub("sysctl")),
                             traffic(top.sub("traffic"), top["clients"], 256), checks_of(top, CHECKS),
                             top.names("vip_missing_on", lb_names, "LB"), segment, str(gateway), str(neighbour),
-                            tuple(str(a) for a in lb_addresses), vip_route_via, client_links)
+                            tuple(str(a) for a in lb_addresses), vip_route_via, client_links,
+                            top["neighbour_uplink"])

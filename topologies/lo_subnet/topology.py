@@ -4,6 +4,9 @@
     c1 --- gw .2 ---+--- nb  .1  (the neighbour)
                     +--- lb1 .12 (VIP .100 on lo)
                     +--- lb2 .13 (VIP .100 on lo)
+
+With neighbour_uplink the neighbour also has a link of its own to the gateway, and its route to
+the VIP takes it: the LBs' answers come back across the segment, an asymmetric return path.
 """
 from mininet.topo import Topo
 
@@ -25,3 +28,5 @@ class LoSubnetTopo(Topo):
             self.addLink(host(lb, "lb"), segment)
         for client in scenario.client_names:
             self.addLink(host(client, "client"), gateway)
+        if scenario.neighbour_uplink:
+            self.addLink(node_name("nb", run_id), gateway)

@@ -394,7 +394,7 @@ def test_ecmp_spread_judges_every_client_where_an_even_total_hides_a_pinning():
     assert not result.passed and "c1, c2 each land on one LB" in result.diagnosis
     assert "fib_multipath_hash_policy=0" in result.diagnosis and result.details["p_value"] == 1.0
     assert result.details["alpha_per_test"] == 1e-5 / 3  # Bonferroni: the total and two clients
-    five_tuple = ecmp_spread(two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 1}}))
+    five_tuple = ecmp_spread(two_clients("lb1", "lb2", {"r1": {"net.ipv4.fib_multipath_hash_policy": 3}}))
     assert not five_tuple.passed and "although r1 hashes on the 5-tuple" in five_tuple.diagnosis
     # Both clients on one LB: the total fails too, and the cause is the same.
     same = ecmp_spread(two_clients("lb1", "lb1", {"r1": {"net.ipv4.fib_multipath_hash_policy": 0}}))

@@ -115,13 +115,15 @@ class Keepalived(Service):
 
 
 class Haproxy(Service):
+    """HAProxy in the foreground, from one of haproxy/'s templates (a pair's proxy in front of
+    backends, or an LB's own service on the VIP)."""
     label = "haproxy"
 
-    def __init__(self, run, node, templates, context, address):
+    def __init__(self, run, node, templates, context, address, template="haproxy/haproxy.cfg.j2"):
         super().__init__(run, node, templates)
         self.address, self.port = address, context["port"]
-        self.conf = self._write("haproxy.cfg", "haproxy/haproxy.cfg.j2", context)
-        self.checks = [(["haproxy", "-c", "-f", str(self.conf)], "haproxy/haproxy.cfg.j2")]  # -q hides the reason
+        self.conf = self._write("haproxy.cfg", template, context)
+        self.checks = [(["haproxy", "-c", "-f", str(self.conf)], template)]  # -q hides the reason
 
     def refusal(self, err):
         """Its first ALERT, without the prefix: the NOTICE lines before it name the version."""

@@ -12,6 +12,8 @@ from vipcheck.lab.run import NODE_DIR_SEPARATOR
 KERNEL_VIEW = {  # file -> `ip -j` command: a node's in one `ip -batch` process, one JSON array each
     "kernel-routes.json": "route show table all",
     "kernel-nexthops.json": "nexthop show",
+    "nexthop-buckets.json": "nexthop bucket show",  # a resilient group's buckets, with their idle times
+    "rules.json": "rule show",
     "addresses.json": "address show",
     "neighbours.json": "neighbour show",
 }

@@ -11,9 +11,13 @@ from vipcheck.lab.nodes import LabIntf, LabLink
 from vipcheck.lab.threads import join_threads, start_threads
 
 # Baseline sysctls of every node, because new namespaces inherit conf/all from the root
-# namespace: a router forwards and hashes flows on their 5-tuple, every other node forwards
-# nothing. A scenario's `sysctl` overrides them key by key, per role.
-ROUTER_SYSCTL = {"net.ipv4.ip_forward": 1, "net.ipv4.fib_multipath_hash_policy": 1}
+# namespace: a router forwards and hashes flows on their headers' 5-tuple (policy 3 with the
+# address, protocol and port fields: policy 1 would take the sender's socket hash, which veth
+# passes on and TCP redraws on every retransmission), every other node forwards nothing. A
+# scenario's `sysctl` overrides them key by key, per role.
+HASH_FIELDS_5_TUPLE = 0x0037  # source and destination address, protocol, source and destination port
+ROUTER_SYSCTL = {"net.ipv4.ip_forward": 1, "net.ipv4.fib_multipath_hash_policy": 3,
+                 "net.ipv4.fib_multipath_hash_fields": HASH_FIELDS_5_TUPLE}
 HOST_SYSCTL = {"net.ipv4.ip_forward": 0}
 BRIDGE = "br0"
 IFNAME_MAX = 15  # IFNAMSIZ is 16 with the terminating NUL

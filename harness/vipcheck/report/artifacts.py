@@ -44,6 +44,17 @@ def _flow_tables(deliveries, folder):
     return written
 
 
+def _connection_table(result, folder):
+    """connections.csv: one row per TCP connection, its LB and fate."""
+    if not result.connections:
+        return []
+    with open(folder / "connections.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(result.connections[0]))
+        writer.writeheader()
+        writer.writerows(result.connections)
+    return ["connections.csv"]
+
+
 def _git_commit():
     try:
         return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -85,7 +96,7 @@ def folder_for(out_root, result):
 
 def write(folder, deliveries, result, scenario, captured=(), error=None):
     """Completes the folder that forensics filled: flow tables, scenario, result, REPRO.txt."""
-    files = [*_flow_tables(deliveries, folder), *captured]
+    files = [*_flow_tables(deliveries, folder), *_connection_table(result, folder), *captured]
     shutil.copyfile(scenario.source, folder / "scenario.yaml")
     (folder / "result.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     nodes = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "capture")

@@ -79,6 +79,34 @@ def _fmt(value):
     return "-" if value is None else f"{value:.1f}"
 
 
+def connections_table(cells):
+    """A row per event of the LB set (and its restore), the broken connections of each router group
+    side by side: of LBs that stayed (median / max over the runs), of the departing LB, in all."""
+    esc = html.escape
+    groups = list(dict.fromkeys(c["group"] for c in cells))
+    by_key = {(c["event"], c["group"]): c for c in cells}
+    head = "".join(f"<th>{esc(g)}: of LBs that stayed (median / max)</th><th>{esc(g)}: of the departing LB</th>"
+                   f"<th>{esc(g)}: in all / alive</th>" for g in groups)
+    rows = []
+    for event in dict.fromkeys(c["event"] for c in cells):
+        kinds = [row["event"] for row in next(c for c in cells if c["event"] == event)["rows"]]
+        for kind in kinds:
+            label = event if kind == event else f"{event}, then {kind}"
+            tds = []
+            for group in groups:
+                row = next((r for r in by_key[(event, group)]["rows"] if r["event"] == kind), {}) \
+                    if (event, group) in by_key else {}
+                stayed, departing = row.get("broken stayed") or {}, row.get("broken departing") or {}
+                total, alive = row.get("broken") or {}, row.get("alive") or {}
+                tds += [f"{_fmt(stayed.get('median'))} / {_fmt(stayed.get('max'))}", _fmt(departing.get("median")),
+                        f"{_fmt(total.get('median'))} / {_fmt(alive.get('median'))}"]
+            rows.append(f"<tr><td style='text-align:left'>{esc(label)}</td>"
+                        + "".join(f"<td>{t}</td>" for t in tds) + "</tr>")
+    return ("<h2>Connections</h2><p>Long-lived TCP connections broken by each event of the LB set, per router "
+            "group: ideally only the departing LB's, none on an add. These are figures: the groups differ by "
+            f"design.</p><table id='connections'><tr><th>event</th>{head}</tr>{''.join(rows)}</table>")
+
+
 def page(report, history, flagged, date):
     esc = html.escape
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vipcheck nightly {esc(date)}</title>",
@@ -124,6 +152,8 @@ def page(report, history, flagged, date):
                          + "".join(f"<td>{_fmt(value)}</td>" for value in values)
                          + f"<td>{esc(', '.join(c['failed_checks']) or '-')}</td></tr>")
         parts.append("</table>")
+    if report.get("connections"):
+        parts.append(connections_table(report["connections"]))
     parts.append(f"<h2>{words.capitalize()}</h2>" + box_plot(report))
     if report.get("timeline"):
         parts.append("<h2>One failure, millisecond by millisecond</h2>" + timeline_plot(report["timeline"]))

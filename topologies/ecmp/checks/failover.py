@@ -235,14 +235,15 @@ def recovery(m):
     return timed(result, late_ms or 0.0, f.recovery_stall)
 
 
-def _moved(before, after, flows, failed):
-    """(moved, of which not the failed LB's own): flows whose LB changed between two windows."""
+def _moved(before, after, flows, target, joining=False):
+    """(moved, of which beyond the ideal): flows whose LB changed between two windows. Ideally only
+    the leaving target's flows move, or, when the target joins, flows move only onto it."""
     moved = extra = 0
     for flow in range(flows):
         a, b = before.lb_of(flow), after.lb_of(flow)
         if a and b and a != b:
             moved += 1
-            extra += a != failed
+            extra += (b != target) if joining else (a != target)
     return moved, extra
 
 
@@ -252,8 +253,10 @@ def flows_moved(m):
     target = f.failure.target
     before, failed = f.windows["before"], f.windows["failed"]
     own = sum(1 for flow in range(flows) if before.lb_of(flow) == target)
-    moved, extra = _moved(before, failed, flows, target)
-    measured = f"on {f.failure.type}: {moved} flows moved, {own} were {target}'s, {extra} beyond the ideal"
+    joining = f.failure.type == "add"
+    moved, extra = _moved(before, failed, flows, target, joining)
+    measured = (f"on add: {moved} flows moved, {moved - extra} onto {target}, {extra} between LBs that stayed"
+                if joining else f"on {f.failure.type}: {moved} flows moved, {own} were {target}'s, {extra} beyond the ideal")
     details = {"failure": {"moved": moved, "own": own, "extra": extra}}
     if "restored" in f.windows:
         back, extra_back = 0, 0
@@ -265,10 +268,12 @@ def flows_moved(m):
                 extra_back += b != target  # ideally a flow only moves onto the returning LB
         measured += f"; on restore: {back} moved, {extra_back} between LBs that never left"
         details["restore"] = {"moved": back, "extra": extra_back}
-    expected = f"at most {scenario.max_extra_moved} flows beyond {target}'s own move on failure"
+    expected = (f"at most {scenario.max_extra_moved} flows moved other than onto {target}" if joining
+                else f"at most {scenario.max_extra_moved} flows beyond {target}'s own move on failure")
     passed = extra <= scenario.max_extra_moved
+    verb, kept = ("joined", "the buckets the new LB takes") if joining else ("left", "the failed LB's flows")
     diagnosis = "" if passed else (
-        f"{extra} flows of surviving LBs moved when {target} left: hash-threshold ECMP re-divides the hash "
-        "space when a nexthop leaves; resilient nexthop groups move only the failed LB's flows")
+        f"{extra} flows moved between LBs that stayed when {target} {verb}: hash-threshold ECMP re-divides "
+        f"the hash space when a nexthop joins or leaves; resilient nexthop groups move only {kept}")
     return CheckResult("flows_moved", passed, measured, expected, diagnosis, details,
                        figures={"flows moved beyond ideal": extra})

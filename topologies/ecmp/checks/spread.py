@@ -68,7 +68,8 @@ def ecmp_spread(m):
         diagnosis = (f"{', '.join(who)} {'each land' if len(who) > 1 else 'lands'} on "
                      f"{'one LB' if pinned == who else 'few LBs'}: " if clients else "") + (
                      f"the router hashes on L3 only ({HASH_POLICY}={policy}), and every flow of a client shares its "
-                     "source and destination address; set it to 1 to hash on the 5-tuple")
+                     "source and destination address; set it to 3 with fib_multipath_hash_fields=0x37 to hash on "
+                     "the 5-tuple")
     elif idle:
         diagnosis = (f"{', '.join(idle)} got no flows although r1 routes through "
                      f"{'them' if len(idle) > 1 else 'it'}: its traffic was lost (see no_loss)")
