@@ -26,6 +26,15 @@ NlSocket open_rtnl(unsigned groups) {
     return sock;
 }
 
+NlSocket open_route_events() {
+    NlSocket sock = open_rtnl(RTMGRP_IPV4_ROUTE);
+    int group = RTNLGRP_NEXTHOP;
+    if (mnl_socket_setsockopt(sock.get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
+        throw std::runtime_error(std::string("netlink nexthop group: ") + std::strerror(errno));
+    }
+    return sock;
+}
+
 void request(mnl_socket* sock, nlmsghdr* nlh, mnl_cb_t cb, void* data, bool missing_is_empty) {
     static std::atomic<uint32_t> seq_counter{0};
     nlh->nlmsg_seq = ++seq_counter;

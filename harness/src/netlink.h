@@ -57,6 +57,9 @@ std::string route_protocol_name(unsigned protocol);
 
 // A NETLINK_ROUTE socket of the calling thread's namespace, subscribed to `groups`.
 NlSocket open_rtnl(unsigned groups);
+// A socket that hears every IPv4 route change and every nexthop object change: a route through
+// a nexthop group changes when the group does, and no route event says so.
+NlSocket open_route_events();
 
 // Sends one request and feeds every answer to cb until the kernel says it is done; an error
 // answer throws, except ENOENT when `missing_is_empty` (a dump of something that is not there).

@@ -149,11 +149,7 @@ ResilientGroup::ResilientGroup(ResilientConfig config) : config_(std::move(confi
         try {
             NetnsFd ns(config_.netns);
             enter_netns(ns);
-            events = open_rtnl(RTMGRP_IPV4_ROUTE);
-            int group = RTNLGRP_NEXTHOP;
-            if (mnl_socket_setsockopt(events.get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
-                throw std::runtime_error(std::string("netlink nexthop group: ") + std::strerror(errno));
-            }
+            events = open_route_events();
             query = open_rtnl(0);
             vip_rule(query.get(), config_);
             VipRoute main = read_route_here(query.get(), htonl(config_.vip), 32);

@@ -41,11 +41,7 @@ RouteMonitor::RouteMonitor(const std::string& netns, const std::string& destinat
         try {
             NetnsFd ns(netns);
             enter_netns(ns);
-            events = open_rtnl(RTMGRP_IPV4_ROUTE);
-            int group = RTNLGRP_NEXTHOP;
-            if (mnl_socket_setsockopt(events.get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
-                throw std::runtime_error(std::string("netlink nexthop group: ") + std::strerror(errno));
-            }
+            events = open_route_events();
             query = open_rtnl(0);
             VipRoute first = read_route_here(query.get(), destination_, prefix_len_);
             std::lock_guard lock(mutex_);
