@@ -4,6 +4,9 @@ never INCONCLUSIVE), with the words its diagnosis must hold. Each runs in a view
 /var/tmp and /run (cases/overlay_view.py) and, passing or failing, leaves no file there outside
 its folders. Adding a negative control is adding one scenario file to its design's cases/ (the
 writing of one: each design's README under topologies/)."""
+import csv
+from pathlib import Path
+
 import pytest
 
 from artifact_reading import assert_every_daemon_log_is_kept
@@ -25,16 +28,30 @@ def assert_the_restore_brought_lb2_back(run):
     assert failure["broken_departing"] > 0, failure
 
 
+def assert_every_connection_has_its_fate(run):
+    """The JSON and the artifacts' connections.csv hold a row per connection, and the ones that
+    ended are the ones the check counted broken."""
+    rows = run.result["connections"]
+    assert [row["id"] for row in rows] == list(range(256)), rows[:3]
+    with open(Path(run.result["artifacts"]) / "connections.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(t["id"], t["lb"], t["state"]) for t in table] == [(str(r["id"]), r["lb"], r["state"]) for r in rows]
+    event = run.check("connections_kept")["details"]["events"][0]
+    assert sum(row["state"] != "open" for row in rows) == event["broken"] > 0, event
+
+
 # Runs also read beyond their verdicts: a failover detected late (dead interval 3 s) has long
 # per-flow gaps that r1's capture bounds from both sides; a failing dns-pairs run keeps every
 # daemon's log; DNS checks alone build the DNS path alone; the VIP-on-lo checks report what the
-# kernel and the wire said; a resilient group's restore brought the LB back.
+# kernel and the wire said; a resilient group's restore brought the LB back; every connection's
+# fate is in the JSON and connections.csv.
 READ_FURTHER = {"ecmp-failover-dead3": assert_gaps_agree_with_the_capture,
                 "dns-pairs-local-sessions": assert_every_daemon_log_is_kept,
                 "dns-pairs-random": assert_only_the_dns_path_is_built,
                 "lo-subnet": assert_lookups_and_sysctls_come_from_the_kernel,
                 "lo-subnet-arp-flux": assert_arp_replies_name_each_lb_by_its_mac,
-                "ecmp-connections-failure-resilient": assert_the_restore_brought_lb2_back}
+                "ecmp-connections-failure-resilient": assert_the_restore_brought_lb2_back,
+                "ecmp-connections-add": assert_every_connection_has_its_fate}
 
 
 def stated_cases():
