@@ -324,12 +324,31 @@ def zombie_children():
             and p.info["name"] in RUN_PROGRAMS]
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def boot_clock():
+    """Now, on the clock of a process's start time in /proc/PID/stat."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def started(pid):
+    """When a process started, on boot_clock(), to a clock tick; None once it is gone. Not
+    psutil's create_time: it adds /proc/stat's btime, whole seconds, so against time.time() it
+    reads up to 1 s early, and a process born just after an instant looks older than it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19]) / TICKS_PER_S  # field 22, starttime
+
+
 def escaped_to_init(since):
     """Processes of the programs a run starts that now have PID 1 as parent, zombies included,
-    and started after `since` (a time.time()): they outlived the harness that should have ended them."""
+    and started after `since` (a boot_clock()): they outlived the harness that should have ended them."""
     return [f"{p.info['pid']} ({p.info['name']}, state {p.info['status']})"
-            for p in psutil.process_iter(["pid", "ppid", "status", "name", "create_time"])
-            if p.info["ppid"] == 1 and (p.info["create_time"] or 0) >= since and p.info["name"] in RUN_PROGRAMS]
+            for p in psutil.process_iter(["pid", "ppid", "status", "name"])
+            if p.info["ppid"] == 1 and p.info["name"] in RUN_PROGRAMS and (started(p.info["pid"]) or 0) >= since]
 
 
 KEPT_ARTIFACTS = BUILD / "test-artifacts"
@@ -357,7 +376,7 @@ def untouched_root_namespace():
     if os.geteuid() != 0:
         pytest.fail("these cases build networks: run them as root (sudo make test)")
     before = _last_root_state.pop() if _last_root_state else root_namespace_state()
-    started = time.time()
+    case_start = boot_clock()
     yield
     after = root_namespace_state()
     _last_root_state.append(after)
@@ -370,5 +389,5 @@ def untouched_root_namespace():
     zombies = zombie_children()
     reaper.reap()
     assert not zombies, f"a harness left its children unreaped: {zombies}"
-    escaped = escaped_to_init(started)
+    escaped = escaped_to_init(case_start)
     assert not escaped, f"processes of a run outlived it under PID 1: {escaped}"

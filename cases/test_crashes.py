@@ -6,14 +6,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import CASES, SHIPPED, read_until, start_vipcheck, vipcheck
+from conftest import CASES, SHIPPED, TICKS_PER_S, boot_clock, read_until, started, start_vipcheck, vipcheck
 from vipcheck.lab.run import netns_inode
 
 PHASES = ("build...", "converge...", "capture...", "traffic...", "checks...", "teardown...")
@@ -30,14 +29,11 @@ POINTS = ([(SOONER[design][1] if p in SOONER[design][0] else design, p)
           + [(CASES["dns-pairs-no-rotation"], "artifacts...")])
 
 
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Killed:
     run_id: str
     state: dict     # its state file as the kill found it
-    at: float       # when, on the clock of a process's start time (time.time())
+    at: float       # when, on boot_clock(), the clock of a process's start time
 
 
 def _read(path, binary=False):
@@ -67,18 +63,19 @@ def leftovers(runs, killed):
         try:
             process = psutil.Process(int(proc))
             cmdline, status, start = " ".join(process.cmdline()), process.status(), process.create_time()
+            born = started(proc)
         except psutil.Error:
             continue
         if status == psutil.STATUS_ZOMBIE:
             continue
         inode = netns_inode(proc)
         # A namespace's inode number is reused once it is freed: another case's run may hold it
-        # now, with processes that started after the kill.
+        # now, with processes that started after the kill (on the boot clock: exact to a tick).
         why = [reason for reason, holds in (
             ("recorded by the run", (int(proc), start) in recorded),
             ("names its folder", run_dir in cmdline),
-            (f"in its namespace {inode}, started at {start:.2f} (killed at {killed.at:.2f})",
-             inode in namespaces and start <= killed.at),
+            (f"in its namespace {inode}, started at {born:.2f} s after boot (killed at {killed.at:.2f})",
+             inode in namespaces and born is not None and born <= killed.at),
             ("names its id with this case's runs folder", f"-{run_id}" in cmdline and ours in _environment(proc))) if holds]
         if why:
             # Its cgroup says how it escaped the run's: born outside it, or moved out.
@@ -100,7 +97,7 @@ def kill_at(runs, scenario, marker, artifacts):
     run_id = read_until(proc, marker)
     state = json.loads((runs.path / run_id / "state.json").read_text())
     proc.send_signal(signal.SIGKILL)
-    at = time.time() + 1 / TICKS_PER_S  # a start time has the resolution of one clock tick
+    at = boot_clock() + 1 / TICKS_PER_S  # a start time has the resolution of one clock tick
     proc.communicate(timeout=60)
     return Killed(run_id, state, at)
 
