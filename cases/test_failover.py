@@ -53,9 +53,12 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     result, out = stalled.result, stalled.out
     remeasured = result.get("remeasured", [])
     assert result["verdict"] == "PASSED" and remeasured, out
-    assert "timer woke up to" in remeasured[0]["why"], remeasured[0]["why"]  # the stall made here
-    for attempt in remeasured:
-        assert "failover_gap: inconclusive" in attempt["why"] and "stalled up to" in attempt["why"], attempt["why"]
+    first = remeasured[0]["why"]  # the stall made here
+    assert "timer woke up to" in first and "failover_gap: inconclusive" in first and "stalled up to" in first, first
+    # A later attempt's own stall may touch any timed check (a suite at -j 2 stalled one 444 ms
+    # and a BFD session flapped after the restore: `recovery`), but only a stall may.
+    for attempt in remeasured[1:]:
+        assert ": inconclusive" in attempt["why"] and "stalled up to" in attempt["why"], attempt["why"]
     assert "was inconclusive" in out
     # The passing run keeps no artifacts of its own; each attempt measured again keeps its own.
     kept = {str(folder) for folder in (stalled.folder / "artifacts").glob("*")}
