@@ -13,6 +13,8 @@ import pytest
 
 from conftest import CASES, RUNS_DIR, SHIPPED, assert_design, read_until, start_vipcheck
 
+INCONCLUSIVE_EXIT = 4
+
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
 
 
@@ -37,7 +39,9 @@ def stalled(tmp_path_factory):
             os.kill(proc.pid, signal.SIGCONT)
             break
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, out + err
+    # 4: the machine went on stalling and every attempt stayed inconclusive (a busy core beside
+    # the suite's other job); the first case holds that to what the stalls explain, never FAIL.
+    assert proc.returncode in (0, INCONCLUSIVE_EXIT), out + err
     return Stalled(json.loads(json_path.read_text()), out, tmp_path)
 
 
@@ -49,10 +53,12 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     is measured again: PASS. Where the stop came before the sender put any lb2 packet into the
     drop, no flow lost one and the outage went unmeasured (a soak round saw a 0 ms gap pass
     that way): inconclusive too. A later attempt may meet a stall of its own (a soak round's second
-    attempt lost 962 ms to the loaded machine): it too must be inconclusive for it, never FAIL."""
+    attempt lost 962 ms to the loaded machine): it too must be inconclusive for it, never FAIL,
+    and where the machine stalled every attempt, the verdict is INCONCLUSIVE, each of the last
+    attempt's inconclusive checks naming its stall; the design is then not judged here."""
     result, out = stalled.result, stalled.out
     remeasured = result.get("remeasured", [])
-    assert result["verdict"] == "PASSED" and remeasured, out
+    assert result["verdict"] in ("PASSED", "INCONCLUSIVE") and remeasured, out
     first = remeasured[0]["why"]  # the stall made here
     assert "timer woke up to" in first and "failover_gap: inconclusive" in first and "stalled up to" in first, first
     # A later attempt's own stall may touch any timed check (a suite at -j 2 stalled one 444 ms
@@ -60,9 +66,16 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     for attempt in remeasured[1:]:
         assert ": inconclusive" in attempt["why"] and "stalled up to" in attempt["why"], attempt["why"]
     assert "was inconclusive" in out
-    # The passing run keeps no artifacts of its own; each attempt measured again keeps its own.
+    # Each attempt measured again keeps its artifacts; the last run keeps its own unless it passed.
     kept = {str(folder) for folder in (stalled.folder / "artifacts").glob("*")}
-    assert "artifacts" not in result and kept == {attempt["artifacts"] for attempt in remeasured}, kept
+    last = {result["artifacts"]} if result["verdict"] == "INCONCLUSIVE" else set()
+    assert kept == {attempt["artifacts"] for attempt in remeasured} | last, kept
+    if result["verdict"] == "INCONCLUSIVE":
+        unmeasured = [c for c in result["checks"] if c["verdict"] == "INCONCLUSIVE"]
+        assert unmeasured and all("stalled up to" in c["diagnosis"] for c in unmeasured), result["checks"]
+        assert not [c for c in result["checks"] if c["verdict"] == "FAIL"], result["checks"]
+    else:
+        assert "artifacts" not in result
 
 
 def test_bfd_detects_the_silent_drop_within_the_gap_on_one_clock(stalled, tmp_path):
