@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES, RUNS_DIR, SHIPPED, assert_design, read_until, start_vipcheck
-
-INCONCLUSIVE_EXIT = 4
+from vipcheck.errors import EXIT_INCONCLUSIVE
 
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
 
@@ -39,9 +38,9 @@ def stalled(tmp_path_factory):
             os.kill(proc.pid, signal.SIGCONT)
             break
     out, err = proc.communicate(timeout=120)
-    # 4: the machine went on stalling and every attempt stayed inconclusive (a busy core beside
+    # EXIT_INCONCLUSIVE: the machine went on stalling and every attempt stayed inconclusive (a busy core beside
     # the suite's other job); the first case holds that to what the stalls explain, never FAIL.
-    assert proc.returncode in (0, INCONCLUSIVE_EXIT), out + err
+    assert proc.returncode in (0, EXIT_INCONCLUSIVE), out + err
     return Stalled(json.loads(json_path.read_text()), out, tmp_path)
 
 
