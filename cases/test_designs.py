@@ -17,7 +17,8 @@ from conftest import CASES, SHIPPED, assert_design
 from vipcheck.scenario import load_case
 
 # A case that holds a design to a time runs under CTest's one-at-a-time lock (cases/conftest.py).
-TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover", "rebalance"}
+TIMED_CHECKS = {"failover_gap", "route_withdrawn", "recovery", "flows_moved", "vrrp_failover", "rebalance",
+                "connections_kept"}  # its stalls and its window are timed
 
 
 def assert_the_restore_brought_lb2_back(run):

@@ -273,7 +273,8 @@ class EcmpDesign(LabDesign):
         s = self.scenario
         pool = traffic.ConnectionPool(self.lab, senders, s.connections, s.lb_names,
                                       seeds.rng(self.seed, "connections").randrange(2**31))
-        recorder = FateRecorder(pool, self.lab["r1"].netns, s.vip, self.gateways, self.resilient)
+        recorder = FateRecorder(pool, self.lab["r1"].netns, s.vip, self.gateways, self.run.stalls,
+                                {lb: service.proc.pid for lb, service in self.services.items()}, self.resilient)
         try:
             recorder.open(OPEN_TIMEOUT_MS)
         except BaseException:

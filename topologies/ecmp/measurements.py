@@ -71,6 +71,10 @@ class ConnectionEvent:
     alive_before: dict        # connection id -> its LB, for every connection alive just before the event
     route_before: list        # r1's route's LBs, in its nexthop order, before the event
     route_after: list         # ... once it settled after the event ([] when it never did)
+    stall: object = field(default_factory=Stall)  # lab.stall.Stall: the machine in the event's window
+    settled_ns: int = 0       # when r1's route took its shape after the event (its change, or the event's
+    #                           moment where the route holds)
+    service_cpu_wait_ms: dict = field(default_factory=dict)  # LB -> its service's run-queue wait there
 
 
 @dataclass
@@ -89,6 +93,7 @@ class ConnectionFates:
     resilient: dict = None    # the resilient group's settings, or None for FRR's hash-threshold group
     group_changes: list = field(default_factory=list)  # the resilient group's: (at_ns, its members' LBs)
     ask_interval_ms: int = 0  # the longest a live connection stays quiet
+    answer_timeout_ms: int = 0  # a request unanswered this long stalls its connection
 
     @property
     def records_by_id(self):

@@ -175,12 +175,15 @@ def parse(top):
     connections = _connections(top, checks, failures)
     last_ms = max((f.last_ms for f in failures), default=0)
     settle_ms = int(max(1.0, 2 * ospf.detection_s()) * 1000) + 1000
-    # A connection's fate is known an answer timeout and an asking round after its event.
-    fate_ms = connections.answer_timeout_ms + 2 * connections.ask_interval_ms if connections else 0
+    # A connection's fate is known an answer timeout and an asking round after its event, and a
+    # resilient group's unbalanced_timer after that: it moves busy buckets only so long after it.
+    fate_ms = (connections.answer_timeout_ms + 2 * connections.ask_interval_ms
+               + (top.get("resilient") or {}).get("unbalanced_timer_ms", 0) if connections else 0)
     duration_ms = top.get("duration_ms", last_ms + settle_ms + fate_ms if failures else 0)
     if failures and duration_ms <= last_ms + fate_ms:
         top.fail("duration_ms", f"the stream must outlast the last event at {last_ms} ms"
-                 + (f" by the connections' answer timeout and two asking intervals ({fate_ms} ms)" if fate_ms else ""))
+                 + (f" by the connections' answer timeout and two asking intervals, and any unbalanced_timer ({fate_ms} ms)"
+                    if fate_ms else ""))
     if "rebalance" in checks:
         _rebalance_judgeable(top, connections, duration_ms, duration_ms - last_ms - top["rebalance_within_ms"], lbs)
     vip_missing_on = top.names("vip_missing_on", lb_names, "LB")

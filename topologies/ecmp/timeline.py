@@ -69,7 +69,7 @@ class Timeline:
             change = self.monitor.wait_for(self._gateways("event"), before_ns, m.withdrawal_wait_ms)
             m.withdrawn_at_ns = change.at_ns if change else 0
         m.router_cpu_wait_ms = (cpu_wait_ns(r1_daemons) - waited_ns) / 1e6
-        self._settled(m.failed_at_ns, "event", change or s.route_holds)
+        self._settled(m.failed_at_ns, "event", change or s.route_holds, (change.at_ns if change else m.failed_at_ns if s.route_holds else time.monotonic_ns()))
         self.snapshots["failed"] = snapshot()
         if restore:
             self._at(started_ns, m.scheduled_ms["restore"])
@@ -84,14 +84,15 @@ class Timeline:
             m.recovery_wait_ms = self._watch_ms(started_ns, (self.timeout_s + s.ospf.detection_s()) * 1000)
             change = self.monitor.wait_for(self._gateways("restored"), m.restored_at_ns, m.recovery_wait_ms)
             m.recovered_at_ns = change.at_ns if change else 0
-            self._settled(m.restored_at_ns, "restored", change)
+            self._settled(m.restored_at_ns, "restored", change, change.at_ns if change else time.monotonic_ns())
             self.snapshots["restored"] = snapshot()
 
-    def _settled(self, at_ns, phase, settled):
-        """Tells the connections' recorder when the event took effect and the route it settled on."""
+    def _settled(self, at_ns, phase, settled, changed_ns):
+        """Tells the connections' recorder when the event took effect, and when and on what r1's
+        route settled (changed_ns: when the route changed, or when the harness stopped waiting)."""
         if self.fates:
             self.fates.in_effect(at_ns)
-            self.fates.settled(self.scenario.in_service(phase) if settled else None)
+            self.fates.settled(self.scenario.in_service(phase) if settled else None, changed_ns)
 
     def _watch_ms(self, started_ns, bound_ms):
         """How long to watch r1's route for a change: the bound, but not past the stream's end,

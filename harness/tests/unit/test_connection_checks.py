@@ -10,9 +10,11 @@ from topologies.ecmp.measurements import ConnectionEvent, ConnectionFates
 from topologies.lo_subnet.checks import arp_suppression
 from vipcheck.checks.return_path import return_path
 from vipcheck.lab.answer_paths import AnswerPath, LbAnswers, ReturnPath
+from vipcheck.lab.stall import Stall
 
 LBS = ["lb1", "lb2", "lb3", "lb4"]
 EVENT_NS, END_NS = 1_000_000_000, 5_000_000_000
+ASK_INTERVAL_MS, ANSWER_TIMEOUT_MS = 200, 1000
 
 
 def record(cid, lb, state="open", ended_ns=0, last_lb=None):
@@ -23,12 +25,13 @@ def record(cid, lb, state="open", ended_ns=0, last_lb=None):
 
 
 def fates(records, route_before, route_after, event="add", target="lb4", resilient=None, policy=3,
-          new_connections=(), group_changes=()):
+          new_connections=(), group_changes=(), stall=None, service_waits=None, settled_ns=EVENT_NS):
     alive = {r.id: LBS[r.lb - 1] for r in records}
-    event = ConnectionEvent(event, target, EVENT_NS, END_NS, alive, list(route_before), list(route_after))
+    event = ConnectionEvent(event, target, EVENT_NS, END_NS, alive, list(route_before), list(route_after),
+                            stall=stall or Stall(), service_cpu_wait_ms=service_waits or {}, settled_ns=settled_ns)
     return ConnectionFates(LBS, records, {r.id: ("c1", "10.1.0.2", r.src_port) for r in records}, [event],
                            list(new_connections), len(records), 0.1, 100, 4096, policy, resilient,
-                           list(group_changes))
+                           list(group_changes), ASK_INTERVAL_MS, ANSWER_TIMEOUT_MS)
 
 
 def judged(f, **scenario):
@@ -75,6 +78,65 @@ def test_only_the_departing_lbs_connections_breaking_passes():
 def test_a_connection_that_broke_after_the_events_window_is_not_the_events():
     records = [record(0, "lb1", "stalled", ended_ns=END_NS + 1), record(1, "lb2")]
     assert connections_kept(judged(fates(records, LBS[:2], LBS[:2], event="silent_drop", target="lb2"))).passed
+
+
+def test_connections_stalled_on_a_quiet_machine_fail_naming_an_lb_that_stopped_answering():
+    """A hung LB that r1 still routes to: its connections stall, and a quiet window explains none."""
+    records = [record(0, "lb1"), *(record(i, "lb2", "stalled", ended_ns=2 * EVENT_NS) for i in (1, 2))]
+    result = connections_kept(judged(fates(records, LBS[:2], LBS[:2], event="silent_drop", target="lb2",
+                                           stall=Stall(worst_timer_late_ms=3.0, run_cpu_full_ms=40.0),
+                                           service_waits={"lb1": 5.0, "lb2": 0.0})))
+    assert result.verdict == "FAIL"
+    assert "every one stalled on its own LB" in result.diagnosis and "lb2 2/2" in result.diagnosis
+    assert result.stall["stall_ms"] == 40.0
+
+
+def test_connections_stalled_in_a_window_the_machine_stalled_as_long_are_inconclusive():
+    """The same stalls where the run's processes waited longer than the answer budget: the machine
+    may have held the answers, so the check asks to be measured again and names the stall."""
+    records = [record(0, "lb1"), *(record(i, "lb2", "stalled", ended_ns=2 * EVENT_NS) for i in (1, 2))]
+    loaded = Stall(worst_timer_late_ms=12.0, run_cpu_full_ms=300.0)
+    result = connections_kept(judged(fates(records, LBS[:3], LBS, stall=loaded,
+                                           service_waits={"lb1": 50.0, "lb2": 1200.0})))
+    assert result.verdict == "INCONCLUSIVE"
+    assert "the machine stalled up to 1200.0 ms" in result.diagnosis
+    assert "lb2s service waited for a cpu 1200.0 ms" in result.diagnosis
+    # An LB whose connections all answered is no witness: lb1's wait alone explains nothing.
+    result = connections_kept(judged(fates(records, LBS[:3], LBS, stall=loaded,
+                                           service_waits={"lb1": 5000.0, "lb2": 10.0})))
+    assert result.verdict == "FAIL"
+
+
+def test_a_reset_beside_stalls_fails_whatever_the_machine_stalled():
+    """A reset or an answer from another LB is the design's at any load: no stall excuses it."""
+    stalled = [record(i, "lb2", "stalled", ended_ns=2 * EVENT_NS) for i in (1, 2)]
+    loaded = Stall(worst_timer_late_ms=2000.0, run_cpu_full_ms=2000.0)
+    for broken in (record(0, "lb1", "reset", ended_ns=2 * EVENT_NS), record(0, "lb1", last_lb="lb4")):
+        result = connections_kept(judged(fates([broken, *stalled], LBS[:3], LBS, stall=loaded)))
+        assert result.verdict == "FAIL", result.diagnosis
+        assert not result.diagnosis.startswith("inconclusive")
+    # Within the budget for resets, the stalls beyond it are the timed part: inconclusive.
+    result = connections_kept(judged(fates([record(0, "lb1", "reset", ended_ns=2 * EVENT_NS), *stalled], LBS[:3],
+                                           LBS, stall=loaded), max_broken_stayed=1))
+    assert result.verdict == "INCONCLUSIVE"
+
+
+def test_a_pass_whose_window_after_the_route_change_was_too_short_to_show_a_break_is_inconclusive():
+    """A resilient group's unbalanced_timer moves busy buckets 1 s after the change: a route that
+    changed so late that less than that and an ask was left proves nothing; nor does a last event
+    that left no time for an unanswered request to time out. Early enough, it is a pass."""
+    records = [record(0, "lb1"), record(1, "lb2")]
+    timer = {"buckets": 128, "idle_timer_ms": 120000, "unbalanced_timer_ms": 1000}
+    late = EVENT_NS + 3_000_000_000  # 1 s before the window ends
+    result = connections_kept(judged(fates(records, LBS[:3], LBS, resilient=timer, settled_ns=late)))
+    assert result.verdict == "INCONCLUSIVE"
+    assert "took its shape 3000 ms after the add of lb4, leaving 1000 ms" in result.diagnosis
+    assert "the unbalanced_timer's 1000 ms" in result.diagnosis and "stalled up to" in result.diagnosis
+    in_time = EVENT_NS + 100_000_000
+    assert connections_kept(judged(fates(records, LBS[:3], LBS, resilient=timer, settled_ns=in_time))).verdict == "PASS"
+    # Without the timer the last event needs an ask, the answer timeout and another ask: 1.4 s.
+    assert connections_kept(judged(fates(records, LBS[:3], LBS, settled_ns=late))).verdict == "INCONCLUSIVE"
+    assert connections_kept(judged(fates(records, LBS[:3], LBS, settled_ns=EVENT_NS + 2_500_000_000))).verdict == "PASS"
 
 
 def test_connections_moving_under_an_unchanged_route_on_policy_1_are_named_an_emulation_artifact():

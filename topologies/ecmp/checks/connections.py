@@ -69,18 +69,22 @@ def event_fates(fates, event):
 
 def connections_kept(m):
     """m.connections: measurements.ConnectionFates. Per event, the connections of LBs that stayed in
-    r1's route that broke, within max_broken_stayed (0 by default: only a departing LB's may)."""
+    r1's route that broke, within max_broken_stayed (0 by default: only a departing LB's may).
+    A reset, a close or an answer from another LB is judged as it is. A stall is a timed fate, a
+    request unanswered for answer_timeout_ms: where the stalls alone break the budget and the
+    machine stalled the event's window that long (lab.stall), the check is inconclusive."""
     fates, budget = m.connections, m.scenario.max_broken_stayed
     events = [event_fates(fates, event) for event in fates.events]
     broken_total = sum(1 for r in fates.records if r.state in BROKEN)
-    parts, faults = [], []
-    for e in events:
+    parts, faults, stalls = [], [], []
+    for event, e in zip(fates.events, events):
         parts.append(f"on {e['type']} of {e['target']}: {e['broken']} of {e['alive']} broke, "
                      f"{e['broken_departing']} of the departing LB's {e['alive_departing']}, "
                      f"{e['broken_stayed']} of the {e['alive_stayed']} of LBs that stayed "
                      f"(ideal 0, hash-threshold predicts {e['hash_threshold_predicts']})")
         if e["broken_stayed"] > budget:
             faults.append(_why(e, fates))
+            stalls.append(_stall_of_stalls(event, e, budget))
     measured = "; ".join(parts) + f"; in all {broken_total} of {len(fates.records)} connections broke"
     expected = (f"at most {budget} connections of LBs that stayed in r1's route broken per event "
                 "(a departing LB's connections may break)")
@@ -89,8 +93,59 @@ def connections_kept(m):
     figures = {f"{label} on {e['type']}": e[key] for e in events for label, key in (
         ("broken stayed", "broken_stayed"), ("broken departing", "broken_departing"), ("broken", "broken"),
         ("alive", "alive"))}
-    return CheckResult("connections_kept", not faults, measured, expected, "; ".join(faults), details,
-                       figures=figures)
+    result = CheckResult("connections_kept", not faults, measured, expected, "; ".join(faults), details,
+                         figures=figures)
+    windows = [event.stall for event in fates.events]
+    if windows:
+        result.stall = max(windows, key=lambda stall: stall.ms).as_dict()
+    # Inconclusive only when every failing event failed by its stalls alone, and each one's window
+    # stalled as long as a stall takes: a reset or a move is the design's at any load.
+    if faults and all(stall is not None and stall.ms >= fates.answer_timeout_ms for stall in stalls):
+        worst = max(stalls, key=lambda stall: stall.ms)
+        result.stall = worst.as_dict()
+        result.inconclusive = True
+        result.diagnosis = (f"inconclusive: the connections that broke stalled (a request unanswered for "
+                            f"{fates.answer_timeout_ms} ms, on their own LB), and {worst.line()}, as long as "
+                            f"a stall takes (else: {result.diagnosis})")
+    if not faults:
+        _judged_whole(result, fates, events)
+    return result
+
+
+def _judged_whole(result, fates, events):
+    """A pass holds only where every event's window, from when r1's route took its shape, was long
+    enough for a broken connection to show: it asks within an interval and is reset or goes
+    unanswered; a resilient group's unbalanced_timer moves busy buckets only that long after the
+    change; and after the last event an unanswered request needs the answer timeout and another ask
+    before the stream ends. A machine that made the change late leaves less: inconclusive."""
+    timer_ms = (fates.resilient or {}).get("unbalanced_timer_ms", 0)
+    for index, (event, e) in enumerate(zip(fates.events, events)):
+        last = index == len(fates.events) - 1
+        needed_ms = fates.ask_interval_ms + timer_ms + (fates.answer_timeout_ms + fates.ask_interval_ms if last else 0)
+        settled_ns = event.settled_ns or event.at_ns
+        left_ms = (event.until_ns - settled_ns) / 1e6
+        e["judged_window_ms"] = round(left_ms, 3)
+        if left_ms < needed_ms:
+            result.passed, result.inconclusive = False, True
+            result.stall = event.stall.as_dict()
+            result.diagnosis = (
+                f"inconclusive: r1's route took its shape {(settled_ns - event.at_ns) / 1e6:.0f} ms after the "
+                f"{event.type} of {event.target}, leaving {left_ms:.0f} ms of its window, less than the "
+                f"{needed_ms} ms a broken connection needs to show (an ask"
+                + (f", the unbalanced_timer's {timer_ms} ms" if timer_ms else "")
+                + (", an answer timeout and another ask before the stream ends" if last else "")
+                + f"); {event.stall.line()}: measured again")
+            return
+
+
+def _stall_of_stalls(event, e, budget):
+    """The stall that could explain an event's failure, or None when its resets, closes and moves
+    alone break the budget: the window's, with the waits of the services whose connections stalled."""
+    if e["broken_stayed"] - sum(row["stalled"] for lb, row in e["per_lb"].items() if lb not in e["departing"]) > budget:
+        return None
+    stalled_on = [lb for lb, row in e["per_lb"].items() if lb not in e["departing"] and row["stalled"]]
+    return event.stall.with_witnesses(**{f"{lb}s_service_waited_for_a_cpu": event.service_cpu_wait_ms.get(lb, 0.0)
+                                         for lb in stalled_on})
 
 
 def _group(fates):
@@ -102,6 +157,11 @@ def _why(e, fates):
     lbs = ", ".join(f"{lb} {row['broken']}/{row['alive']}" for lb, row in sorted(e["per_lb"].items())
                     if lb not in e["departing"] and row["broken"])
     counts = f"{e['broken_stayed']} of {e['alive_stayed']} connections of LBs that stayed broke ({lbs})"
+    stalled = sum(row["stalled"] for lb, row in e["per_lb"].items() if lb not in e["departing"])
+    if stalled == e["broken_stayed"]:
+        return (f"{counts} on {e['type']} of {e['target']}, every one stalled on its own LB (a request unanswered "
+                f"for {fates.answer_timeout_ms} ms, and none after): the LB stopped answering while r1 still routed "
+                "its connections to it, a hung LB the routing protocol had not yet detected, or one too slow to answer")
     if e["route_after"] and set(e["route_before"]) == set(e["route_after"]):
         if fates.hash_policy == SOCKET_HASH_POLICY:
             return (f"{counts} on {e['type']} of {e['target']} though r1's route never changed: an emulation "
