@@ -51,6 +51,10 @@ class FailoverMeasurement:
     disturbances: list = field(default_factory=list)   # r1's route changes in it: at_ms, nexthops
     steady_stall: object = field(default_factory=Stall)  # the machine in it
     steady_cpu_wait_ms: dict = field(default_factory=dict)  # node -> its routing daemons' CPU wait in it
+    # From the failure's command to the restore (or the stream's end): a withdrawn LB coming back
+    # in it is a flap, the design's on a quiet machine, the machine's where it starved a session.
+    failed_stall: object = field(default_factory=Stall)
+    failed_cpu_wait_ms: dict = field(default_factory=dict)  # node -> its routing daemons' CPU wait in it
     # From the restore to the stream's end, the same: the spread after the restore is judged only
     # on a design whose LBs that never failed stayed in r1's route (and the returning one, once back).
     after_restore_disturbances: list = field(default_factory=list)  # r1's route losing a path: at_ms, nexthops

@@ -54,6 +54,7 @@ class Timeline:
         waits = {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
         m.steady_cpu_wait_ms = {node: round((waits[node] - steady_waits[node]) / 1e6, 3) for node in daemons}
         waited_ns = waits["r1"]
+        self.failure_waits, self.daemons = waits, daemons
         if self.fates:
             self.fates.before(failure.type, failure.target)
         before_ns = time.monotonic_ns()
@@ -75,6 +76,7 @@ class Timeline:
             self._at(started_ns, m.scheduled_ms["restore"])
             self.snapshots["restore"] = snapshot()
             self.restore_waits = {node: cpu_wait_ns(router.pids()) for node, router in self.routers.items()}
+            m.failed_cpu_wait_ms = self._waited_since_failure()
             if self.fates:
                 self.fates.before("restore", failure.target)
             m.restored_at_ns = time.monotonic_ns()
@@ -93,6 +95,11 @@ class Timeline:
         if self.fates:
             self.fates.in_effect(at_ns)
             self.fates.settled(self.scenario.in_service(phase) if settled else None, changed_ns)
+
+    def _waited_since_failure(self):
+        """Each node's routing daemons' CPU wait since the failure, in ms (the PIDs as they were then)."""
+        return {node: round(max(0, cpu_wait_ns(pids) - self.failure_waits[node]) / 1e6, 3)
+                for node, pids in self.daemons.items()}
 
     def _watch_ms(self, started_ns, bound_ms):
         """How long to watch r1's route for a change: the bound, but not past the stream's end,
@@ -125,6 +132,9 @@ class Timeline:
         m.stall = self.stalls.window(start_ns, end_ns)
         began_ns = m.failed_at_ns - m.failed_uncertainty_ms * 1e6  # the failure's command began
         m.steady_stall = self.stalls.window(m.steady_from_ns, began_ns)
+        m.failed_stall = self.stalls.window(began_ns, m.restored_at_ns or time.monotonic_ns())
+        if not m.restored_at_ns:
+            m.failed_cpu_wait_ms = self._waited_since_failure()
         if m.restored_at_ns:
             m.recovery_stall = self.stalls.window(
                 m.restored_at_ns, m.recovered_at_ns or m.restored_at_ns + m.recovery_wait_ms * 1_000_000)

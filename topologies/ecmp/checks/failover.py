@@ -165,8 +165,15 @@ def route_withdrawn(m):
                           "route_changes": f.route_changes}, figures={"route change ms": detect})
     if f.disturbances:
         return _disturbed(result, f, scenario)
+    if f.returned_at_ns:
+        # A flap is also what a session starved at both ends makes (BFD expiring while the failure's
+        # command still ran): the machine's where it held those daemons back past the tolerated silence.
+        waits = f.failed_cpu_wait_ms
+        both_ends = waits.get("r1", 0.0) + max((w for node, w in waits.items() if node != "r1"), default=0.0)
+        return timed(result, scenario.ospf.silence_tolerated_ms(),
+                     f.failed_stall.with_witnesses(routing_daemons_at_both_ends_waited_for_a_cpu=both_ends))
     if f.withdrawn_at_ns or f.failure.type == "service_down":
-        return result  # seen, a flap, or an announcement nothing ends: no matter of time
+        return result  # seen, or an announcement nothing ends: no matter of time
     # Not seen while r1's route was watched: late by at least the watch less the detection time the
     # design promises. A machine that held r1's daemons or the probe back that long may be why.
     return timed(result, f.withdrawal_wait_ms - scenario.ospf.detection_s() * 1000,
