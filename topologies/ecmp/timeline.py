@@ -70,7 +70,8 @@ class Timeline:
             change = self.monitor.wait_for(self._gateways("event"), before_ns, m.withdrawal_wait_ms)
             m.withdrawn_at_ns = change.at_ns if change else 0
         m.router_cpu_wait_ms = (cpu_wait_ns(r1_daemons) - waited_ns) / 1e6
-        self._settled(m.failed_at_ns, "event", change or s.route_holds, (change.at_ns if change else m.failed_at_ns if s.route_holds else time.monotonic_ns()))
+        changed_ns = change.at_ns if change else m.failed_at_ns if s.route_holds else time.monotonic_ns()
+        self._settled(m.failed_at_ns, "event", change or s.route_holds, changed_ns)
         self.snapshots["failed"] = snapshot()
         if restore:
             self._at(started_ns, m.scheduled_ms["restore"])

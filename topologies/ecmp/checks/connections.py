@@ -5,7 +5,7 @@ receives its share of new connections without a busy connection moving."""
 import math
 
 from vipcheck import _core
-from vipcheck.checks import FALSE_ALARM_RATE, CheckResult
+from vipcheck.checks import FALSE_ALARM_RATE, CheckResult, timed
 
 BROKEN = ("reset", "stalled", "closed")
 SOCKET_HASH_POLICY = 1  # fib_multipath_hash_policy 1 reuses the sender's socket hash through veth
@@ -64,6 +64,7 @@ def event_fates(fates, event):
             "broken_departing": sum(row["broken"] for lb, row in per_lb.items() if lb in departing),
             "alive_departing": sum(row["alive"] for lb, row in per_lb.items() if lb in departing),
             "broken_stayed": sum(row["broken"] for row in stayed.values()), "alive_stayed": alive_stayed,
+            "stalled_stayed": sum(row["stalled"] for row in stayed.values()),
             "hash_threshold_predicts": round(share * alive_stayed)}
 
 
@@ -98,15 +99,10 @@ def connections_kept(m):
     windows = [event.stall for event in fates.events]
     if windows:
         result.stall = max(windows, key=lambda stall: stall.ms).as_dict()
-    # Inconclusive only when every failing event failed by its stalls alone, and each one's window
-    # stalled as long as a stall takes: a reset or a move is the design's at any load.
-    if faults and all(stall is not None and stall.ms >= fates.answer_timeout_ms for stall in stalls):
-        worst = max(stalls, key=lambda stall: stall.ms)
-        result.stall = worst.as_dict()
-        result.inconclusive = True
-        result.diagnosis = (f"inconclusive: the connections that broke stalled (a request unanswered for "
-                            f"{fates.answer_timeout_ms} ms, on their own LB), and {worst.line()}, as long as "
-                            f"a stall takes (else: {result.diagnosis})")
+    # Inconclusive only when every failing event failed by its stalls alone, and even the least
+    # stalled of their windows stalled as long as a stall takes: a reset or a move is the design's.
+    if faults and all(stall is not None for stall in stalls):
+        result = timed(result, fates.answer_timeout_ms, min(stalls, key=lambda stall: stall.ms))
     if not faults:
         _judged_whole(result, fates, events)
     return result
@@ -141,7 +137,7 @@ def _judged_whole(result, fates, events):
 def _stall_of_stalls(event, e, budget):
     """The stall that could explain an event's failure, or None when its resets, closes and moves
     alone break the budget: the window's, with the waits of the services whose connections stalled."""
-    if e["broken_stayed"] - sum(row["stalled"] for lb, row in e["per_lb"].items() if lb not in e["departing"]) > budget:
+    if e["broken_stayed"] - e["stalled_stayed"] > budget:
         return None
     stalled_on = [lb for lb, row in e["per_lb"].items() if lb not in e["departing"] and row["stalled"]]
     return event.stall.with_witnesses(**{f"{lb}s_service_waited_for_a_cpu": event.service_cpu_wait_ms.get(lb, 0.0)
@@ -157,8 +153,7 @@ def _why(e, fates):
     lbs = ", ".join(f"{lb} {row['broken']}/{row['alive']}" for lb, row in sorted(e["per_lb"].items())
                     if lb not in e["departing"] and row["broken"])
     counts = f"{e['broken_stayed']} of {e['alive_stayed']} connections of LBs that stayed broke ({lbs})"
-    stalled = sum(row["stalled"] for lb, row in e["per_lb"].items() if lb not in e["departing"])
-    if stalled == e["broken_stayed"]:
+    if e["stalled_stayed"] == e["broken_stayed"]:
         return (f"{counts} on {e['type']} of {e['target']}, every one stalled on its own LB (a request unanswered "
                 f"for {fates.answer_timeout_ms} ms, and none after): the LB stopped answering while r1 still routed "
                 "its connections to it, a hung LB the routing protocol had not yet detected, or one too slow to answer")
