@@ -14,6 +14,16 @@ from .measurements import FailoverMeasurement, Window
 ROUTE_SLACK_S = 2.0   # beyond twice the detection time, the longest we wait for a route change
 
 
+def _waits(daemons):
+    """Each node's routing daemons' CPU wait so far, in ns: {node: PIDs} in."""
+    return {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
+
+
+def _waited_ms(since, now):
+    """Each node's CPU wait between two readings of _waits, in ms."""
+    return {node: round(max(0, now[node] - since.get(node, 0)) / 1e6, 3) for node in now}
+
+
 class Timeline:
     """Given the parts of the built design it drives (the run's progress lines and stall probe,
     the lab, r1's FRR and route monitor, each LB's uplink and gateway on r1), and nothing else of
@@ -45,14 +55,14 @@ class Timeline:
         """Runs in the harness's thread while the stream flows."""
         s, m = self.scenario, self.measurement
         failure, restore = s.failure, s.restore
-        daemons = {node: router.pids() for node, router in self.routers.items()}
-        steady_waits = {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
+        daemons = self._daemons()
+        steady_waits = _waits(daemons)
         m.steady_from_ns = started_ns
         self._at(started_ns, m.scheduled_ms["failure"])
         self.snapshots["failure"] = snapshot()
         r1_daemons = daemons["r1"]
-        waits = {node: cpu_wait_ns(pids) for node, pids in daemons.items()}
-        m.steady_cpu_wait_ms = {node: round((waits[node] - steady_waits[node]) / 1e6, 3) for node in daemons}
+        waits = _waits(daemons)
+        m.steady_cpu_wait_ms = _waited_ms(steady_waits, waits)
         waited_ns = waits["r1"]
         self.failure_waits, self.daemons = waits, daemons
         if self.fates:
@@ -76,8 +86,8 @@ class Timeline:
         if restore:
             self._at(started_ns, m.scheduled_ms["restore"])
             self.snapshots["restore"] = snapshot()
-            self.restore_waits = {node: cpu_wait_ns(router.pids()) for node, router in self.routers.items()}
-            m.failed_cpu_wait_ms = self._waited_since_failure()
+            self.restore_waits = _waits(self._daemons())
+            m.failed_cpu_wait_ms = _waited_ms(self.failure_waits, _waits(self.daemons))
             if self.fates:
                 self.fates.before("restore", failure.target)
             m.restored_at_ns = time.monotonic_ns()
@@ -97,10 +107,9 @@ class Timeline:
             self.fates.in_effect(at_ns)
             self.fates.settled(self.scenario.in_service(phase) if settled else None, changed_ns)
 
-    def _waited_since_failure(self):
-        """Each node's routing daemons' CPU wait since the failure, in ms (the PIDs as they were then)."""
-        return {node: round(max(0, cpu_wait_ns(pids) - self.failure_waits[node]) / 1e6, 3)
-                for node, pids in self.daemons.items()}
+    def _daemons(self):
+        """Each node's routing daemons' PIDs now (a restore after a crash starts new ones)."""
+        return {node: router.pids() for node, router in self.routers.items()}
 
     def _watch_ms(self, started_ns, bound_ms):
         """How long to watch r1's route for a change: the bound, but not past the stream's end,
@@ -135,7 +144,7 @@ class Timeline:
         m.steady_stall = self.stalls.window(m.steady_from_ns, began_ns)
         m.failed_stall = self.stalls.window(began_ns, m.restored_at_ns or time.monotonic_ns())
         if not m.restored_at_ns:
-            m.failed_cpu_wait_ms = self._waited_since_failure()
+            m.failed_cpu_wait_ms = _waited_ms(self.failure_waits, _waits(self.daemons))
         if m.restored_at_ns:
             m.recovery_stall = self.stalls.window(
                 m.restored_at_ns, m.recovered_at_ns or m.restored_at_ns + m.recovery_wait_ms * 1_000_000)
@@ -144,9 +153,7 @@ class Timeline:
             # of it onto the others, and the spread after the restore measures the flap, not the design.
             ended_ns = time.monotonic_ns()
             m.after_restore_stall = self.stalls.window(m.restored_at_ns, ended_ns)
-            m.after_restore_cpu_wait_ms = {
-                node: round(max(0, cpu_wait_ns(router.pids()) - self.restore_waits.get(node, 0)) / 1e6, 3)
-                for node, router in self.routers.items()}
+            m.after_restore_cpu_wait_ms = _waited_ms(self.restore_waits, _waits(self._daemons()))
 
         def diff(later, earlier):
             return {lb: [a - b for a, b in zip(later[lb], earlier[lb])] for lb in lbs}
