@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CASES, RUNS_DIR, SHIPPED, assert_design, read_until, start_vipcheck
+from conftest import CASES, RUNS_DIR, SHIPPED, read_until, start_vipcheck, vipcheck
 from vipcheck.errors import EXIT_INCONCLUSIVE
 
 pytestmark = pytest.mark.timed  # every case here runs a failure under a steady stream
@@ -102,6 +102,17 @@ def stalled(tmp_path_factory):
     return run
 
 
+def assert_passed_or_stalled(result):
+    """A sound design's run: PASSED, or INCONCLUSIVE where the machine stalled every attempt (the
+    engine's rule, up to 3), each inconclusive check of the last naming its stall and none FAIL:
+    the design is then not judged here."""
+    assert result["verdict"] in ("PASSED", "INCONCLUSIVE"), result["checks"]
+    assert not [c for c in result["checks"] if c["verdict"] == "FAIL"], result["checks"]
+    if result["verdict"] == "INCONCLUSIVE":
+        unmeasured = [c for c in result["checks"] if c["verdict"] == "INCONCLUSIVE"]
+        assert unmeasured and all("stalled up to" in c["diagnosis"] for c in unmeasured), result["checks"]
+
+
 def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured_again(stalled):
     """The machine stalls the harness for 1.5 s as lb2's failure takes effect (SIGSTOP: every
     thread stops, the sender's too), once, while r1 still routes to lb2 (the experiment's premise,
@@ -130,28 +141,31 @@ def test_a_stalled_harness_makes_a_sound_design_inconclusive_then_it_is_measured
     kept = {str(folder) for folder in (stalled.folder / "artifacts").glob("*")}
     last = {result["artifacts"]} if result["verdict"] == "INCONCLUSIVE" else set()
     assert kept == {attempt["artifacts"] for attempt in remeasured} | last, kept
-    if result["verdict"] == "INCONCLUSIVE":
-        unmeasured = [c for c in result["checks"] if c["verdict"] == "INCONCLUSIVE"]
-        assert unmeasured and all("stalled up to" in c["diagnosis"] for c in unmeasured), result["checks"]
-        assert not [c for c in result["checks"] if c["verdict"] == "FAIL"], result["checks"]
-    else:
+    assert_passed_or_stalled(result)
+    if result["verdict"] == "PASSED":
         assert "artifacts" not in result
 
 
 def test_bfd_detects_the_silent_drop_within_the_gap_on_one_clock(tmp_path):
     """The shipped ecmp-failover, held to BFD at 50 ms x 3: 150 ms without a packet, less the time
     since lb2's last one (up to 50 ms). Counted from the moment the failure was in effect to the
-    route event; below 500 ms tells BFD from the 1 s dead interval. The bound is the test's own,
-    so it follows the harness's rule: a detection past it by no more than the machine stalled in
-    the window is measured again, in a run of its own."""
+    route event; below 500 ms tells BFD from the 1 s dead interval. It reads the failover's checks
+    alone (whether the design passes is test_designs.py's), so a run the machine stalled after the
+    restore still counts; where a check it reads went unmeasured, or the detection overshot the
+    bound by no more than the machine stalled in the window (the harness's rule for its own bounds),
+    the run is measured again, in a run of its own."""
     for attempt in range(3):
         (tmp_path / str(attempt)).mkdir()
-        run = assert_design(SHIPPED["ecmp-failover"], set(), {}, tmp_path / str(attempt))
+        run = vipcheck("run", SHIPPED["ecmp-failover"], tmp_path=tmp_path / str(attempt))
+        assert_passed_or_stalled(run.result)
         checks = {c["name"]: c for c in run.result["checks"]}
+        measured = all(checks[name]["verdict"] == "PASS" for name in ("failover_gap", "route_withdrawn", "flows_moved"))
         gap = checks["failover_gap"]
-        detection, stall = gap["details"]["detection_ms"], gap["stall"]["stall_ms"]
-        if detection < 500 or detection - 500 > stall:
+        if measured and (gap["details"]["detection_ms"] < 500
+                         or gap["details"]["detection_ms"] - 500 > gap["stall"]["stall_ms"]):
             break
+    assert measured, run.stdout
+    detection = gap["details"]["detection_ms"]
     # The failure took effect within its stamp's uncertainty before the stamp, so the detection
     # lies in [detection, detection + uncertainty]: a loaded soak read -31.6 ms from a late stamp.
     withdrawn = checks["route_withdrawn"]["details"]
